@@ -1,0 +1,376 @@
+//! AES-256 over bytes: CBC with PKCS7 padding, and GCM with nonce ‖ ciphertext ‖ tag.
+//!
+//! All cryptography is the RustCrypto crates' (`aes`, `cbc`, `aes-gcm`); this
+//! module only fixes the parameters Netcore uses and turns their errors into
+//! ours. AES-NI is picked at run time by the `aes` crate.
+
+use aes::Aes256;
+use aes_gcm::aead::{AeadInOut, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use cbc::cipher::block_padding::Pkcs7;
+use cbc::cipher::{Array, BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
+use rand::TryRng;
+
+use crate::secret::{Iv, Key};
+
+/// AES block size in bytes.
+pub const BLOCK_LEN: usize = 16;
+/// GCM nonce length in bytes (96 bits, as Netcore's reference code uses).
+pub const NONCE_LEN: usize = 12;
+/// GCM tag length in bytes.
+pub const TAG_LEN: usize = 16;
+/// Plaintext bytes encrypted per piece when streaming CBC output.
+///
+/// A multiple of 48, so that Base64 groups (3 bytes) and AES blocks (16) both
+/// line up with piece boundaries.
+pub const CBC_PIECE: usize = 48 * 1024;
+
+type CbcEncryptor = cbc::Encryptor<Aes256>;
+type CbcDecryptor = cbc::Decryptor<Aes256>;
+
+/// Why a ciphertext could not be decrypted (or a plaintext encrypted).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    /// CBC ciphertext must be one or more whole blocks.
+    #[error(
+        "the ciphertext is {len} bytes, not a multiple of 16: it was cut short, \
+         or it is not AES-CBC output (check --method)"
+    )]
+    NotWholeBlocks {
+        /// The decoded length.
+        len: usize,
+    },
+    /// CBC ciphertext decoded to zero bytes.
+    #[error("the ciphertext decodes to zero bytes; AES-CBC output is at least 16")]
+    EmptyCiphertext,
+    /// PKCS7 padding was wrong after decryption. Deliberately vague: a wrong key
+    /// and tampered data look the same, and must.
+    #[error("decryption failed: wrong key or IV, or corrupted data")]
+    BadPadding,
+    /// GCM input shorter than nonce and tag.
+    #[error(
+        "the ciphertext is {len} bytes, shorter than the 28 bytes of nonce and tag \
+         that every AES-256-GCM message has: it was cut short, or it is not GCM output"
+    )]
+    TooShortForGcm {
+        /// The decoded length.
+        len: usize,
+    },
+    /// The GCM tag did not verify: wrong key, or the message was changed.
+    #[error("authentication failed: wrong key, or the ciphertext was changed or corrupted")]
+    AuthenticationFailed,
+    /// The plaintext is too long for GCM (over 64 GiB).
+    #[error("the payload is too large for AES-GCM (64 GiB at most)")]
+    TooLong,
+    /// The operating system's random number generator failed.
+    #[error("the operating system's random number generator failed: {0}")]
+    Random(String),
+}
+
+/// CBC-encrypts `plaintext` with PKCS7 padding, passing the ciphertext to `sink`
+/// in pieces of [`CBC_PIECE`] bytes (the last one shorter).
+pub fn cbc_encrypt_pieces<E>(
+    key: &Key,
+    iv: &Iv,
+    plaintext: &[u8],
+    mut sink: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut encryptor = CbcEncryptor::new(key.expose().into(), iv.expose().into());
+    let mut out = vec![0u8; CBC_PIECE + BLOCK_LEN];
+    // Whole pieces go through the chaining mode as they are; the last piece
+    // (possibly empty) is padded and finishes the message.
+    let last_start = plaintext.len().saturating_sub(1) / CBC_PIECE * CBC_PIECE;
+    let (body, last) = plaintext.split_at(last_start);
+    for piece in body.chunks_exact(CBC_PIECE) {
+        let (blocks, _) = Array::slice_as_chunks(piece);
+        let (out_blocks, _) = Array::slice_as_chunks_mut(&mut out[..CBC_PIECE]);
+        // Lengths are equal by construction, so this cannot fail.
+        if encryptor.encrypt_blocks_b2b(blocks, out_blocks).is_err() {
+            unreachable_lengths();
+        }
+        sink(&out[..CBC_PIECE])?;
+    }
+    finish_padded(encryptor, last, &mut out, &mut sink)
+}
+
+fn finish_padded<E>(
+    encryptor: CbcEncryptor,
+    last: &[u8],
+    out: &mut [u8],
+    sink: &mut impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    // `out` holds a whole piece plus one block, always room for the padding.
+    match encryptor.encrypt_padded_b2b::<Pkcs7>(last, out) {
+        Ok(ciphertext) => sink(ciphertext),
+        Err(_) => unreachable_lengths(),
+    }
+}
+
+#[cold]
+fn unreachable_lengths() -> ! {
+    // Every buffer above is sized from the input; reaching this is a bug in this file.
+    unreachable!("CBC buffer lengths are computed from the input")
+}
+
+/// CBC-encrypts `plaintext` with PKCS7 padding into a new vector.
+pub fn cbc_encrypt(key: &Key, iv: &Iv, plaintext: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(plaintext.len() + BLOCK_LEN);
+    let _ = cbc_encrypt_pieces::<std::convert::Infallible>(key, iv, plaintext, |piece| {
+        out.extend_from_slice(piece);
+        Ok(())
+    });
+    out
+}
+
+/// CBC-decrypts `buffer` in place and removes the PKCS7 padding.
+///
+/// On error `buffer` holds no plaintext: it is wiped before returning.
+pub fn cbc_decrypt_in_place(key: &Key, iv: &Iv, buffer: &mut Vec<u8>) -> Result<(), CryptoError> {
+    if buffer.is_empty() {
+        return Err(CryptoError::EmptyCiphertext);
+    }
+    if buffer.len() % BLOCK_LEN != 0 {
+        return Err(CryptoError::NotWholeBlocks { len: buffer.len() });
+    }
+    let decryptor = CbcDecryptor::new(key.expose().into(), iv.expose().into());
+    match decryptor.decrypt_padded::<Pkcs7>(buffer) {
+        Ok(plaintext) => {
+            let len = plaintext.len();
+            buffer.truncate(len);
+            Ok(())
+        }
+        Err(_) => {
+            buffer.fill(0);
+            buffer.clear();
+            Err(CryptoError::BadPadding)
+        }
+    }
+}
+
+/// Draws a fresh GCM nonce from the operating system's RNG.
+pub fn random_nonce() -> Result<[u8; NONCE_LEN], CryptoError> {
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::rngs::SysRng
+        .try_fill_bytes(&mut nonce)
+        .map_err(|e| CryptoError::Random(e.to_string()))?;
+    Ok(nonce)
+}
+
+/// GCM-encrypts `plaintext` with `nonce` and no associated data.
+///
+/// Returns nonce ‖ ciphertext ‖ tag, the layout of Netcore's GCM reference code.
+pub fn gcm_seal(
+    key: &Key,
+    nonce: &[u8; NONCE_LEN],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let cipher = Aes256Gcm::new(key.expose().into());
+    let mut sealed = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
+    sealed.extend_from_slice(nonce);
+    sealed.extend_from_slice(plaintext);
+    let tag = cipher
+        .encrypt_inout_detached(&Nonce::from(*nonce), b"", (&mut sealed[NONCE_LEN..]).into())
+        .map_err(|_| CryptoError::TooLong)?;
+    sealed.extend_from_slice(&tag);
+    Ok(sealed)
+}
+
+/// Opens nonce ‖ ciphertext ‖ tag in place, leaving only the plaintext in `buffer`.
+///
+/// The tag is verified before any plaintext is released; on error `buffer` is wiped.
+pub fn gcm_open_in_place(key: &Key, buffer: &mut Vec<u8>) -> Result<(), CryptoError> {
+    let len = buffer.len();
+    if len < NONCE_LEN + TAG_LEN {
+        return Err(CryptoError::TooShortForGcm { len });
+    }
+    let cipher = Aes256Gcm::new(key.expose().into());
+    let (nonce, rest) = buffer.split_at_mut(NONCE_LEN);
+    let (body, tag) = rest.split_at_mut(len - NONCE_LEN - TAG_LEN);
+    let nonce = Nonce::try_from(&*nonce).map_err(|_| CryptoError::TooShortForGcm { len })?;
+    let tag = Tag::try_from(&*tag).map_err(|_| CryptoError::TooShortForGcm { len })?;
+    if cipher
+        .decrypt_inout_detached(&nonce, b"", body.into(), &tag)
+        .is_err()
+    {
+        buffer.fill(0);
+        buffer.clear();
+        return Err(CryptoError::AuthenticationFailed);
+    }
+    buffer.truncate(len - TAG_LEN);
+    buffer.drain(..NONCE_LEN);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(text: &str) -> Vec<u8> {
+        base16ct::mixed::decode_vec(text.replace(char::is_whitespace, "")).unwrap()
+    }
+
+    // NIST SP 800-38A, F.2.5 (CBC-AES256.Encrypt) and F.2.6 (CBC-AES256.Decrypt).
+    const SP800_38A_KEY: &str = "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4";
+    const SP800_38A_IV: &str = "000102030405060708090a0b0c0d0e0f";
+    const SP800_38A_PLAINTEXT: &str = "6bc1bee22e409f96e93d7e117393172a
+        ae2d8a571e03ac9c9eb76fac45af8e51 30c81c46a35ce411e5fbc1191a0a52ef
+        f69f2445df4f9b17ad2b417be66c3710";
+    const SP800_38A_CIPHERTEXT: &str = "f58c4c04d6e5f1ba779eabfb5f7bfbd6
+        9cfc4e967edb808d679f777bc6702c7d 39f23369a9d9bacfa530e26304231461
+        b2eb05e2c39be9fcda6c19078c6a9d1b";
+
+    fn sp800_38a() -> (Key, Iv, Vec<u8>, Vec<u8>) {
+        (
+            Key::from_slice(&unhex(SP800_38A_KEY)).unwrap(),
+            Iv::from_slice(&unhex(SP800_38A_IV)).unwrap(),
+            unhex(SP800_38A_PLAINTEXT),
+            unhex(SP800_38A_CIPHERTEXT),
+        )
+    }
+
+    #[test]
+    fn nist_sp800_38a_f25_encrypt() {
+        let (key, iv, plaintext, ciphertext) = sp800_38a();
+        let out = cbc_encrypt(&key, &iv, &plaintext);
+        // No-padding vector: the first 64 bytes are the published blocks, then one
+        // block of PKCS7 padding (sixteen 0x10 bytes, encrypted).
+        assert_eq!(out.len(), 80);
+        assert_eq!(&out[..64], &ciphertext[..]);
+    }
+
+    #[test]
+    fn nist_sp800_38a_f26_decrypt() {
+        let (key, iv, plaintext, ciphertext) = sp800_38a();
+        // Decrypt the published blocks with no padding removal, through the raw mode.
+        let mut blocks = ciphertext.clone();
+        let mut decryptor = CbcDecryptor::new(key.expose().into(), iv.expose().into());
+        let (chunks, rest) = Array::slice_as_chunks_mut(&mut blocks);
+        assert!(rest.is_empty());
+        decryptor.decrypt_blocks(chunks);
+        assert_eq!(blocks, plaintext);
+        // And the padded form round-trips through our API.
+        let mut padded = cbc_encrypt(&key, &iv, &plaintext);
+        cbc_decrypt_in_place(&key, &iv, &mut padded).unwrap();
+        assert_eq!(padded, plaintext);
+    }
+
+    #[test]
+    fn pkcs7_lengths() {
+        let key = Key::new(*b"0123456789abcdef0123456789abcdef");
+        let iv = Iv::new(*b"fedcba9876543210");
+        for len in [0usize, 1, 15, 16, 17, 31, 32] {
+            let plaintext: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let ciphertext = cbc_encrypt(&key, &iv, &plaintext);
+            assert_eq!(ciphertext.len(), (len / 16 + 1) * 16, "len {len}");
+            // Decrypt without unpadding and look at the padding bytes themselves.
+            let mut raw = ciphertext.clone();
+            let mut decryptor = CbcDecryptor::new(key.expose().into(), iv.expose().into());
+            decryptor.decrypt_blocks(Array::slice_as_chunks_mut(&mut raw).0);
+            let pad = 16 - len % 16;
+            assert_eq!(&raw[..len], &plaintext[..]);
+            assert!(raw[len..].iter().all(|&b| b as usize == pad), "len {len}");
+            let mut back = ciphertext;
+            cbc_decrypt_in_place(&key, &iv, &mut back).unwrap();
+            assert_eq!(back, plaintext);
+        }
+    }
+
+    #[test]
+    fn streaming_pieces_equal_one_shot() {
+        let key = Key::new([3; 32]);
+        let iv = Iv::new([5; 16]);
+        for len in [
+            CBC_PIECE - 1,
+            CBC_PIECE,
+            CBC_PIECE + 1,
+            3 * CBC_PIECE,
+            3 * CBC_PIECE + 17,
+        ] {
+            let plaintext: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut pieces = Vec::new();
+            cbc_encrypt_pieces::<()>(&key, &iv, &plaintext, |p| {
+                assert!(p.len() <= CBC_PIECE + BLOCK_LEN);
+                pieces.push(p.to_vec());
+                Ok(())
+            })
+            .unwrap();
+            let joined = pieces.concat();
+            let expected = CbcEncryptor::new(key.expose().into(), iv.expose().into())
+                .encrypt_padded_vec_for_test(&plaintext);
+            assert_eq!(joined, expected, "len {len}");
+            // Every piece but the last is whole Base64 groups.
+            for piece in &pieces[..pieces.len() - 1] {
+                assert_eq!(piece.len() % 48, 0);
+            }
+        }
+    }
+
+    trait PadVec {
+        fn encrypt_padded_vec_for_test(self, msg: &[u8]) -> Vec<u8>;
+    }
+    impl PadVec for CbcEncryptor {
+        fn encrypt_padded_vec_for_test(self, msg: &[u8]) -> Vec<u8> {
+            let mut buf = vec![0u8; msg.len() + BLOCK_LEN];
+            buf[..msg.len()].copy_from_slice(msg);
+            let len = self
+                .encrypt_padded::<Pkcs7>(&mut buf, msg.len())
+                .unwrap()
+                .len();
+            buf.truncate(len);
+            buf
+        }
+    }
+
+    #[test]
+    fn cbc_decrypt_errors() {
+        let key = Key::new([1; 32]);
+        let iv = Iv::new([2; 16]);
+        assert_eq!(
+            cbc_decrypt_in_place(&key, &iv, &mut Vec::new()),
+            Err(CryptoError::EmptyCiphertext)
+        );
+        assert_eq!(
+            cbc_decrypt_in_place(&key, &iv, &mut vec![0; 17]),
+            Err(CryptoError::NotWholeBlocks { len: 17 })
+        );
+        let mut wrong_key = cbc_encrypt(&Key::new([9; 32]), &iv, b"{\"a\":1}");
+        // A wrong key gives garbage padding (with overwhelming probability for this input).
+        assert_eq!(
+            cbc_decrypt_in_place(&key, &iv, &mut wrong_key),
+            Err(CryptoError::BadPadding)
+        );
+        assert!(wrong_key.is_empty());
+    }
+
+    #[test]
+    fn gcm_round_trip_and_tamper() {
+        let key = Key::new([7; 32]);
+        let nonce = random_nonce().unwrap();
+        let sealed = gcm_seal(&key, &nonce, b"[{\"x\":1}]").unwrap();
+        assert_eq!(sealed.len(), NONCE_LEN + 9 + TAG_LEN);
+        assert_eq!(&sealed[..NONCE_LEN], &nonce);
+        let mut open = sealed.clone();
+        gcm_open_in_place(&key, &mut open).unwrap();
+        assert_eq!(open, b"[{\"x\":1}]");
+        for i in 0..sealed.len() {
+            let mut tampered = sealed.clone();
+            tampered[i] ^= 0x01;
+            assert_eq!(
+                gcm_open_in_place(&key, &mut tampered),
+                Err(CryptoError::AuthenticationFailed),
+                "byte {i}"
+            );
+            assert!(tampered.is_empty());
+        }
+        let mut short = vec![0; 27];
+        assert_eq!(
+            gcm_open_in_place(&key, &mut short),
+            Err(CryptoError::TooShortForGcm { len: 27 })
+        );
+    }
+
+    #[test]
+    fn nonces_differ() {
+        assert_ne!(random_nonce().unwrap(), random_nonce().unwrap());
+    }
+}

@@ -1,0 +1,385 @@
+//! Key material: how key and IV strings become AES bytes, and the key-file format.
+//!
+//! Netcore's scheme takes the key and IV as the UTF-8 bytes of 32- and
+//! 16-character strings. `base64` and `hex` encodings are offered for accounts
+//! configured with random bytes instead. Lengths are checked here, once, and
+//! counted in bytes; no message ever contains a key or IV value.
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64ct::Encoding as _;
+use zeroize::Zeroizing;
+
+use crate::secret::{Iv, Key, SecretString};
+
+/// Environment variable (and key-file name) holding the key.
+pub const KEY_VAR: &str = "CE_SECRET_KEY";
+/// Environment variable (and key-file name) holding the IV.
+pub const IV_VAR: &str = "CE_SECRET_IV";
+/// Key-file name (and environment variable) naming the key encoding.
+pub const ENCODING_VAR: &str = "CE_KEY_ENCODING";
+
+/// How a key or IV string maps to bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyEncoding {
+    /// The string's own UTF-8 bytes (Netcore's reference scripts).
+    #[default]
+    Utf8,
+    /// Standard Base64 of the bytes.
+    Base64,
+    /// Hexadecimal (either case) of the bytes.
+    Hex,
+}
+
+impl KeyEncoding {
+    /// The name used on the command line and in key files.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyEncoding::Utf8 => "utf8",
+            KeyEncoding::Base64 => "base64",
+            KeyEncoding::Hex => "hex",
+        }
+    }
+}
+
+impl fmt::Display for KeyEncoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for KeyEncoding {
+    type Err = KeyError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "utf8" | "utf-8" => Ok(KeyEncoding::Utf8),
+            "base64" => Ok(KeyEncoding::Base64),
+            "hex" => Ok(KeyEncoding::Hex),
+            _ => Err(KeyError::UnknownEncoding),
+        }
+    }
+}
+
+/// Which secret a message is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The 32-byte key.
+    Key,
+    /// The 16-byte IV.
+    Iv,
+}
+
+impl Part {
+    fn len(self) -> usize {
+        match self {
+            Part::Key => 32,
+            Part::Iv => 16,
+        }
+    }
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Part::Key => "key",
+            Part::Iv => "IV",
+        })
+    }
+}
+
+/// What is wrong with key material. Never carries the secret itself.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// The decoded length is not 32 (key) or 16 (IV).
+    #[error("the {part} is {got} bytes {how}; it must be exactly {} bytes{hint}", part.len())]
+    WrongLength {
+        /// Key or IV.
+        part: Part,
+        /// Length after decoding.
+        got: usize,
+        /// "once UTF-8 encoded", "after Base64 decoding", ...
+        how: &'static str,
+        /// Advice for the likely cause.
+        hint: &'static str,
+    },
+    /// The string is not valid in the declared encoding.
+    #[error(
+        "the {part} is not valid {encoding}; check --key-encoding (or {ENCODING_VAR} in the key file)"
+    )]
+    NotDecodable {
+        /// Key or IV.
+        part: Part,
+        /// The declared encoding.
+        encoding: KeyEncoding,
+    },
+    /// An encoding name other than utf8, base64 or hex.
+    #[error("unknown key encoding: use utf8, base64 or hex")]
+    UnknownEncoding,
+    /// A key-file line that is not `NAME=VALUE`, a comment or blank.
+    #[error("line {line} of the key file {problem}")]
+    KeyFileLine {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// A key file without the key.
+    #[error("the key file has no {KEY_VAR}= line; create one with `ce-crypt keygen -o FILE`")]
+    KeyFileMissingKey,
+}
+
+/// A key, and the IV when the method needs one.
+#[derive(Debug, Clone)]
+pub struct KeyMaterial {
+    /// The 32-byte AES-256 key.
+    pub key: Key,
+    /// The 16-byte IV (CBC only; GCM draws a nonce per message).
+    pub iv: Option<Iv>,
+}
+
+/// Turns a key string into the 32 key bytes.
+pub fn parse_key(text: &str, encoding: KeyEncoding) -> Result<Key, KeyError> {
+    let bytes = decode(text, encoding, Part::Key)?;
+    Key::from_slice(&bytes).ok_or_else(|| wrong_length(text, &bytes, encoding, Part::Key))
+}
+
+/// Turns an IV string into the 16 IV bytes.
+pub fn parse_iv(text: &str, encoding: KeyEncoding) -> Result<Iv, KeyError> {
+    let bytes = decode(text, encoding, Part::Iv)?;
+    Iv::from_slice(&bytes).ok_or_else(|| wrong_length(text, &bytes, encoding, Part::Iv))
+}
+
+fn decode(text: &str, encoding: KeyEncoding, part: Part) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let not_decodable = KeyError::NotDecodable { part, encoding };
+    Ok(Zeroizing::new(match encoding {
+        KeyEncoding::Utf8 => text.as_bytes().to_vec(),
+        // Constant-time decoders (RustCrypto's base64ct/base16ct): no timing leak of key bytes.
+        KeyEncoding::Base64 => {
+            base64ct::Base64::decode_vec(text.trim()).map_err(|_| not_decodable.clone())?
+        }
+        KeyEncoding::Hex => base16ct::mixed::decode_vec(text.trim()).map_err(|_| not_decodable)?,
+    }))
+}
+
+fn wrong_length(text: &str, bytes: &[u8], encoding: KeyEncoding, part: Part) -> KeyError {
+    let chars = text.chars().count();
+    let hint = if encoding == KeyEncoding::Utf8 && chars == part.len() && bytes.len() > chars {
+        " (it has non-ASCII characters, which take more than one byte each)"
+    } else if text != text.trim() {
+        " (it starts or ends with whitespace)"
+    } else if encoding == KeyEncoding::Utf8
+        && (bytes.len() == part.len() * 2 || bytes.len() == part.len().div_ceil(3) * 4)
+    {
+        " (is it hex or Base64? say so with --key-encoding)"
+    } else {
+        ""
+    };
+    KeyError::WrongLength {
+        part,
+        got: bytes.len(),
+        how: match encoding {
+            KeyEncoding::Utf8 => "once UTF-8 encoded",
+            KeyEncoding::Base64 => "after Base64 decoding",
+            KeyEncoding::Hex => "after hex decoding",
+        },
+        hint,
+    }
+}
+
+/// The values a key file holds, still as text.
+#[derive(Debug, Default, Clone)]
+pub struct KeyFile {
+    /// `CE_SECRET_KEY`.
+    pub key: Option<SecretString>,
+    /// `CE_SECRET_IV`.
+    pub iv: Option<SecretString>,
+    /// `CE_KEY_ENCODING`, when the file names one.
+    pub encoding: Option<KeyEncoding>,
+}
+
+impl KeyFile {
+    /// Parses `NAME=VALUE` lines, as `ce-crypt keygen` writes them.
+    ///
+    /// Blank lines and `#` comments are skipped; an `export ` prefix and matching
+    /// quotes around the value are accepted (shell and `.env` style); other names
+    /// are ignored so that the file can hold further settings.
+    pub fn parse(text: &str) -> Result<KeyFile, KeyError> {
+        let mut file = KeyFile::default();
+        for (index, raw) in text.lines().enumerate() {
+            let line = index + 1;
+            let trimmed = raw.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let statement = trimmed.strip_prefix("export ").unwrap_or(trimmed);
+            let Some((name, value)) = statement.split_once('=') else {
+                return Err(KeyError::KeyFileLine {
+                    line,
+                    problem: "is not NAME=VALUE",
+                });
+            };
+            let value = unquote(value.trim());
+            let slot = match name.trim() {
+                KEY_VAR => &mut file.key,
+                IV_VAR => &mut file.iv,
+                ENCODING_VAR => {
+                    file.encoding = Some(value.parse().map_err(|_| KeyError::KeyFileLine {
+                        line,
+                        problem: "names an unknown key encoding (use utf8, base64 or hex)",
+                    })?);
+                    continue;
+                }
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(KeyError::KeyFileLine {
+                    line,
+                    problem: "repeats a name given earlier in the file",
+                });
+            }
+            *slot = Some(SecretString::from(value));
+        }
+        Ok(file)
+    }
+}
+
+fn unquote(value: &str) -> &str {
+    for quote in ['"', '\''] {
+        if let Some(inner) = value
+            .strip_prefix(quote)
+            .and_then(|v| v.strip_suffix(quote))
+        {
+            return inner;
+        }
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "abcdefghijklmnopqrstuvwxyz012345";
+    const IV: &str = "ABCDEFGHIJKLMNOP";
+
+    #[test]
+    fn utf8_takes_the_string_bytes() {
+        assert_eq!(
+            parse_key(KEY, KeyEncoding::Utf8).unwrap().expose(),
+            KEY.as_bytes()
+        );
+        assert_eq!(
+            parse_iv(IV, KeyEncoding::Utf8).unwrap().expose(),
+            IV.as_bytes()
+        );
+    }
+
+    #[test]
+    fn lengths_are_counted_in_bytes() {
+        let accented = "é".to_owned() + &KEY[1..]; // 32 characters, 33 bytes
+        let err = parse_key(&accented, KeyEncoding::Utf8).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("33 bytes once UTF-8 encoded"), "{text}");
+        assert!(
+            text.contains("exactly 32 bytes") && text.contains("non-ASCII"),
+            "{text}"
+        );
+        assert!(
+            !text.contains(&KEY[1..]),
+            "the message must not echo the key"
+        );
+
+        let short = parse_iv("short", KeyEncoding::Utf8)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            short.contains("IV is 5 bytes") && short.contains("exactly 16"),
+            "{short}"
+        );
+        let spaced = parse_iv(&format!("{IV} "), KeyEncoding::Utf8)
+            .unwrap_err()
+            .to_string();
+        assert!(spaced.contains("whitespace"), "{spaced}");
+    }
+
+    #[test]
+    fn base64_and_hex_decode_to_bytes() {
+        let bytes: Vec<u8> = (0..32).collect();
+        let b64 = base64ct::Base64::encode_string(&bytes);
+        let hex = base16ct::upper::encode_string(&bytes);
+        assert_eq!(
+            parse_key(&b64, KeyEncoding::Base64).unwrap().expose()[..],
+            bytes[..]
+        );
+        assert_eq!(
+            parse_key(&hex, KeyEncoding::Hex).unwrap().expose()[..],
+            bytes[..]
+        );
+        let iv_hex = "000102030405060708090a0b0c0d0e0f";
+        assert_eq!(
+            parse_iv(iv_hex, KeyEncoding::Hex).unwrap().expose()[..],
+            bytes[..16]
+        );
+
+        let wrong = parse_key(&hex[..40], KeyEncoding::Hex)
+            .unwrap_err()
+            .to_string();
+        assert!(wrong.contains("20 bytes after hex decoding"), "{wrong}");
+        let bad = parse_key("zz", KeyEncoding::Hex).unwrap_err();
+        assert_eq!(
+            bad,
+            KeyError::NotDecodable {
+                part: Part::Key,
+                encoding: KeyEncoding::Hex
+            }
+        );
+        assert!(parse_key("%%%", KeyEncoding::Base64).is_err());
+    }
+
+    #[test]
+    fn hex_key_given_as_utf8_gets_a_hint() {
+        let hex64 = "00".repeat(32);
+        let msg = parse_key(&hex64, KeyEncoding::Utf8)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("--key-encoding"), "{msg}");
+    }
+
+    #[test]
+    fn key_file_lines() {
+        let text = format!(
+            "# made by ce-crypt keygen\n\nexport {KEY_VAR}=\"{KEY}\"\n  {IV_VAR} = '{IV}'\nOTHER=1\n{ENCODING_VAR}=utf8\n"
+        );
+        let file = KeyFile::parse(&text).unwrap();
+        assert_eq!(file.key.unwrap().expose(), KEY);
+        assert_eq!(file.iv.unwrap().expose(), IV);
+        assert_eq!(file.encoding, Some(KeyEncoding::Utf8));
+    }
+
+    #[test]
+    fn key_file_errors_name_the_line_not_the_value() {
+        let err = KeyFile::parse(&format!("\n{KEY}\n")).unwrap_err();
+        assert_eq!(
+            err,
+            KeyError::KeyFileLine {
+                line: 2,
+                problem: "is not NAME=VALUE"
+            }
+        );
+        assert!(!err.to_string().contains(KEY));
+        let twice = KeyFile::parse(&format!("{KEY_VAR}=a\n{KEY_VAR}=b\n")).unwrap_err();
+        assert!(twice.to_string().contains("line 2") && twice.to_string().contains("repeats"));
+        let enc = KeyFile::parse(&format!("{ENCODING_VAR}=rot13\n")).unwrap_err();
+        assert!(enc.to_string().contains("unknown key encoding"));
+    }
+
+    #[test]
+    fn encodings_parse() {
+        assert_eq!("UTF-8".parse::<KeyEncoding>(), Ok(KeyEncoding::Utf8));
+        assert_eq!("Base64".parse::<KeyEncoding>(), Ok(KeyEncoding::Base64));
+        assert_eq!("hex".parse::<KeyEncoding>(), Ok(KeyEncoding::Hex));
+        assert!("b64x".parse::<KeyEncoding>().is_err());
+    }
+}

@@ -1,0 +1,110 @@
+//! Containers for secret values: wiped from memory on drop, redacted in `Debug`.
+//!
+//! Every key, IV and API key ce-crypt handles lives in one of these from the
+//! moment it is read or generated, so neither a stray `{:?}` nor a freed
+//! allocation can give it away.
+
+use std::fmt;
+
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// A fixed-size secret byte array (an AES key or a CBC IV).
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct SecretBytes<const N: usize>([u8; N]);
+
+impl<const N: usize> SecretBytes<N> {
+    /// Wraps `bytes`; the caller should wipe any copy it still holds.
+    pub fn new(bytes: [u8; N]) -> Self {
+        Self(bytes)
+    }
+
+    /// Copies `bytes` in if it is exactly `N` long.
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        let array: [u8; N] = bytes.try_into().ok()?;
+        Some(Self(array))
+    }
+
+    /// The secret bytes themselves.
+    pub fn expose(&self) -> &[u8; N] {
+        &self.0
+    }
+}
+
+impl<const N: usize> fmt::Debug for SecretBytes<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretBytes<{N}>([redacted])")
+    }
+}
+
+/// A 32-byte AES-256 key.
+pub type Key = SecretBytes<32>;
+/// A 16-byte CBC initialisation vector.
+pub type Iv = SecretBytes<16>;
+
+/// A secret text (a key as typed, a generated key, an API key).
+#[derive(Clone, Default, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// Takes ownership of `text`; its buffer is wiped when this is dropped.
+    pub fn new(text: String) -> Self {
+        Self(text)
+    }
+
+    /// The secret text itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for SecretString {
+    fn from(text: String) -> Self {
+        Self(text)
+    }
+}
+
+impl From<&str> for SecretString {
+    fn from(text: &str) -> Self {
+        Self(text.to_owned())
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString([redacted])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let key = Key::new([b'k'; 32]);
+        let text = SecretString::from("hunter2-api-key");
+        let shown = format!("{key:?} {text:?}");
+        assert!(!shown.contains("kkkk"), "{shown}");
+        assert!(!shown.contains("107"), "{shown}"); // b'k' as a number
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn from_slice_checks_the_length() {
+        assert!(Iv::from_slice(&[0; 16]).is_some());
+        assert!(Iv::from_slice(&[0; 15]).is_none());
+        assert!(Iv::from_slice(&[0; 17]).is_none());
+        assert_eq!(Key::from_slice(&[7; 32]).unwrap().expose(), &[7; 32]);
+    }
+
+    #[test]
+    fn zeroize_wipes_the_bytes() {
+        let mut key = Key::new([9; 32]);
+        key.zeroize();
+        assert_eq!(key.expose(), &[0; 32]);
+        let mut text = SecretString::from("secret");
+        text.zeroize();
+        assert!(text.expose().is_empty());
+    }
+}

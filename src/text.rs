@@ -1,0 +1,469 @@
+//! Ciphertext as text: streaming Base64/hex encoding, and whitespace-tolerant decoding.
+//!
+//! Encoding writes straight into the output writer in fixed-size pieces, so a
+//! 64 MiB ciphertext never exists as one 85 MiB string. Decoding reads text in
+//! pieces, skips ASCII whitespace anywhere (a trailing newline, or Base64
+//! wrapped at 64 columns as `openssl enc -a` writes it) and appends bytes to
+//! one buffer.
+
+use std::io::{self, Read, Write};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::PAD_INDIFFERENT;
+use base64::engine::simd::Simd;
+
+use crate::method::TextEncoding;
+
+/// Raw bytes handed to the encoder at a time: a multiple of 3 (Base64) and 2 (hex).
+const ENCODE_PIECE: usize = 48 * 1024;
+/// Text read from the input at a time while decoding.
+const DECODE_PIECE: usize = 1024 * 1024;
+
+fn base64_engine() -> Simd {
+    // SIMD (AVX2/NEON) when the CPU has it, picked at run time; the scalar engine otherwise.
+    // Encoding always writes `=` padding; decoding accepts it present or absent.
+    Simd::standard(PAD_INDIFFERENT.with_encode_padding(true))
+}
+
+/// Why a text could not be decoded into ciphertext bytes.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// Nothing but whitespace.
+    #[error("the ciphertext is empty: pass the Base64 or hex text that encrypt printed")]
+    Empty,
+    /// A character outside the alphabet.
+    #[error(
+        "the ciphertext is not valid {encoding}: unexpected {found} at character {position}{hint}"
+    )]
+    InvalidCharacter {
+        /// `Base64` or `hex`.
+        encoding: &'static str,
+        /// The offending character, described.
+        found: String,
+        /// 1-based position among the non-whitespace characters.
+        position: u64,
+        /// Extra advice for common mix-ups.
+        hint: &'static str,
+    },
+    /// The text stops part-way through a character group, or padding is misplaced.
+    #[error(
+        "the ciphertext is not valid {encoding}: {problem}; was it cut short or copied incompletely?"
+    )]
+    Malformed {
+        /// `Base64` or `hex`.
+        encoding: &'static str,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// Reading the input failed.
+    #[error("could not read the ciphertext: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Writes bytes as Base64 or hex text into `W`, in pieces, as they arrive.
+pub struct TextWriter<W: Write> {
+    inner: W,
+    encoding: TextEncoding,
+    engine: Simd,
+    /// Up to two bytes held back so that Base64 groups never straddle pieces.
+    carry: [u8; 2],
+    carry_len: usize,
+    scratch: Vec<u8>,
+}
+
+impl<W: Write> TextWriter<W> {
+    /// Starts encoding into `inner`.
+    pub fn new(inner: W, encoding: TextEncoding) -> Self {
+        Self {
+            inner,
+            encoding,
+            engine: base64_engine(),
+            carry: [0; 2],
+            carry_len: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Encodes and writes `bytes`; any length, any number of calls.
+    pub fn write_bytes(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        if self.encoding == TextEncoding::Base64 && self.carry_len > 0 {
+            let mut group = [0u8; 3];
+            group[..self.carry_len].copy_from_slice(&self.carry[..self.carry_len]);
+            let take = (3 - self.carry_len).min(bytes.len());
+            group[self.carry_len..self.carry_len + take].copy_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.carry_len + take < 3 {
+                self.carry_len += take;
+                self.carry[..self.carry_len].copy_from_slice(&group[..self.carry_len]);
+                return Ok(());
+            }
+            self.carry_len = 0;
+            self.encode_piece(&group)?;
+        }
+        let whole = match self.encoding {
+            TextEncoding::Base64 => bytes.len() - bytes.len() % 3,
+            TextEncoding::Hex => bytes.len(),
+        };
+        let (body, rest) = bytes.split_at(whole);
+        for piece in body.chunks(ENCODE_PIECE) {
+            self.encode_piece(piece)?;
+        }
+        self.carry[..rest.len()].copy_from_slice(rest);
+        self.carry_len = rest.len();
+        Ok(())
+    }
+
+    /// Writes the final padded group and hands back the inner writer (not flushed).
+    pub fn finish(mut self) -> io::Result<W> {
+        if self.carry_len > 0 {
+            let carry = self.carry;
+            self.encode_piece(&carry[..self.carry_len])?;
+        }
+        Ok(self.inner)
+    }
+
+    fn encode_piece(&mut self, piece: &[u8]) -> io::Result<()> {
+        let text_len = match self.encoding {
+            TextEncoding::Base64 => piece.len().div_ceil(3) * 4,
+            TextEncoding::Hex => piece.len() * 2,
+        };
+        self.scratch.resize(text_len, 0);
+        let written = match self.encoding {
+            TextEncoding::Base64 => self
+                .engine
+                .encode_slice(piece, &mut self.scratch)
+                .map_err(io::Error::other)?,
+            TextEncoding::Hex => base16ct::lower::encode(piece, &mut self.scratch)
+                .map_err(io::Error::other)?
+                .len(),
+        };
+        self.inner.write_all(&self.scratch[..written])
+    }
+}
+
+/// Encodes `bytes` into a `String` (for small payloads and tests).
+pub fn encode_to_string(bytes: &[u8], encoding: TextEncoding) -> String {
+    let mut writer = TextWriter::new(Vec::new(), encoding);
+    // Writing into a Vec cannot fail, and both encodings produce ASCII.
+    let text = writer
+        .write_bytes(bytes)
+        .and_then(|()| writer.finish())
+        .unwrap_or_default();
+    String::from_utf8(text).unwrap_or_default()
+}
+
+/// Decodes text into bytes, ignoring ASCII whitespace anywhere.
+pub fn decode(text: &[u8], encoding: TextEncoding) -> Result<Vec<u8>, DecodeError> {
+    decode_reader(text, encoding, text.len())
+}
+
+/// Decodes text read from `reader`, ignoring ASCII whitespace anywhere.
+///
+/// `size_hint` (the input's length, if known) sizes the output buffer once.
+pub fn decode_reader<R: Read>(
+    mut reader: R,
+    encoding: TextEncoding,
+    size_hint: usize,
+) -> Result<Vec<u8>, DecodeError> {
+    let mut decoder = Decoder::new(encoding, size_hint);
+    let mut piece = vec![0u8; DECODE_PIECE.min(size_hint.max(64 * 1024))];
+    loop {
+        let n = match reader.read(&mut piece) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        decoder.push(&piece[..n])?;
+    }
+    decoder.finish()
+}
+
+/// Incremental decoder: text in, bytes appended to one output buffer.
+struct Decoder {
+    encoding: TextEncoding,
+    engine: Simd,
+    out: Vec<u8>,
+    /// Whitespace-free text not yet decoded (less than one group, or the current piece).
+    pending: Vec<u8>,
+    /// Non-whitespace characters already decoded, for error positions.
+    consumed: u64,
+    /// A group with `=` padding has been decoded: nothing may follow.
+    ended: bool,
+}
+
+impl Decoder {
+    fn new(encoding: TextEncoding, size_hint: usize) -> Self {
+        let capacity = match encoding {
+            TextEncoding::Base64 => size_hint / 4 * 3 + 3,
+            TextEncoding::Hex => size_hint / 2 + 1,
+        };
+        Self {
+            encoding,
+            engine: base64_engine(),
+            out: Vec::with_capacity(capacity),
+            pending: Vec::new(),
+            consumed: 0,
+            ended: false,
+        }
+    }
+
+    fn group(&self) -> usize {
+        match self.encoding {
+            TextEncoding::Base64 => 4,
+            TextEncoding::Hex => 2,
+        }
+    }
+
+    fn push(&mut self, text: &[u8]) -> Result<(), DecodeError> {
+        self.pending
+            .extend(text.iter().copied().filter(|b| !b.is_ascii_whitespace()));
+        let whole = self.pending.len() - self.pending.len() % self.group();
+        if whole > 0 {
+            let pending = std::mem::take(&mut self.pending);
+            self.decode_groups(&pending[..whole])?;
+            self.pending = pending;
+            self.pending.drain(..whole);
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Vec<u8>, DecodeError> {
+        if self.consumed == 0 && self.pending.is_empty() {
+            return Err(DecodeError::Empty);
+        }
+        if !self.pending.is_empty() {
+            if self.encoding == TextEncoding::Hex {
+                return Err(self.malformed("an odd number of hex digits"));
+            }
+            let tail = std::mem::take(&mut self.pending);
+            self.decode_groups(&tail)?;
+        }
+        Ok(self.out)
+    }
+
+    fn malformed(&self, problem: &'static str) -> DecodeError {
+        DecodeError::Malformed {
+            encoding: self.encoding_name(),
+            problem,
+        }
+    }
+
+    fn encoding_name(&self) -> &'static str {
+        match self.encoding {
+            TextEncoding::Base64 => "Base64",
+            TextEncoding::Hex => "hex",
+        }
+    }
+
+    fn decode_groups(&mut self, text: &[u8]) -> Result<(), DecodeError> {
+        if self.ended {
+            return Err(self.malformed("text follows the `=` padding that ends it"));
+        }
+        if let Some(bad) = text.iter().position(|&b| !self.is_symbol(b)) {
+            return Err(self.invalid_character(text[bad], bad));
+        }
+        let start = self.out.len();
+        let room = match self.encoding {
+            TextEncoding::Base64 => text.len().div_ceil(4) * 3,
+            TextEncoding::Hex => text.len() / 2,
+        };
+        self.out.resize(start + room, 0);
+        let decoded = match self.encoding {
+            TextEncoding::Base64 => self
+                .engine
+                .decode_slice(text, &mut self.out[start..])
+                .map_err(Some),
+            TextEncoding::Hex => base16ct::mixed::decode(text, &mut self.out[start..])
+                .map(<[u8]>::len)
+                .map_err(|_| None),
+        };
+        let written = match decoded {
+            Ok(written) => written,
+            Err(Some(error)) => return Err(self.base64_error(error)),
+            Err(None) => return Err(self.malformed("it contains an invalid digit pair")),
+        };
+        self.out.truncate(start + written);
+        self.ended = text.last() == Some(&b'=');
+        self.consumed += text.len() as u64;
+        Ok(())
+    }
+
+    fn is_symbol(&self, b: u8) -> bool {
+        match self.encoding {
+            TextEncoding::Base64 => b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='),
+            TextEncoding::Hex => b.is_ascii_hexdigit(),
+        }
+    }
+
+    fn invalid_character(&self, byte: u8, index: usize) -> DecodeError {
+        let found = if byte.is_ascii_graphic() {
+            format!("'{}'", byte as char)
+        } else {
+            format!("byte 0x{byte:02x}")
+        };
+        let hint = match (self.encoding, byte) {
+            (TextEncoding::Base64, b'-' | b'_') => {
+                " (that is URL-safe Base64; Netcore uses the standard alphabet with + and /)"
+            }
+            (TextEncoding::Base64, _) if byte.is_ascii_hexdigit() => "",
+            (TextEncoding::Hex, _) if byte.is_ascii_alphanumeric() || byte == b'=' => {
+                " (is this Base64? choose the method with --method)"
+            }
+            _ => "",
+        };
+        DecodeError::InvalidCharacter {
+            encoding: self.encoding_name(),
+            found,
+            position: self.consumed + index as u64 + 1,
+            hint,
+        }
+    }
+
+    fn base64_error(&self, error: base64::DecodeSliceError) -> DecodeError {
+        use base64::DecodeError as E;
+        match error {
+            base64::DecodeSliceError::DecodeError(E::InvalidByte(_, b'=')) => {
+                self.malformed("`=` padding appears before the end")
+            }
+            base64::DecodeSliceError::DecodeError(E::InvalidByte(index, byte)) => {
+                self.invalid_character(byte, index)
+            }
+            base64::DecodeSliceError::DecodeError(E::InvalidLength(_)) => {
+                self.malformed("its length is not a whole number of Base64 groups")
+            }
+            base64::DecodeSliceError::DecodeError(E::InvalidLastSymbol { .. }) => {
+                self.malformed("its last character has bits that must be zero")
+            }
+            base64::DecodeSliceError::DecodeError(E::InvalidPadding) => {
+                self.malformed("its `=` padding is wrong")
+            }
+            base64::DecodeSliceError::OutputSliceTooSmall => {
+                self.malformed("it decodes to more bytes than expected")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::STANDARD;
+
+    fn encode_in_pieces(bytes: &[u8], encoding: TextEncoding, piece: usize) -> String {
+        let mut writer = TextWriter::new(Vec::new(), encoding);
+        for chunk in bytes.chunks(piece.max(1)) {
+            writer.write_bytes(chunk).unwrap();
+        }
+        String::from_utf8(writer.finish().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn base64_matches_the_scalar_reference_for_every_split() {
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        for len in [0, 1, 2, 3, 4, 5, 47, 48, 49, 999, 1000] {
+            let expected = STANDARD.encode(&bytes[..len]);
+            for piece in [1, 2, 3, 7, 48, 1000] {
+                assert_eq!(
+                    encode_in_pieces(&bytes[..len], TextEncoding::Base64, piece),
+                    expected,
+                    "len {len} piece {piece}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn large_inputs_cross_piece_boundaries() {
+        let bytes: Vec<u8> = (0..ENCODE_PIECE * 3 + 5)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
+        let text = encode_to_string(&bytes, TextEncoding::Base64);
+        assert_eq!(text, STANDARD.encode(&bytes));
+        assert_eq!(
+            decode(text.as_bytes(), TextEncoding::Base64).unwrap(),
+            bytes
+        );
+        let hex = encode_to_string(&bytes, TextEncoding::Hex);
+        assert_eq!(hex.len(), bytes.len() * 2);
+        assert_eq!(decode(hex.as_bytes(), TextEncoding::Hex).unwrap(), bytes);
+    }
+
+    #[test]
+    fn hex_is_lowercase_and_decodes_either_case() {
+        assert_eq!(
+            encode_to_string(&[0xAB, 0x01, 0xff], TextEncoding::Hex),
+            "ab01ff"
+        );
+        assert_eq!(
+            decode(b"AB01fF", TextEncoding::Hex).unwrap(),
+            [0xab, 0x01, 0xff]
+        );
+    }
+
+    #[test]
+    fn whitespace_anywhere_is_ignored() {
+        let wrapped = b" QUJD\nREVG\r\n\tR0g=\n";
+        assert_eq!(decode(wrapped, TextEncoding::Base64).unwrap(), b"ABCDEFGH");
+        assert_eq!(
+            decode(b"ab 01\nFF\n", TextEncoding::Hex).unwrap(),
+            [0xab, 1, 0xff]
+        );
+    }
+
+    #[test]
+    fn reading_in_tiny_pieces_gives_the_same_bytes() {
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(buf.len()).min(3);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let text = b"QUJD\nREVG\nR0g=\n";
+        let got = decode_reader(Trickle(text), TextEncoding::Base64, 0).unwrap();
+        assert_eq!(got, b"ABCDEFGH");
+    }
+
+    #[test]
+    fn missing_padding_is_accepted() {
+        assert_eq!(decode(b"QUI", TextEncoding::Base64).unwrap(), b"AB");
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        let empty = decode(b" \n\t", TextEncoding::Base64).unwrap_err();
+        assert!(matches!(empty, DecodeError::Empty));
+
+        let bad = decode(b"QUJD*EVG", TextEncoding::Base64)
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("'*'") && bad.contains("character 5"), "{bad}");
+
+        let url = decode(b"ab-_", TextEncoding::Base64)
+            .unwrap_err()
+            .to_string();
+        assert!(url.contains("URL-safe"), "{url}");
+
+        let after = decode(b"QQ==QUJD", TextEncoding::Base64)
+            .unwrap_err()
+            .to_string();
+        assert!(after.contains("padding"), "{after}");
+
+        let cut = decode(b"QUJDR", TextEncoding::Base64)
+            .unwrap_err()
+            .to_string();
+        assert!(cut.contains("not valid Base64"), "{cut}");
+
+        let odd = decode(b"abc", TextEncoding::Hex).unwrap_err().to_string();
+        assert!(odd.contains("odd number"), "{odd}");
+
+        let not_hex = decode(b"zz", TextEncoding::Hex).unwrap_err().to_string();
+        assert!(
+            not_hex.contains("'z'") && not_hex.contains("Base64"),
+            "{not_hex}"
+        );
+    }
+}
