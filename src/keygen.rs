@@ -56,14 +56,17 @@ impl GeneratedKeys {
 
     /// One line of JSON: `{"secret_key": …, "secret_iv": …}` (plus `"key_encoding"` unless utf8).
     pub fn to_json(&self) -> SecretString {
-        let mut object = serde_json::Map::new();
-        object.insert("secret_key".into(), self.key.expose().into());
-        object.insert("secret_iv".into(), self.iv.expose().into());
+        // Base64, hex and [A-Za-z0-9] need no JSON escaping; to_string quotes them anyway.
+        let quote = |text: &str| serde_json::Value::from(text).to_string();
+        let mut json = format!(
+            "{{\"secret_key\": {}, \"secret_iv\": {}",
+            quote(self.key.expose()),
+            quote(self.iv.expose())
+        );
         if self.encoding != KeyEncoding::Utf8 {
-            object.insert("key_encoding".into(), self.encoding.name().into());
+            json.push_str(&format!(", \"key_encoding\": \"{}\"", self.encoding));
         }
-        let mut json = serde_json::Value::Object(object).to_string();
-        json.push('\n');
+        json.push_str("}\n");
         SecretString::new(json)
     }
 }

@@ -10,10 +10,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod codec;
 pub mod crypto;
 pub mod keygen;
 pub mod keys;
 pub mod method;
+pub mod payload;
 pub mod secret;
 pub mod text;

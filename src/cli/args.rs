@@ -1,0 +1,230 @@
+//! Command-line arguments: clap definitions only, documented where declared.
+//!
+//! The same definitions produce `--help`, the man page and shell completions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use ce_crypt::method::Method;
+
+/// The ENVIRONMENT section shared by the commands that read keys.
+macro_rules! environment {
+    () => {
+        "\
+ENVIRONMENT:
+  CE_SECRET_KEY    the 32-byte key, used when neither --key nor --key-file is given
+  CE_SECRET_IV     the 16-byte IV (CBC methods), read with CE_SECRET_KEY
+  CE_KEY_ENCODING  utf8 (default), base64 or hex: how the two above map to bytes
+  CE_API_KEY       the panel's API key, for `ce-crypt send`"
+    };
+}
+
+/// Encrypt event payloads for Netcore Customer Engagement.
+///
+/// Generates the key and IV to share with Netcore, encrypts payloads with
+/// AES-256 exactly as Netcore's reference scripts do, decrypts them again, and
+/// sends them to the activity upload API.
+#[derive(Debug, Parser)]
+#[command(name = "ce-crypt", version, propagate_version = true)]
+#[command(after_help = concat!("\
+EXAMPLES:
+  ce-crypt keygen -o ce.env                    # new key and IV, file mode 0600
+  ce-crypt encrypt --key-file ce.env -i events.json
+  ce-crypt decrypt --key-file ce.env -i events.enc
+
+", "\
+ENVIRONMENT:
+  CE_SECRET_KEY, CE_SECRET_IV, CE_KEY_ENCODING, CE_API_KEY (see each command's --help)"))]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a new secret key and IV to share with Netcore.
+    #[command(after_help = concat!("\
+EXAMPLES:
+  ce-crypt keygen                          # print CE_SECRET_KEY=... and CE_SECRET_IV=...
+  ce-crypt keygen -o ce.env                # write them to a new file, mode 0600
+  ce-crypt keygen --format json
+  ce-crypt keygen --key-encoding base64 -o ce.env   # random bytes, Base64-encoded
+
+Share both values with Netcore over a secure channel, and keep them secret.
+", "
+ENVIRONMENT:
+  none read; the output uses the names CE_SECRET_KEY, CE_SECRET_IV and CE_KEY_ENCODING"))]
+    Keygen(KeygenArgs),
+
+    /// Encrypt a payload (a JSON array of events) for the upload API.
+    #[command(after_help = concat!("\
+EXAMPLES:
+  ce-crypt encrypt --key-file ce.env -i events.json
+  ce-crypt encrypt --key-file ce.env '[{\"activity_name\":\"Page Browse\"}]'
+  cat events.json | ce-crypt encrypt --key-file ce.env --verify -o events.enc
+  ce-crypt encrypt --key-file ce.env --method gcm-base64 -i events.json
+  ce-crypt encrypt --key-file ce.env --lines -i one-payload-per-line.jsonl
+
+", environment!()))]
+    Encrypt(EncryptArgs),
+
+    /// Decrypt a ciphertext back to the exact payload bytes.
+    #[command(after_help = concat!("\
+EXAMPLES:
+  ce-crypt decrypt --key-file ce.env -i events.enc
+  ce-crypt decrypt --key-file ce.env 'kX3Z...=='
+  ce-crypt decrypt --key-file ce.env --pretty -i events.enc
+  ce-crypt decrypt --key-file ce.env --lines -i many.enc -o many.jsonl
+
+", environment!()))]
+    Decrypt(DecryptArgs),
+
+    /// List the encryption methods Netcore accepts, with their API codes.
+    #[command(after_help = "\
+EXAMPLES:
+  ce-crypt methods
+  ce-crypt encrypt --method 11257 ...      # any name, alias or code from the table")]
+    Methods,
+}
+
+/// Output format of `keygen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeygenFormat {
+    /// `CE_SECRET_KEY=...` and `CE_SECRET_IV=...` lines (a key file).
+    Env,
+    /// `{"secret_key": ..., "secret_iv": ...}`.
+    Json,
+}
+
+/// How key strings map to bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyEncodingArg {
+    /// The string's UTF-8 bytes, as Netcore's scripts do (32 and 16 characters).
+    Utf8,
+    /// Standard Base64 of 32 and 16 bytes.
+    Base64,
+    /// Hexadecimal of 32 and 16 bytes.
+    Hex,
+}
+
+/// Arguments of `keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = KeygenFormat::Env)]
+    pub format: KeygenFormat,
+
+    /// Write to FILE (created with mode 0600) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Replace FILE if it exists (keygen never overwrites keys otherwise).
+    #[arg(long, requires = "output")]
+    pub force: bool,
+
+    /// utf8: 32+16 characters of [A-Za-z0-9], as Netcore's script; base64/hex: random bytes.
+    #[arg(long, value_enum, default_value_t = KeyEncodingArg::Utf8)]
+    pub key_encoding: KeyEncodingArg,
+}
+
+/// Where the key and IV come from (first match wins: flags, key file, environment).
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// The secret key (prefer --key-file or CE_SECRET_KEY: flags show in `ps` and shell history).
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+
+    /// The secret IV (CBC methods only; GCM draws a nonce per message).
+    #[arg(long, value_name = "IV", requires = "key")]
+    pub iv: Option<String>,
+
+    /// Read CE_SECRET_KEY, CE_SECRET_IV (and CE_KEY_ENCODING) from FILE, as keygen writes it.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "iv"])]
+    pub key_file: Option<PathBuf>,
+
+    /// How --key/--iv and CE_SECRET_KEY/CE_SECRET_IV map to bytes [default: utf8].
+    #[arg(long, value_enum)]
+    pub key_encoding: Option<KeyEncodingArg>,
+}
+
+/// Where the input comes from.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Read the input from FILE (`-` for standard input) instead of the argument.
+    #[arg(short, long, value_name = "FILE", conflicts_with = "text")]
+    pub input: Option<PathBuf>,
+}
+
+/// Arguments of `encrypt`.
+#[derive(Debug, Args)]
+pub struct EncryptArgs {
+    /// The payload; if absent, read from -i FILE or standard input.
+    #[arg(value_name = "PAYLOAD")]
+    pub text: Option<std::ffi::OsString>,
+
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub keys: KeyArgs,
+
+    /// Encryption method: cbc-base64, cbc-hex, gcm-base64, or a Netcore name or code.
+    #[arg(short, long, value_name = "METHOD", default_value = "cbc-base64")]
+    pub method: Method,
+
+    /// Write the ciphertext to FILE (replaced atomically) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Encrypt any bytes; skip the check that the payload is JSON.
+    #[arg(long)]
+    pub raw: bool,
+
+    /// Decrypt the result again and confirm it matches the payload (on stderr).
+    #[arg(long, conflicts_with = "lines")]
+    pub verify: bool,
+
+    /// Each non-empty input line is one payload; print one ciphertext per line.
+    #[arg(long)]
+    pub lines: bool,
+}
+
+/// Arguments of `decrypt`.
+#[derive(Debug, Args)]
+pub struct DecryptArgs {
+    /// The ciphertext; if absent, read from -i FILE or standard input.
+    #[arg(value_name = "CIPHERTEXT")]
+    pub text: Option<std::ffi::OsString>,
+
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub keys: KeyArgs,
+
+    /// Decryption method: cbc-base64, cbc-hex, gcm-base64, or a Netcore name or code.
+    #[arg(short, long, value_name = "METHOD", default_value = "cbc-base64")]
+    pub method: Method,
+
+    /// Write the plaintext to FILE (replaced atomically) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Each non-empty input line is one ciphertext; print one plaintext per line.
+    #[arg(long)]
+    pub lines: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,80 @@
+//! Reading the input: an argument, `-i FILE`, `-i -` or standard input.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+/// Where the input comes from.
+pub enum Input {
+    /// The command-line argument itself.
+    Argument(Vec<u8>),
+    /// A file.
+    File(PathBuf),
+    /// Standard input.
+    Stdin,
+}
+
+impl Input {
+    /// Chooses the source from the positional argument and `-i`.
+    pub fn choose(text: Option<OsString>, path: Option<PathBuf>, what: &str) -> Result<Input> {
+        let input = match (text, path) {
+            (Some(text), _) => Input::Argument(os_bytes(text)),
+            (None, Some(path)) if path == Path::new("-") => Input::Stdin,
+            (None, Some(path)) => Input::File(path),
+            (None, None) => Input::Stdin,
+        };
+        if matches!(input, Input::Stdin) && io::stdin().is_terminal() {
+            bail!(
+                "no {what} given and standard input is a terminal: pass it as an argument, \
+                 with -i FILE, or pipe it in"
+            );
+        }
+        Ok(input)
+    }
+
+    /// Reads everything.
+    pub fn read_all(self) -> Result<Vec<u8>> {
+        let (mut reader, size) = self.open()?;
+        let mut bytes = Vec::with_capacity(size);
+        reader
+            .read_to_end(&mut bytes)
+            .context("could not read the input")?;
+        Ok(bytes)
+    }
+
+    /// Opens a reader and tells the input's size when it is known (0 otherwise).
+    pub fn open(self) -> Result<(Box<dyn Read>, usize)> {
+        Ok(match self {
+            Input::Argument(bytes) => {
+                let len = bytes.len();
+                (Box::new(io::Cursor::new(bytes)), len)
+            }
+            Input::Stdin => (Box::new(io::stdin().lock()), 0),
+            Input::File(path) => {
+                let file = File::open(&path)
+                    .with_context(|| format!("could not open {}", path.display()))?;
+                let size = file
+                    .metadata()
+                    .ok()
+                    .filter(|m| m.is_file())
+                    .and_then(|m| usize::try_from(m.len()).ok())
+                    .unwrap_or(0);
+                (Box::new(file), size)
+            }
+        })
+    }
+}
+
+#[cfg(unix)]
+fn os_bytes(text: OsString) -> Vec<u8> {
+    use std::os::unix::ffi::OsStringExt;
+    text.into_vec()
+}
+
+#[cfg(not(unix))]
+fn os_bytes(text: OsString) -> Vec<u8> {
+    text.to_string_lossy().into_owned().into_bytes()
+}

@@ -1,0 +1,35 @@
+//! `ce-crypt keygen`: a new key and IV, printed or written to a 0600 file.
+
+use std::io::{self, IsTerminal, Write};
+
+use anyhow::Result;
+use ce_crypt::keygen;
+use ce_crypt::keys::KeyEncoding;
+
+use super::args::{KeygenArgs, KeygenFormat};
+use super::output::{Existing, Output};
+
+/// Generates and writes the key material.
+pub fn run(args: KeygenArgs) -> Result<()> {
+    let existing = if args.force {
+        Existing::ReplacePrivate
+    } else {
+        Existing::Refuse
+    };
+    // Open first: refuse an existing file before drawing any secret.
+    let mut out = Output::open(args.output.as_deref(), existing)?;
+    let keys = keygen::generate(KeyEncoding::from(args.key_encoding))?;
+    let text = match args.format {
+        KeygenFormat::Env => keys.to_env_lines(),
+        KeygenFormat::Json => keys.to_json(),
+    };
+    out.write_all(text.expose().as_bytes())?;
+    out.commit()?;
+    if args.output.is_none() && io::stdout().is_terminal() {
+        eprintln!(
+            "note: share both values with Netcore over a secure channel, and keep them secret \
+             (save them with -o FILE rather than copying from the terminal)"
+        );
+    }
+    Ok(())
+}
