@@ -129,7 +129,7 @@ pub fn cbc_decrypt_in_place(key: &Key, iv: &Iv, buffer: &mut Vec<u8>) -> Result<
     if buffer.is_empty() {
         return Err(CryptoError::EmptyCiphertext);
     }
-    if buffer.len() % BLOCK_LEN != 0 {
+    if !buffer.len().is_multiple_of(BLOCK_LEN) {
         return Err(CryptoError::NotWholeBlocks { len: buffer.len() });
     }
     let decryptor = CbcDecryptor::new(key.expose().into(), iv.expose().into());

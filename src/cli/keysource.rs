@@ -115,14 +115,14 @@ fn from_file(path: &Path, flag_encoding: Option<KeyEncoding>) -> Result<Found> {
 #[cfg(unix)]
 fn warn_if_shared(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = fs::metadata(path) {
-        if meta.permissions().mode() & 0o077 != 0 {
-            eprintln!(
-                "warning: the key file {} is accessible by group or others; run: chmod 600 {}",
-                path.display(),
-                path.display()
-            );
-        }
+    if let Ok(meta) = fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        eprintln!(
+            "warning: the key file {} is accessible by group or others; run: chmod 600 {}",
+            path.display(),
+            path.display()
+        );
     }
 }
 

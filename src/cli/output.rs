@@ -170,9 +170,9 @@ fn resolve_links(path: &Path) -> PathBuf {
 
 /// Makes the rename durable (best effort: not every platform can sync a folder).
 fn sync_folder(target: &Path) {
-    if let Some(folder) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if let Ok(dir) = File::open(folder) {
-            let _ = dir.sync_all();
-        }
+    if let Some(folder) = target.parent().filter(|p| !p.as_os_str().is_empty())
+        && let Ok(dir) = File::open(folder)
+    {
+        let _ = dir.sync_all();
     }
 }

@@ -1,0 +1,130 @@
+//! `ce-crypt keygen` as a user runs it.
+
+mod common;
+use common::*;
+use predicates::prelude::*;
+
+fn parse_env(text: &str) -> (String, String) {
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let key = lines[0].strip_prefix("CE_SECRET_KEY=").expect("first line");
+    let iv = lines[1].strip_prefix("CE_SECRET_IV=").expect("second line");
+    (key.to_owned(), iv.to_owned())
+}
+
+#[test]
+fn prints_two_alphanumeric_lines() {
+    let out = ce()
+        .arg("keygen")
+        .assert()
+        .success()
+        .stderr("")
+        .get_output()
+        .stdout
+        .clone();
+    let (key, iv) = parse_env(&String::from_utf8(out).unwrap());
+    assert_eq!(key.len(), 32);
+    assert_eq!(iv.len(), 16);
+    assert!(
+        key.bytes()
+            .chain(iv.bytes())
+            .all(|b| b.is_ascii_alphanumeric())
+    );
+    let again = ce().arg("keygen").output().unwrap().stdout;
+    assert_ne!(parse_env(&String::from_utf8(again).unwrap()).0, key);
+}
+
+#[test]
+fn json_format() {
+    let out = ce()
+        .args(["keygen", "--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(value["secret_key"].as_str().unwrap().len(), 32);
+    assert_eq!(value["secret_iv"].as_str().unwrap().len(), 16);
+    assert_eq!(value.as_object().unwrap().len(), 2);
+}
+
+#[test]
+fn output_file_is_0600_and_never_overwritten_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ce.env");
+    ce().args(["keygen", "-o"])
+        .arg(&path)
+        .assert()
+        .success()
+        .stdout("");
+    assert_eq!(mode(&path), 0o600);
+    let first = std::fs::read_to_string(&path).unwrap();
+    parse_env(&first);
+
+    ce().args(["keygen", "-o"])
+        .arg(&path)
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(
+            predicate::str::contains("already exists").and(predicate::str::contains("--force")),
+        );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), first, "untouched");
+
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    ce().args(["keygen", "--force", "-o"])
+        .arg(&path)
+        .assert()
+        .success();
+    assert_ne!(std::fs::read_to_string(&path).unwrap(), first);
+    assert_eq!(mode(&path), 0o600, "a forced key file is private again");
+    assert_eq!(entries(dir.path()), ["ce.env"], "no temporary file left");
+}
+
+#[test]
+fn the_written_file_is_created_private_under_a_loose_umask() {
+    // Created 0600 from the start, not chmod-ed afterwards: even with umask 000.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.env");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask 000; exec \"$0\" keygen -o '{}'",
+            path.display()
+        ))
+        .arg(env!("CARGO_BIN_EXE_ce-crypt"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(mode(&path), 0o600);
+}
+
+#[test]
+fn terminal_gets_a_note_on_stderr_and_pipes_do_not() {
+    let screen = in_terminal(&format!("{} keygen", env!("CARGO_BIN_EXE_ce-crypt")));
+    assert!(screen.contains("CE_SECRET_KEY="), "{screen}");
+    assert!(screen.contains("secure channel"), "{screen}");
+    ce().arg("keygen").assert().success().stderr("");
+}
+
+#[test]
+fn keygen_output_works_as_a_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ce.env");
+    ce().args(["keygen", "-o"]).arg(&path).assert().success();
+    let ciphertext = ce()
+        .args(["encrypt", "--key-file"])
+        .arg(&path)
+        .arg(SAMPLE)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let (key, iv) = parse_env(&std::fs::read_to_string(&path).unwrap());
+    assert_eq!(
+        String::from_utf8(ciphertext).unwrap().trim_end(),
+        openssl_encrypt(&key, &iv, SAMPLE.as_bytes())
+    );
+}

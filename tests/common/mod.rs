@@ -1,0 +1,107 @@
+//! Helpers shared by the CLI tests.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command as StdCommand, Stdio};
+
+pub use assert_cmd::Command;
+
+/// A 32-character key and 16-character IV, as Netcore's script would make them.
+pub const KEY: &str = "Xk29vPqL0aZt7RmN4bWc8YdE1fGh3JsU";
+pub const IV: &str = "Qw5Er7Ty9Ui2Op4A";
+
+/// The sample event from Netcore's documentation.
+pub const SAMPLE: &str = r#"[{"asset_id":"ADGMOT35CHFLVDHBJNIG50K969QH6J0F1L9HV20UJQ4PNQB1","activity_name":"Page Browse","timestamp":"2025-08-26T12:05:43Z","identity":"user@example.com","activity_source":"web","activity_params":{"page_url":"https://www.example.com/products/shoes?color=red","page_title":"Red Shoes – Example Store","price":59.99,"currency":"EUR","tags":["new","sale"]}}]"#;
+
+/// `ce-crypt` with no key material in its environment.
+pub fn ce() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ce-crypt"));
+    for var in [
+        "CE_SECRET_KEY",
+        "CE_SECRET_IV",
+        "CE_KEY_ENCODING",
+        "CE_API_KEY",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// `ce-crypt` with [`KEY`] and [`IV`] in its environment.
+pub fn ce_keyed() -> Command {
+    let mut cmd = ce();
+    cmd.env("CE_SECRET_KEY", KEY).env("CE_SECRET_IV", IV);
+    cmd
+}
+
+/// Lowercase hex of bytes (for openssl's -K and -iv).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Runs `openssl` with `args`, feeding `stdin`; panics (failing the test) if it is missing or fails.
+pub fn openssl(args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = StdCommand::new("openssl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the openssl command is required for these tests (apt-get install openssl)");
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || input.write_all(&data));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// `openssl enc -aes-256-cbc` with a UTF-8 key and IV, Base64 on one line.
+pub fn openssl_encrypt(key: &str, iv: &str, payload: &[u8]) -> String {
+    let out = openssl(
+        &[
+            "enc",
+            "-aes-256-cbc",
+            "-K",
+            &hex(key.as_bytes()),
+            "-iv",
+            &hex(iv.as_bytes()),
+            "-a",
+            "-A",
+        ],
+        payload,
+    );
+    String::from_utf8(out).unwrap().trim_end().to_owned()
+}
+
+/// File mode bits (unix).
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Names of the entries in a folder, sorted.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Runs `command` under a pseudo-terminal (util-linux `script`), returning what it printed.
+pub fn in_terminal(command: &str) -> String {
+    let out = StdCommand::new("script")
+        .args(["-qec", command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("util-linux `script` is needed to give the command a terminal");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
