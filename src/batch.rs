@@ -10,6 +10,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use crate::codec::{self, DecryptError, EncryptError};
 use crate::keys::KeyMaterial;
 use crate::method::Method;
+use crate::upload;
 
 /// Why a batch stopped.
 #[derive(Debug, thiserror::Error)]
@@ -36,20 +37,28 @@ pub struct BatchSummary {
     pub lines: u64,
 }
 
-/// Encrypts each non-empty line; `check` runs first on each payload.
+/// Encrypts each non-empty line; `check` runs first on each payload. With
+/// `request_body`, each output line is `{"encryptedRequest":"…"}`.
 pub fn encrypt_lines<R: Read, W: Write>(
     method: Method,
     keys: &KeyMaterial,
     check: impl Fn(&[u8]) -> Result<(), String>,
+    request_body: bool,
     reader: R,
     writer: &mut W,
 ) -> Result<BatchSummary, BatchError> {
     for_each_line(reader, writer, |payload, out| {
         check(payload)?;
+        if request_body {
+            out.write_all(upload::BODY_PREFIX.as_bytes())?;
+        }
         codec::encrypt_to(method, keys, payload, &mut *out).map_err(|e| match e {
             EncryptError::Io(io) => LineFailure::Io(io),
             other => LineFailure::Message(other.to_string()),
         })?;
+        if request_body {
+            out.write_all(upload::BODY_SUFFIX.as_bytes())?;
+        }
         Ok(())
     })
 }
@@ -158,8 +167,15 @@ mod tests {
         let input = b"[1]\n\n{\"a\":\"b\"}\r\n  \n\"last\"";
         for method in Method::ALL {
             let mut encrypted = Vec::new();
-            let summary =
-                encrypt_lines(method, &keys(), json_check, &input[..], &mut encrypted).unwrap();
+            let summary = encrypt_lines(
+                method,
+                &keys(),
+                json_check,
+                false,
+                &input[..],
+                &mut encrypted,
+            )
+            .unwrap();
             assert_eq!(
                 summary,
                 BatchSummary {
@@ -180,6 +196,7 @@ mod tests {
             Method::CbcBase64,
             &keys(),
             json_check,
+            false,
             &b"[1]\n\n[2,\n"[..],
             &mut out,
         )
@@ -192,6 +209,27 @@ mod tests {
 
         let err = decrypt_lines(Method::CbcBase64, &keys(), &b"%%%%\n"[..], &mut out).unwrap_err();
         assert!(err.to_string().starts_with("line 1: "), "{err}");
+    }
+
+    #[test]
+    fn request_bodies_per_line() {
+        let mut out = Vec::new();
+        encrypt_lines(
+            Method::CbcHex,
+            &keys(),
+            json_check,
+            true,
+            &b"[1]\n[2]\n"[..],
+            &mut out,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        for line in text.lines() {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            let ct = value["encryptedRequest"].as_str().unwrap();
+            assert!(codec::decrypt_text(Method::CbcHex, &keys(), ct.as_bytes()).is_ok());
+        }
     }
 
     #[test]

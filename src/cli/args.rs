@@ -82,6 +82,18 @@ EXAMPLES:
 ", environment!()))]
     Decrypt(DecryptArgs),
 
+    /// Check, encrypt and POST a payload to the activity upload API.
+    #[command(after_help = concat!("\
+EXAMPLES:
+  export CE_API_KEY=...                          # the panel's API key
+  ce-crypt send --key-file ce.env -i events.json
+  ce-crypt send --key-file ce.env --asset ADGMOT35... -i events.json
+  ce-crypt send --key-file ce.env --dry-run -i events.json   # print the curl command
+  ce-crypt send --key-file ce.env --api-key-file api.key --method gcm-base64 -i events.json
+
+", environment!()))]
+    Send(SendArgs),
+
     /// List the encryption methods Netcore accepts, with their API codes.
     #[command(after_help = "\
 EXAMPLES:
@@ -190,6 +202,63 @@ pub struct EncryptArgs {
     /// Each non-empty input line is one payload; print one ciphertext per line.
     #[arg(long)]
     pub lines: bool,
+
+    /// Print the request body {"encryptedRequest":"..."} instead of the bare ciphertext.
+    #[arg(long)]
+    pub request: bool,
+
+    /// Check the events (fields, types, timestamps) before encrypting; report every problem.
+    #[arg(long, conflicts_with = "raw")]
+    pub check_events: bool,
+}
+
+/// Arguments of `send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The payload; if absent, read from -i FILE or standard input.
+    #[arg(value_name = "PAYLOAD")]
+    pub text: Option<std::ffi::OsString>,
+
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub keys: KeyArgs,
+
+    /// Encryption method; its code is sent as x-eCode.
+    #[arg(short, long, value_name = "METHOD", default_value = "cbc-base64")]
+    pub method: Method,
+
+    /// The asset id for x-asset [default: the asset_id all events share].
+    #[arg(long, value_name = "ID")]
+    pub asset: Option<String>,
+
+    /// Read the panel's API key from FILE instead of CE_API_KEY.
+    #[arg(long, value_name = "FILE")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Where to POST.
+    #[arg(long, value_name = "URL", default_value = ce_crypt::upload::DEFAULT_ENDPOINT)]
+    pub endpoint: String,
+
+    /// Give up when the whole request takes longer than SECONDS.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_timeout)]
+    pub timeout: f64,
+
+    /// Send nothing; print the equivalent curl command (with $CE_API_KEY for the key).
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Skip the event checks (the payload must still be JSON).
+    #[arg(long)]
+    pub no_check: bool,
+}
+
+fn parse_timeout(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
+        _ => Err("give a number of seconds between 0 and 86400, e.g. 30 or 2.5".into()),
+    }
 }
 
 /// Arguments of `decrypt`.

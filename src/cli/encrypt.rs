@@ -1,12 +1,13 @@
-//! `ce-crypt encrypt`: payload in, ciphertext text out.
+//! `ce-crypt encrypt`: payload in, ciphertext text (or a request body) out.
 
 use std::io::Write;
 use std::thread;
 
 use anyhow::{Context, Result, anyhow, bail};
+use ce_crypt::events::{self, EventCheckError};
 use ce_crypt::keys::KeyMaterial;
 use ce_crypt::method::Method;
-use ce_crypt::{batch, codec, payload};
+use ce_crypt::{batch, codec, payload, upload};
 
 use super::args::EncryptArgs;
 use super::input::Input;
@@ -22,63 +23,87 @@ pub fn run(args: EncryptArgs) -> Result<()> {
     let method = args.method;
     let keys = keysource::resolve(args.keys, method)?;
     let input = Input::choose(args.text, args.input.input, "payload")?;
-    let check = Check { json: !args.raw };
+    let check = Check::from_flags(args.raw, args.check_events);
     let mut out = Output::open(args.output.as_deref(), Existing::Replace)?;
 
     if args.lines {
         let (reader, _) = input.open()?;
-        batch::encrypt_lines(method, &keys, |p| check.run(p), reader, &mut out)?;
+        let check_line = |p: &[u8]| check.run(p).map_err(|e| e.to_string());
+        batch::encrypt_lines(method, &keys, check_line, args.request, reader, &mut out)?;
         return out.commit();
     }
 
     let payload = input.read_all()?;
+    let (prefix, suffix) = if args.request {
+        (upload::BODY_PREFIX, upload::BODY_SUFFIX)
+    } else {
+        ("", "")
+    };
+    // Standard output cannot be taken back: every check runs before its first byte.
     if args.verify {
-        check.run(&payload).map_err(|e| anyhow!(e))?;
+        check.run(&payload)?;
         let text = codec::encrypt_to_string(method, &keys, &payload)?;
         verify(method, &keys, &text, &payload)?;
+        out.write_all(prefix.as_bytes())?;
         out.write_all(text.as_bytes())?;
-        out.write_all(b"\n")?;
-        out.commit()?;
-        eprintln!(
-            "verified: the ciphertext decrypts to the exact {} payload bytes",
-            payload.len()
-        );
-        return Ok(());
-    }
-
-    if check.json && out.is_atomic() && payload.len() >= PARALLEL_CHECK_MIN {
+    } else if check != Check::None && out.is_atomic() && payload.len() >= PARALLEL_CHECK_MIN {
         // Two cores: check and encrypt at once. The temporary file is dropped
         // (deleted) unless both succeed.
+        out.write_all(prefix.as_bytes())?;
         thread::scope(|scope| -> Result<()> {
             let checker = scope.spawn(|| check.run(&payload));
             let encrypted = codec::encrypt_to(method, &keys, &payload, &mut out);
-            let checked = checker
+            checker
                 .join()
-                .map_err(|_| anyhow!("the JSON check stopped unexpectedly"))?;
-            checked.map_err(|e| anyhow!(e))?;
+                .map_err(|_| anyhow!("the payload check stopped unexpectedly"))??;
             encrypted?;
             Ok(())
         })?;
     } else {
-        check.run(&payload).map_err(|e| anyhow!(e))?;
+        check.run(&payload)?;
+        out.write_all(prefix.as_bytes())?;
         codec::encrypt_to(method, &keys, &payload, &mut out)?;
     }
+    out.write_all(suffix.as_bytes())?;
     out.write_all(b"\n")?;
-    out.commit()
+    out.commit()?;
+    if args.verify {
+        eprintln!(
+            "verified: the ciphertext decrypts to the exact {} payload bytes",
+            payload.len()
+        );
+    }
+    Ok(())
 }
 
 /// What a payload must pass before it is encrypted.
-#[derive(Clone, Copy)]
-struct Check {
-    json: bool,
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Any bytes (`--raw`).
+    None,
+    /// Valid JSON (the default).
+    Json,
+    /// A well-formed array of events (`--check-events`, and `send`).
+    Events,
 }
 
 impl Check {
-    fn run(&self, payload: &[u8]) -> Result<(), String> {
-        if self.json {
-            payload::check_json(payload).map_err(|e| e.to_string())?;
+    /// The check the flags ask for.
+    pub fn from_flags(raw: bool, events: bool) -> Check {
+        match (raw, events) {
+            (_, true) => Check::Events,
+            (true, false) => Check::None,
+            (false, false) => Check::Json,
         }
-        Ok(())
+    }
+
+    /// Runs the check.
+    pub fn run(self, payload: &[u8]) -> Result<(), EventCheckError> {
+        match self {
+            Check::None => Ok(()),
+            Check::Json => Ok(payload::check_json(payload)?),
+            Check::Events => events::check(payload).map(drop),
+        }
     }
 }
 

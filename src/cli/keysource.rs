@@ -113,7 +113,7 @@ fn from_file(path: &Path, flag_encoding: Option<KeyEncoding>) -> Result<Found> {
 
 /// Warns, as ssh does, when a key file can be read by anyone but its owner.
 #[cfg(unix)]
-fn warn_if_shared(path: &Path) {
+pub fn warn_if_shared(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     if let Ok(meta) = fs::metadata(path)
         && meta.permissions().mode() & 0o077 != 0
@@ -127,4 +127,4 @@ fn warn_if_shared(path: &Path) {
 }
 
 #[cfg(not(unix))]
-fn warn_if_shared(_path: &Path) {}
+pub fn warn_if_shared(_path: &Path) {}

@@ -11,10 +11,12 @@ mod keygen;
 mod keysource;
 mod methods;
 mod output;
+mod send;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use ce_crypt::events::{EventCheckError, EventErrors};
 use clap::Parser;
 
 use args::{Cli, Command};
@@ -27,8 +29,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            let message = format!("{error:#}").replace('\n', " ");
-            let _ = writeln!(io::stderr(), "error: {message}");
+            report(&error);
             ExitCode::FAILURE
         }
     }
@@ -39,8 +40,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keygen(args) => keygen::run(args),
         Command::Encrypt(args) => encrypt::run(args),
         Command::Decrypt(args) => decrypt::run(args),
+        Command::Send(args) => send::run(args),
         Command::Methods => methods::run(),
     }
+}
+
+/// Prints the error: one `error:` line, or one per problem for event checks.
+fn report(error: &anyhow::Error) {
+    let mut stderr = io::stderr().lock();
+    let events = error.chain().find_map(|cause| {
+        cause
+            .downcast_ref::<EventErrors>()
+            .or(match cause.downcast_ref::<EventCheckError>() {
+                Some(EventCheckError::Events(events)) => Some(events),
+                _ => None,
+            })
+    });
+    if let Some(events) = events {
+        for problem in &events.problems {
+            let _ = writeln!(stderr, "error: {problem}");
+        }
+        return;
+    }
+    let message = format!("{error:#}").replace('\n', " ");
+    let _ = writeln!(stderr, "error: {message}");
 }
 
 /// A reader of our output went away (`ce-crypt ... | head`): end quietly.

@@ -1,0 +1,397 @@
+//! `ce-crypt send`, `encrypt --request` and `--check-events` against a real HTTP
+//! server on 127.0.0.1 that each test starts. Nothing here reaches the internet.
+
+mod common;
+use common::*;
+use predicates::prelude::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+const API_KEY: &str = "panel-api-key-5f3c9a";
+
+/// What the server received.
+#[derive(Debug)]
+struct Received {
+    request_line: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Serves one request with `status` and `body`; returns its URL and what it got.
+fn serve(status: &'static str, body: &'static str) -> (String, JoinHandle<Received>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/v1/activity/upload",
+        listener.local_addr().unwrap()
+    );
+    let handle = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line).unwrap();
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let (name, value) = line.split_once(':').unwrap();
+            headers.push((name.trim().to_owned(), value.trim().to_owned()));
+        }
+        let length: usize = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+            .map(|(_, v)| v.parse().unwrap())
+            .unwrap_or(0);
+        let mut content = vec![0; length];
+        reader.read_exact(&mut content).unwrap();
+        let mut stream = stream;
+        write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        Received {
+            request_line: request_line.trim_end().to_owned(),
+            headers,
+            body: String::from_utf8(content).unwrap(),
+        }
+    });
+    (url, handle)
+}
+
+fn send() -> Command {
+    let mut cmd = ce_keyed();
+    cmd.env("CE_API_KEY", API_KEY).arg("send");
+    cmd
+}
+
+#[test]
+fn posts_exactly_what_the_api_expects() {
+    let (url, server) = serve("200 OK", r#"{"status":"success"}"#);
+    send()
+        .args(["--endpoint", &url, SAMPLE])
+        .assert()
+        .success()
+        .stdout("{\"status\":\"success\"}\n")
+        .stderr("");
+    let got = server.join().unwrap();
+    assert_eq!(got.request_line, "POST /v1/activity/upload HTTP/1.1");
+    assert_eq!(got.header("content-type"), Some("application/json"));
+    assert_eq!(got.header("x-ecode"), Some("11256"));
+    assert_eq!(
+        got.header("x-asset"),
+        Some("ADGMOT35CHFLVDHBJNIG50K969QH6J0F1L9HV20UJQ4PNQB1")
+    );
+    assert_eq!(
+        got.header("authorization"),
+        Some(format!("Bearer {API_KEY}").as_str())
+    );
+    let body: serde_json::Value = serde_json::from_str(&got.body).unwrap();
+    assert_eq!(body.as_object().unwrap().len(), 1);
+    let ciphertext = body["encryptedRequest"].as_str().unwrap();
+    assert_eq!(ciphertext, openssl_encrypt(KEY, IV, SAMPLE.as_bytes()));
+}
+
+#[test]
+fn method_code_asset_flag_and_key_file() {
+    let (url, server) = serve("202 Accepted", "queued");
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("api.key");
+    std::fs::write(&key_file, "from-a-file\n").unwrap();
+    std::fs::set_permissions(
+        &key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    ce_keyed()
+        .args([
+            "send",
+            "--method",
+            "gcm-base64",
+            "--asset",
+            "MYASSET",
+            "--endpoint",
+            &url,
+            "--api-key-file",
+        ])
+        .arg(&key_file)
+        .arg(SAMPLE)
+        .assert()
+        .success()
+        .stdout("queued\n");
+    let got = server.join().unwrap();
+    assert_eq!(got.header("x-ecode"), Some("11258"));
+    assert_eq!(got.header("x-asset"), Some("MYASSET"));
+    assert_eq!(got.header("authorization"), Some("Bearer from-a-file"));
+    let body: serde_json::Value = serde_json::from_str(&got.body).unwrap();
+    ce_keyed()
+        .args([
+            "decrypt",
+            "--method",
+            "gcm-base64",
+            body["encryptedRequest"].as_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .stdout(SAMPLE);
+}
+
+#[test]
+fn error_statuses_are_reported_with_their_body() {
+    for (status, body, expected) in [
+        (
+            "401 Unauthorized",
+            r#"{"error":"invalid token"}"#,
+            r#"the API answered 401 Unauthorized: {"error":"invalid token"}"#,
+        ),
+        (
+            "500 Internal Server Error",
+            "boom",
+            "the API answered 500 Internal Server Error: boom",
+        ),
+    ] {
+        let (url, server) = serve(status, body);
+        let out = send()
+            .args(["--endpoint", &url, SAMPLE])
+            .assert()
+            .code(1)
+            .stdout("")
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.trim_end(), format!("error: {expected}"));
+        assert!(!stderr.contains(API_KEY));
+        server.join().unwrap();
+    }
+}
+
+#[test]
+fn a_silent_server_times_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/upload", listener.local_addr().unwrap());
+    let holder = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        thread::sleep(Duration::from_secs(3));
+        drop(stream);
+    });
+    let started = std::time::Instant::now();
+    send()
+        .args(["--endpoint", &url, "--timeout", "0.5", SAMPLE])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(
+            predicate::str::contains("no answer from").and(predicate::str::contains("--timeout")),
+        );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the timeout did not bound the request"
+    );
+    holder.join().unwrap();
+}
+
+#[test]
+fn a_closed_port_names_the_endpoint() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/upload");
+    send()
+        .args(["--endpoint", &url, SAMPLE])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!("could not reach {url}")));
+}
+
+#[test]
+fn the_api_key_is_required_and_never_a_flag() {
+    ce_keyed()
+        .args(["send", SAMPLE])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(
+            predicate::str::contains("CE_API_KEY").and(predicate::str::contains("--api-key-file")),
+        );
+    ce_keyed()
+        .args(["send", "--api-key", "x", SAMPLE])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn dry_run_sends_nothing_and_prints_curl() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/upload", listener.local_addr().unwrap());
+    let out = send()
+        .args(["--dry-run", "--endpoint", &url, SAMPLE])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let curl = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        listener.accept().is_err(),
+        "--dry-run connected to the server"
+    );
+    assert!(
+        curl.starts_with(&format!("curl -sS -X POST '{url}'")),
+        "{curl}"
+    );
+    assert!(curl.contains("-H 'x-eCode: 11256'"));
+    assert!(curl.contains("\"Authorization: Bearer $CE_API_KEY\""));
+    assert!(!curl.contains(API_KEY));
+    let body_start = curl.find("--data-raw '").unwrap() + "--data-raw '".len();
+    let body = &curl[body_start..curl.trim_end().len() - 1];
+    let value: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        value["encryptedRequest"],
+        openssl_encrypt(KEY, IV, SAMPLE.as_bytes())
+    );
+    // The printed command really is shell syntax: sh parses it (with curl swapped for echo).
+    let echoed = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(curl.replacen("curl", "printf '%s\\n'", 1))
+        .env("CE_API_KEY", "k")
+        .output()
+        .unwrap();
+    let args = String::from_utf8(echoed.stdout).unwrap();
+    assert!(
+        args.lines().any(|l| l == "Authorization: Bearer k"),
+        "{args}"
+    );
+    assert!(args.lines().any(|l| l == body), "{args}");
+}
+
+#[test]
+fn events_are_checked_before_sending() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/upload", listener.local_addr().unwrap());
+    let bad = SAMPLE
+        .replace("\"web\"", "\"ios\"")
+        .replace("\"2025-08-26T12:05:43Z\"", "\"26/08/2025\"");
+    let out = send()
+        .args(["--endpoint", &url, &bad])
+        .assert()
+        .code(1)
+        .stdout("")
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [
+            "error: event[0].timestamp: \"26/08/2025\" is not a UTC time like 2025-08-26T12:05:43Z",
+            "error: event[0].activity_source: must be \"web\" or \"app\", found \"ios\"",
+        ]
+    );
+    assert!(listener.accept().is_err(), "a bad payload was sent");
+    // --no-check sends it anyway (to a dry run here).
+    send()
+        .args(["--no-check", "--dry-run", &bad])
+        .assert()
+        .success();
+}
+
+#[test]
+fn disagreeing_asset_ids_need_the_flag() {
+    let event = |asset: &str| {
+        SAMPLE
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .replace("ADGMOT35CHFLVDHBJNIG50K969QH6J0F1L9HV20UJQ4PNQB1", asset)
+    };
+    let payload = format!("[{},{}]", event("A1"), event("B2"));
+    send()
+        .args(["--dry-run", &payload])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("do not share one asset_id")
+                .and(predicate::str::contains("--asset")),
+        );
+    send()
+        .args(["--dry-run", "--asset", "A1", &payload])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("-H 'x-asset: A1'"));
+}
+
+#[test]
+fn encrypt_request_prints_the_body() {
+    let out = ce_keyed()
+        .args(["encrypt", "--request", SAMPLE])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.lines().count(), 1);
+    assert_eq!(
+        text,
+        format!(
+            "{{\"encryptedRequest\":\"{}\"}}\n",
+            openssl_encrypt(KEY, IV, SAMPLE.as_bytes())
+        )
+    );
+    // Failing checks print nothing, not even the start of the body.
+    ce_keyed()
+        .args(["encrypt", "--request", "[1,"])
+        .assert()
+        .code(1)
+        .stdout("");
+}
+
+#[test]
+fn encrypt_check_events_reports_every_problem() {
+    let payload = r#"[{"asset_id":"A","activity_name":"x","timestamp":"2025-08-26T12:05:43Z","identity":"u","activity_source":"web","activity_params":{}}, {"activity_name":"", "timestamp": 5, "identity": true, "activity_source":"web","activity_params":{}}]"#;
+    let out = ce_keyed()
+        .args(["encrypt", "--check-events", payload])
+        .assert()
+        .code(1)
+        .stdout("")
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [
+            "error: event[1].asset_id: missing",
+            "error: event[1].activity_name: empty",
+            "error: event[1].timestamp: must be a string like 2025-08-26T12:05:43Z, found a number",
+            "error: event[1].identity: must be a string or an integer, found a boolean",
+        ]
+    );
+    ce_keyed()
+        .args(["encrypt", "--check-events", "[]"])
+        .assert()
+        .code(1)
+        .stderr("error: payload: the array is empty; send at least one event\n");
+    ce_keyed()
+        .args(["encrypt", "--check-events", SAMPLE])
+        .assert()
+        .success();
+}
