@@ -83,6 +83,69 @@ pub fn compact_json(bytes: &[u8]) -> Result<Vec<u8>, JsonError> {
     Ok(out)
 }
 
+/// Re-indents a JSON text (two spaces), touching no value, and ends it with a newline.
+///
+/// Like [`compact_json`], tokens are copied byte for byte: numbers keep their
+/// spelling, keys their order, strings their escapes.
+pub fn pretty_json(bytes: &[u8]) -> Result<Vec<u8>, JsonError> {
+    let compact = compact_json(bytes)?;
+    let mut out = Vec::with_capacity(compact.len() * 2);
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let newline = |out: &mut Vec<u8>, depth: usize| {
+        out.push(b'\n');
+        out.resize(out.len() + 2 * depth, b' ');
+    };
+    let mut i = 0;
+    while i < compact.len() {
+        let b = compact[i];
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            i += 1;
+            continue;
+        }
+        match b {
+            b'"' => {
+                in_string = true;
+                out.push(b);
+            }
+            b'{' | b'[' => {
+                out.push(b);
+                // An empty container stays on one line: `{}` and `[]`.
+                if matches!(compact.get(i + 1), Some(b'}' | b']')) {
+                    out.push(compact[i + 1]);
+                    i += 1;
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(b);
+            }
+            b',' => {
+                out.push(b);
+                newline(&mut out, depth);
+            }
+            b':' => out.extend_from_slice(b": "),
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+    out.push(b'\n');
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +173,19 @@ mod tests {
             (utf8.message.as_str(), utf8.line, utf8.column),
             ("invalid UTF-8", 2, 3)
         );
+    }
+
+    #[test]
+    fn pretty_reindents_without_touching_values() {
+        let text = br#"[{"a":1.50e+3,"b":[],"c":{},"d":"x,{y}:\"z"},[1,2]]"#;
+        let pretty = String::from_utf8(pretty_json(text).unwrap()).unwrap();
+        assert_eq!(
+            pretty,
+            "[\n  {\n    \"a\": 1.50e+3,\n    \"b\": [],\n    \"c\": {},\n    \"d\": \"x,{y}:\\\"z\"\n  },\n  [\n    1,\n    2\n  ]\n]\n"
+        );
+        assert_eq!(compact_json(pretty.as_bytes()).unwrap(), text.to_vec());
+        assert_eq!(pretty_json(b" 42 ").unwrap(), b"42\n");
+        assert!(pretty_json(b"{").is_err());
     }
 
     #[test]

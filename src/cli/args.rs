@@ -33,9 +33,7 @@ EXAMPLES:
   ce-crypt encrypt --key-file ce.env -i events.json
   ce-crypt decrypt --key-file ce.env -i events.enc
 
-", "\
-ENVIRONMENT:
-  CE_SECRET_KEY, CE_SECRET_IV, CE_KEY_ENCODING, CE_API_KEY (see each command's --help)"))]
+", environment!()))]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -54,9 +52,9 @@ EXAMPLES:
   ce-crypt keygen --key-encoding base64 -o ce.env   # random bytes, Base64-encoded
 
 Share both values with Netcore over a secure channel, and keep them secret.
-", "
-ENVIRONMENT:
-  none read; the output uses the names CE_SECRET_KEY, CE_SECRET_IV and CE_KEY_ENCODING"))]
+keygen reads no variables; its output uses the names below.
+
+", environment!()))]
     Keygen(KeygenArgs),
 
     /// Encrypt a payload (a JSON array of events) for the upload API.
@@ -67,6 +65,7 @@ EXAMPLES:
   cat events.json | ce-crypt encrypt --key-file ce.env --verify -o events.enc
   ce-crypt encrypt --key-file ce.env --method gcm-base64 -i events.json
   ce-crypt encrypt --key-file ce.env --lines -i one-payload-per-line.jsonl
+  ce-crypt encrypt --key-file ce.env --compact --request -i events.json
 
 ", environment!()))]
     Encrypt(EncryptArgs),
@@ -76,7 +75,7 @@ EXAMPLES:
 EXAMPLES:
   ce-crypt decrypt --key-file ce.env -i events.enc
   ce-crypt decrypt --key-file ce.env 'kX3Z...=='
-  ce-crypt decrypt --key-file ce.env --pretty -i events.enc
+  ce-crypt decrypt --key-file ce.env --pretty -i events.enc   # re-indented for reading
   ce-crypt decrypt --key-file ce.env --lines -i many.enc -o many.jsonl
 
 ", environment!()))]
@@ -85,8 +84,7 @@ EXAMPLES:
     /// Check, encrypt and POST a payload to the activity upload API.
     #[command(after_help = concat!("\
 EXAMPLES:
-  export CE_API_KEY=...                          # the panel's API key
-  ce-crypt send --key-file ce.env -i events.json
+  ce-crypt send --key-file ce.env -i events.json   # CE_API_KEY holds the panel's API key
   ce-crypt send --key-file ce.env --asset ADGMOT35... -i events.json
   ce-crypt send --key-file ce.env --dry-run -i events.json   # print the curl command
   ce-crypt send --key-file ce.env --api-key-file api.key --method gcm-base64 -i events.json
@@ -94,11 +92,36 @@ EXAMPLES:
 ", environment!()))]
     Send(SendArgs),
 
+    /// Print a shell completion script.
+    #[command(after_help = concat!("\
+EXAMPLES:
+  ce-crypt completions bash > ~/.local/share/bash-completion/completions/ce-crypt
+  ce-crypt completions zsh > ~/.zfunc/_ce-crypt        # with fpath+=~/.zfunc
+  ce-crypt completions fish > ~/.config/fish/completions/ce-crypt.fish
+
+", environment!()))]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page (roff).
+    #[command(after_help = concat!("\
+EXAMPLES:
+  ce-crypt man > ce-crypt.1 && man ./ce-crypt.1
+  ce-crypt man | sudo tee /usr/local/share/man/man1/ce-crypt.1 >/dev/null
+
+", environment!()))]
+    Man,
+
     /// List the encryption methods Netcore accepts, with their API codes.
-    #[command(after_help = "\
+    #[command(after_help = concat!("\
 EXAMPLES:
   ce-crypt methods
-  ce-crypt encrypt --method 11257 ...      # any name, alias or code from the table")]
+  ce-crypt encrypt --method 11257 ...      # any name, alias or code from the table
+
+", environment!()))]
     Methods,
 }
 
@@ -210,6 +233,10 @@ pub struct EncryptArgs {
     /// Check the events (fields, types, timestamps) before encrypting; report every problem.
     #[arg(long, conflicts_with = "raw")]
     pub check_events: bool,
+
+    /// Remove insignificant whitespace from the JSON first (values kept byte for byte).
+    #[arg(long, conflicts_with_all = ["raw", "lines"])]
+    pub compact: bool,
 }
 
 /// Arguments of `send`.
@@ -285,6 +312,10 @@ pub struct DecryptArgs {
     /// Each non-empty input line is one ciphertext; print one plaintext per line.
     #[arg(long)]
     pub lines: bool,
+
+    /// Re-indent a JSON plaintext for reading (the default output is byte-exact).
+    #[arg(long, conflicts_with = "lines")]
+    pub pretty: bool,
 }
 
 #[cfg(test)]

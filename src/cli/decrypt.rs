@@ -2,8 +2,8 @@
 
 use std::io::Write;
 
-use anyhow::Result;
-use ce_crypt::{batch, codec};
+use anyhow::{Context, Result};
+use ce_crypt::{batch, codec, payload};
 
 use super::args::DecryptArgs;
 use super::input::Input;
@@ -25,6 +25,12 @@ pub fn run(args: DecryptArgs) -> Result<()> {
 
     // The plaintext is only released once its padding or tag has checked out.
     let plaintext = codec::decrypt_reader(method, &keys, reader, size)?;
-    out.write_all(&plaintext)?;
+    if args.pretty {
+        let pretty = payload::pretty_json(&plaintext)
+            .context("--pretty needs a JSON plaintext; drop it to see the exact bytes")?;
+        out.write_all(&pretty)?;
+    } else {
+        out.write_all(&plaintext)?;
+    }
     out.commit()
 }

@@ -33,7 +33,10 @@ pub fn run(args: EncryptArgs) -> Result<()> {
         return out.commit();
     }
 
-    let payload = input.read_all()?;
+    let mut payload = input.read_all()?;
+    if args.compact {
+        payload = payload::compact_json(&payload)?;
+    }
     let (prefix, suffix) = if args.request {
         (upload::BODY_PREFIX, upload::BODY_SUFFIX)
     } else {

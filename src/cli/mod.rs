@@ -5,6 +5,7 @@
 
 mod args;
 mod decrypt;
+mod docs;
 mod encrypt;
 mod input;
 mod keygen;
@@ -41,6 +42,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Encrypt(args) => encrypt::run(args),
         Command::Decrypt(args) => decrypt::run(args),
         Command::Send(args) => send::run(args),
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man => docs::man(),
         Command::Methods => methods::run(),
     }
 }
