@@ -76,7 +76,7 @@ pub fn cbc_encrypt_pieces<E>(
     mut sink: impl FnMut(&[u8]) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut encryptor = CbcEncryptor::new(key.expose().into(), iv.expose().into());
-    let mut out = vec![0u8; CBC_PIECE + BLOCK_LEN];
+    let mut out = vec![0u8; plaintext.len().min(CBC_PIECE) + BLOCK_LEN];
     // Whole pieces go through the chaining mode as they are; the last piece
     // (possibly empty) is padded and finishes the message.
     let last_start = plaintext.len().saturating_sub(1) / CBC_PIECE * CBC_PIECE;

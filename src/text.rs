@@ -179,6 +179,14 @@ pub fn decode_reader<R: Read>(
     decoder.finish()
 }
 
+/// Whether `text` has any byte at or below space (all ASCII whitespace is).
+///
+/// Written without an early exit so that it compiles to SIMD compares.
+fn has_whitespace(text: &[u8]) -> bool {
+    text.chunks(64)
+        .any(|chunk| chunk.iter().fold(false, |seen, &b| seen | (b <= b' ')))
+}
+
 /// Incremental decoder: text in, bytes appended to one output buffer.
 struct Decoder {
     encoding: TextEncoding,
@@ -216,8 +224,16 @@ impl Decoder {
     }
 
     fn push(&mut self, text: &[u8]) -> Result<(), DecodeError> {
-        self.pending
-            .extend(text.iter().copied().filter(|b| !b.is_ascii_whitespace()));
+        if self.pending.is_empty() && !has_whitespace(text) {
+            // The common case (one long line): decode straight from the read buffer.
+            let whole = text.len() - text.len() % self.group();
+            self.decode_groups(&text[..whole])?;
+            self.pending.extend_from_slice(&text[whole..]);
+            return Ok(());
+        }
+        for segment in text.split(u8::is_ascii_whitespace) {
+            self.pending.extend_from_slice(segment);
+        }
         let whole = self.pending.len() - self.pending.len() % self.group();
         if whole > 0 {
             let pending = std::mem::take(&mut self.pending);
@@ -260,9 +276,6 @@ impl Decoder {
         if self.ended {
             return Err(self.malformed("text follows the `=` padding that ends it"));
         }
-        if let Some(bad) = text.iter().position(|&b| !self.is_symbol(b)) {
-            return Err(self.invalid_character(text[bad], bad));
-        }
         let start = self.out.len();
         let room = match self.encoding {
             TextEncoding::Base64 => text.len().div_ceil(4) * 3,
@@ -280,8 +293,17 @@ impl Decoder {
         };
         let written = match decoded {
             Ok(written) => written,
-            Err(Some(error)) => return Err(self.base64_error(error)),
-            Err(None) => return Err(self.malformed("it contains an invalid digit pair")),
+            Err(error) => {
+                self.out.truncate(start);
+                // Name the first character outside the alphabet, if that is the problem.
+                if let Some(bad) = text.iter().position(|&b| !self.is_symbol(b)) {
+                    return Err(self.invalid_character(text[bad], bad));
+                }
+                return Err(match error {
+                    Some(error) => self.base64_error(error),
+                    None => self.malformed("it contains an invalid digit pair"),
+                });
+            }
         };
         self.out.truncate(start + written);
         self.ended = text.last() == Some(&b'=');

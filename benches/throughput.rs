@@ -1,0 +1,137 @@
+//! Throughput of the pieces ce-crypt is made of: `cargo bench`.
+//!
+//! - each method end to end (encrypt to text, decrypt from text) at 1 KiB, 1 MiB, 64 MiB;
+//! - the JSON check;
+//! - Base64 and hex encoding, with the `base64` crate's SIMD and scalar engines and
+//!   `base64-simd` side by side (the comparison behind the choice of encoder).
+
+use base64::Engine as _;
+use ce_crypt::codec;
+use ce_crypt::keys::KeyMaterial;
+use ce_crypt::method::{Method, TextEncoding};
+use ce_crypt::secret::{Iv, Key};
+use ce_crypt::{payload, text};
+use divan::counter::BytesCount;
+use divan::{Bencher, black_box};
+
+const SIZES: &[usize] = &[1024, 1024 * 1024, 64 * 1024 * 1024];
+
+fn main() {
+    divan::main();
+}
+
+fn keys() -> KeyMaterial {
+    KeyMaterial {
+        key: Key::new(*b"Xk29vPqL0aZt7RmN4bWc8YdE1fGh3JsU"),
+        iv: Some(Iv::new(*b"Qw5Er7Ty9Ui2Op4A")),
+    }
+}
+
+/// A JSON array of events about `size` bytes long.
+fn json_payload(size: usize) -> Vec<u8> {
+    let event = r#"{"asset_id":"ADGMOT35CHFLVDHBJNIG50K969QH6J0F1L9HV20UJQ4PNQB1","activity_name":"Page Browse","timestamp":"2025-08-26T12:05:43Z","identity":"user@example.com","activity_source":"web","activity_params":{"page_url":"https://www.example.com/p?c=red","price":59.99,"tags":["new","sale"]}}"#;
+    let mut out = b"[".to_vec();
+    while out.len() + event.len() + 2 < size {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(event.as_bytes());
+    }
+    out.push(b']');
+    out
+}
+
+fn methods() -> [Method; 3] {
+    Method::ALL
+}
+
+#[divan::bench(args = SIZES, consts = [0, 1, 2], sample_count = 10)]
+fn encrypt<const M: usize>(bencher: Bencher, size: usize) {
+    let method = methods()[M];
+    let payload = json_payload(size);
+    let keys = keys();
+    let mut out = Vec::with_capacity(size * 2 + 64);
+    bencher
+        .counter(BytesCount::new(payload.len()))
+        .bench_local(|| {
+            out.clear();
+            codec::encrypt_to(method, &keys, black_box(&payload), &mut out).unwrap();
+        });
+}
+
+#[divan::bench(args = SIZES, consts = [0, 1, 2], sample_count = 10)]
+fn decrypt<const M: usize>(bencher: Bencher, size: usize) {
+    let method = methods()[M];
+    let payload = json_payload(size);
+    let keys = keys();
+    let ciphertext = codec::encrypt_to_string(method, &keys, &payload).unwrap();
+    bencher
+        .counter(BytesCount::new(payload.len()))
+        .bench_local(|| {
+            codec::decrypt_text(method, &keys, black_box(ciphertext.as_bytes())).unwrap()
+        });
+}
+
+#[divan::bench(args = SIZES, sample_count = 10)]
+fn json_check(bencher: Bencher, size: usize) {
+    let payload = json_payload(size);
+    bencher
+        .counter(BytesCount::new(payload.len()))
+        .bench_local(|| payload::check_json(black_box(&payload)).unwrap());
+}
+
+fn random_bytes(size: usize) -> Vec<u8> {
+    (0..size)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
+        .collect()
+}
+
+#[divan::bench(args = SIZES, sample_count = 10)]
+fn base64_encode_ce_crypt(bencher: Bencher, size: usize) {
+    let bytes = random_bytes(size);
+    bencher
+        .counter(BytesCount::new(size))
+        .bench_local(|| text::encode_to_string(black_box(&bytes), TextEncoding::Base64));
+}
+
+#[divan::bench(args = SIZES, sample_count = 10)]
+fn base64_encode_scalar_engine(bencher: Bencher, size: usize) {
+    let bytes = random_bytes(size);
+    bencher
+        .counter(BytesCount::new(size))
+        .bench_local(|| base64::engine::general_purpose::STANDARD.encode(black_box(&bytes)));
+}
+
+#[divan::bench(args = SIZES, sample_count = 10)]
+fn base64_encode_base64_simd(bencher: Bencher, size: usize) {
+    let bytes = random_bytes(size);
+    bencher
+        .counter(BytesCount::new(size))
+        .bench_local(|| base64_simd::STANDARD.encode_to_string(black_box(&bytes)));
+}
+
+#[divan::bench(args = SIZES, sample_count = 10)]
+fn base64_decode_ce_crypt(bencher: Bencher, size: usize) {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(random_bytes(size));
+    bencher
+        .counter(BytesCount::new(size))
+        .bench_local(|| text::decode(black_box(encoded.as_bytes()), TextEncoding::Base64).unwrap());
+}
+
+#[divan::bench(args = SIZES, sample_count = 10)]
+fn base64_decode_base64_simd(bencher: Bencher, size: usize) {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(random_bytes(size));
+    bencher.counter(BytesCount::new(size)).bench_local(|| {
+        base64_simd::STANDARD
+            .decode_to_vec(black_box(encoded.as_bytes()))
+            .unwrap()
+    });
+}
+
+#[divan::bench(args = SIZES, sample_count = 10)]
+fn hex_encode(bencher: Bencher, size: usize) {
+    let bytes = random_bytes(size);
+    bencher
+        .counter(BytesCount::new(size))
+        .bench_local(|| text::encode_to_string(black_box(&bytes), TextEncoding::Hex));
+}
