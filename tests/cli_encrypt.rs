@@ -347,26 +347,40 @@ fn closed_stdout_ends_quietly() {
     use std::io::Read;
     use std::process::{Command as Std, Stdio};
     let big = format!("[{}]", vec!["\"x\""; 400_000].join(","));
-    let ciphertext = openssl_encrypt(KEY, IV, big.as_bytes());
+    let lines = "[1]\n".repeat(200_000);
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("big.enc");
-    fs::write(&input, ciphertext).unwrap();
-    let mut child = Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
-        .env("CE_SECRET_KEY", KEY)
-        .env("CE_SECRET_IV", IV)
-        .arg("decrypt")
-        .arg("-i")
-        .arg(&input)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = [0u8; 20];
-    child.stdout.take().unwrap().read_exact(&mut first).unwrap(); // then the pipe closes
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(&first, &big.as_bytes()[..20]);
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
-    assert!(out.status.success(), "{:?}", out.status);
+    let encrypted = dir.path().join("big.enc");
+    fs::write(&encrypted, openssl_encrypt(KEY, IV, big.as_bytes())).unwrap();
+    let jsonl = dir.path().join("lines.jsonl");
+    fs::write(&jsonl, &lines).unwrap();
+    for (args, first_bytes) in [
+        (vec!["decrypt", "-i"], big.as_bytes()[..20].to_vec()),
+        (
+            vec!["encrypt", "--lines", "-i"],
+            openssl_encrypt(KEY, IV, b"[1]").as_bytes()[..20].to_vec(),
+        ),
+    ] {
+        let input = if args[0] == "decrypt" {
+            &encrypted
+        } else {
+            &jsonl
+        };
+        let mut child = Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
+            .env("CE_SECRET_KEY", KEY)
+            .env("CE_SECRET_IV", IV)
+            .args(&args)
+            .arg(input)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 20];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap(); // then the pipe closes
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(&first[..], &first_bytes[..], "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+        assert!(out.status.success(), "{args:?}: {:?}", out.status);
+    }
 }
 
 #[test]

@@ -17,6 +17,8 @@ mod send;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use ce_crypt::batch::BatchError;
+use ce_crypt::codec::EncryptError;
 use ce_crypt::events::{EventCheckError, EventErrors};
 use clap::Parser;
 
@@ -72,9 +74,16 @@ fn report(error: &anyhow::Error) {
 /// A reader of our output went away (`ce-crypt ... | head`): end quietly.
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
-        cause
+        let io = cause
             .downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
-            || cause.to_string().contains("Broken pipe")
+            .or(match cause.downcast_ref::<BatchError>() {
+                Some(BatchError::Io(io)) => Some(io),
+                _ => None,
+            })
+            .or(match cause.downcast_ref::<EncryptError>() {
+                Some(EncryptError::Io(io)) => Some(io),
+                _ => None,
+            });
+        io.is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
     })
 }
