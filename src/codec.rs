@@ -90,22 +90,36 @@ pub fn decrypt_text(
     keys: &KeyMaterial,
     text: &[u8],
 ) -> Result<Vec<u8>, DecryptError> {
-    decrypt_reader(method, keys, text, text.len())
+    let iv = iv_for_decrypt(method, keys)?;
+    let buffer = text::decode(text, method.encoding())?;
+    open(keys, iv, buffer)
 }
 
 /// Decrypts ciphertext text read from `reader` (`size_hint`: its length, if known).
-pub fn decrypt_reader<R: Read>(
+pub fn decrypt_reader<R: Read + Send + 'static>(
     method: Method,
     keys: &KeyMaterial,
     reader: R,
     size_hint: usize,
 ) -> Result<Vec<u8>, DecryptError> {
     // Check the IV before reading anything: a missing IV is the caller's mistake.
-    let iv = match method.mode() {
-        CipherMode::Cbc => Some(cbc_iv(method, keys).ok_or(DecryptError::MissingIv(method))?),
-        CipherMode::Gcm => None,
-    };
-    let mut buffer = text::decode_reader(reader, method.encoding(), size_hint)?;
+    let iv = iv_for_decrypt(method, keys)?;
+    let buffer = text::decode_reader(reader, method.encoding(), size_hint)?;
+    open(keys, iv, buffer)
+}
+
+/// The IV a CBC method needs (an error if absent), or `None` for GCM.
+fn iv_for_decrypt(method: Method, keys: &KeyMaterial) -> Result<Option<&Iv>, DecryptError> {
+    match method.mode() {
+        CipherMode::Cbc => Ok(Some(
+            cbc_iv(method, keys).ok_or(DecryptError::MissingIv(method))?,
+        )),
+        CipherMode::Gcm => Ok(None),
+    }
+}
+
+/// Decrypts decoded ciphertext bytes in place: CBC with `iv`, GCM without.
+fn open(keys: &KeyMaterial, iv: Option<&Iv>, mut buffer: Vec<u8>) -> Result<Vec<u8>, DecryptError> {
     match iv {
         Some(iv) => crypto::cbc_decrypt_in_place(&keys.key, iv, &mut buffer)?,
         None => crypto::gcm_open_in_place(&keys.key, &mut buffer)?,

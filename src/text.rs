@@ -7,6 +7,8 @@
 //! one buffer.
 
 use std::io::{self, Read, Write};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::PAD_INDIFFERENT;
@@ -154,29 +156,99 @@ pub fn encode_to_string(bytes: &[u8], encoding: TextEncoding) -> String {
 
 /// Decodes text into bytes, ignoring ASCII whitespace anywhere.
 pub fn decode(text: &[u8], encoding: TextEncoding) -> Result<Vec<u8>, DecodeError> {
-    decode_reader(text, encoding, text.len())
+    let mut decoder = Decoder::new(encoding, text.len());
+    decoder.push(text)?;
+    decoder.finish()
 }
 
 /// Decodes text read from `reader`, ignoring ASCII whitespace anywhere.
 ///
 /// `size_hint` (the input's length, if known) sizes the output buffer once.
-pub fn decode_reader<R: Read>(
-    mut reader: R,
+/// Unless the input is known to be small, a second thread reads the next piece
+/// while this one decodes, so that copying from the kernel overlaps decoding.
+pub fn decode_reader<R: Read + Send + 'static>(
+    reader: R,
     encoding: TextEncoding,
     size_hint: usize,
 ) -> Result<Vec<u8>, DecodeError> {
     let mut decoder = Decoder::new(encoding, size_hint);
-    let mut piece = vec![0u8; DECODE_PIECE.min(size_hint.max(64 * 1024))];
-    loop {
-        let n = match reader.read(&mut piece) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
-        decoder.push(&piece[..n])?;
+    if size_hint > 0 && size_hint <= DECODE_PIECE {
+        let mut reader = reader;
+        let mut piece = vec![0u8; size_hint.max(4096)];
+        while let Some(n) = read_some(&mut reader, &mut piece)? {
+            decoder.push(&piece[..n])?;
+        }
+        return decoder.finish();
+    }
+    let pieces = read_ahead(reader, DECODE_PIECE);
+    for piece in pieces.iter() {
+        let piece = piece?;
+        decoder.push(&piece)?;
+        pieces.recycle(piece);
     }
     decoder.finish()
+}
+
+/// Reads once, retrying on interruption; `None` at the end of the input.
+pub(crate) fn read_some(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    loop {
+        match reader.read(buf) {
+            Ok(0) => return Ok(None),
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Pieces of an input, read ahead on a second thread into recycled buffers.
+pub(crate) struct ReadAhead {
+    full: Receiver<io::Result<Vec<u8>>>,
+    empty: SyncSender<Vec<u8>>,
+}
+
+impl ReadAhead {
+    /// The pieces, in order, until the input ends or a read fails.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = io::Result<Vec<u8>>> + '_ {
+        self.full.iter()
+    }
+
+    /// Hands a piece's buffer back for the next read.
+    pub(crate) fn recycle(&self, buffer: Vec<u8>) {
+        let _ = self.empty.try_send(buffer);
+    }
+}
+
+/// Starts reading `reader` on its own thread, `piece_len` bytes at a time.
+///
+/// The thread is not joined: if the consumer stops early (an error), it may be
+/// blocked on a read that never ends (a terminal, a pipe), and the process must
+/// still be free to exit. At most three buffers exist at once.
+pub(crate) fn read_ahead<R: Read + Send + 'static>(reader: R, piece_len: usize) -> ReadAhead {
+    let (full_tx, full) = sync_channel(2);
+    let (empty, empty_rx) = sync_channel::<Vec<u8>>(1);
+    thread::spawn(move || {
+        let mut reader = reader;
+        loop {
+            let mut buffer = empty_rx.try_recv().unwrap_or_default();
+            buffer.resize(piece_len, 0);
+            let sent = match read_some(&mut reader, &mut buffer) {
+                Ok(None) => return,
+                Ok(Some(n)) => {
+                    buffer.truncate(n);
+                    full_tx.send(Ok(buffer))
+                }
+                Err(error) => {
+                    let _ = full_tx.send(Err(error));
+                    return;
+                }
+            };
+            if sent.is_err() {
+                return; // the consumer is gone
+            }
+        }
+    });
+    ReadAhead { full, empty }
 }
 
 /// Whether `text` has any byte at or below space (all ASCII whitespace is).

@@ -28,7 +28,7 @@ pub fn run(args: EncryptArgs) -> Result<()> {
 
     if args.lines {
         let (reader, _) = input.open()?;
-        let check_line = |p: &[u8]| check.run(p).map_err(|e| e.to_string());
+        let check_line = move |p: &[u8]| check.run(p).map_err(|e| e.to_string());
         batch::encrypt_lines(method, &keys, check_line, args.request, reader, &mut out)?;
         return out.commit();
     }

@@ -46,13 +46,13 @@ impl Input {
     }
 
     /// Opens a reader and tells the input's size when it is known (0 otherwise).
-    pub fn open(self) -> Result<(Box<dyn Read>, usize)> {
+    pub fn open(self) -> Result<(Box<dyn Read + Send>, usize)> {
         Ok(match self {
             Input::Argument(bytes) => {
                 let len = bytes.len();
                 (Box::new(io::Cursor::new(bytes)), len)
             }
-            Input::Stdin => (Box::new(io::stdin().lock()), 0),
+            Input::Stdin => (Box::new(io::stdin()), 0),
             Input::File(path) => {
                 let file = File::open(&path)
                     .with_context(|| format!("could not open {}", path.display()))?;
