@@ -11,6 +11,23 @@
 //! - [`upload`]: the request body and the POST to the upload API.
 //!
 //! The `ce-crypt` binary (`src/main.rs`, `src/cli/`) maps arguments onto these.
+//!
+//! ```
+//! use ce_crypt::codec;
+//! use ce_crypt::keys::{KeyEncoding, KeyMaterial, parse_iv, parse_key};
+//! use ce_crypt::method::Method;
+//!
+//! let keys = KeyMaterial {
+//!     key: parse_key("Xk29vPqL0aZt7RmN4bWc8YdE1fGh3JsU", KeyEncoding::Utf8)?,
+//!     iv: Some(parse_iv("Qw5Er7Ty9Ui2Op4A", KeyEncoding::Utf8)?),
+//! };
+//! let payload = br#"[{"activity_name":"Page Browse"}]"#;
+//! let ciphertext = codec::encrypt_to_string(Method::CbcBase64, &keys, payload)?;
+//! assert_eq!(ciphertext.len() % 4, 0);
+//! let plaintext = codec::decrypt_text(Method::CbcBase64, &keys, ciphertext.as_bytes())?;
+//! assert_eq!(plaintext, payload);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
