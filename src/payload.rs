@@ -54,33 +54,51 @@ pub fn check_json(bytes: &[u8]) -> Result<(), JsonError> {
     Ok(())
 }
 
+/// Walks a JSON text byte by byte, telling for each byte whether it is part of
+/// a string (quotes included). Both rewriters below keep string bytes as they are.
+struct StringTracker {
+    in_string: bool,
+    escaped: bool,
+}
+
+impl StringTracker {
+    fn new() -> Self {
+        Self {
+            in_string: false,
+            escaped: false,
+        }
+    }
+
+    /// Whether `b`, the next byte, belongs to a string.
+    fn is_string_byte(&mut self, b: u8) -> bool {
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
+            } else if b == b'\\' {
+                self.escaped = true;
+            } else if b == b'"' {
+                self.in_string = false;
+            }
+            true
+        } else {
+            self.in_string = b == b'"';
+            self.in_string
+        }
+    }
+}
+
 /// Removes insignificant whitespace from a JSON text, touching nothing else.
 ///
 /// Numbers, key order, duplicate keys and string escapes stay byte for byte as
 /// they were; only whitespace outside strings goes. The text is checked first.
 pub fn compact_json(bytes: &[u8]) -> Result<Vec<u8>, JsonError> {
     check_json(bytes)?;
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in bytes {
-        if in_string {
-            out.push(b);
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if b == b'"' {
-            in_string = true;
-            out.push(b);
-        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            out.push(b);
-        }
-    }
-    Ok(out)
+    let mut tracker = StringTracker::new();
+    Ok(bytes
+        .iter()
+        .copied()
+        .filter(|&b| tracker.is_string_byte(b) || !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .collect())
 }
 
 /// Re-indents a JSON text (two spaces), touching no value, and ends it with a newline.
@@ -90,42 +108,28 @@ pub fn compact_json(bytes: &[u8]) -> Result<Vec<u8>, JsonError> {
 pub fn pretty_json(bytes: &[u8]) -> Result<Vec<u8>, JsonError> {
     let compact = compact_json(bytes)?;
     let mut out = Vec::with_capacity(compact.len() * 2);
+    let mut tracker = StringTracker::new();
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
     let newline = |out: &mut Vec<u8>, depth: usize| {
         out.push(b'\n');
         out.resize(out.len() + 2 * depth, b' ');
     };
-    let mut i = 0;
-    while i < compact.len() {
-        let b = compact[i];
-        if in_string {
+    let mut bytes = compact.iter().copied().peekable();
+    while let Some(b) = bytes.next() {
+        if tracker.is_string_byte(b) {
             out.push(b);
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            i += 1;
             continue;
         }
         match b {
-            b'"' => {
-                in_string = true;
-                out.push(b);
-            }
             b'{' | b'[' => {
                 out.push(b);
                 // An empty container stays on one line: `{}` and `[]`.
-                if matches!(compact.get(i + 1), Some(b'}' | b']')) {
-                    out.push(compact[i + 1]);
-                    i += 1;
-                } else {
-                    depth += 1;
-                    newline(&mut out, depth);
+                match bytes.next_if(|&next| next == b'}' || next == b']') {
+                    Some(close) => out.push(close),
+                    None => {
+                        depth += 1;
+                        newline(&mut out, depth);
+                    }
                 }
             }
             b'}' | b']' => {
@@ -140,7 +144,6 @@ pub fn pretty_json(bytes: &[u8]) -> Result<Vec<u8>, JsonError> {
             b':' => out.extend_from_slice(b": "),
             _ => out.push(b),
         }
-        i += 1;
     }
     out.push(b'\n');
     Ok(out)

@@ -16,13 +16,7 @@ const SUBCOMMANDS: &[&str] = &[
 
 #[test]
 fn version_is_name_and_semver() {
-    let out = ce()
-        .arg("--version")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = ce().arg("--version").stdout_ok();
     let text = String::from_utf8(out).unwrap();
     assert_eq!(text, format!("ce-crypt {}\n", env!("CARGO_PKG_VERSION")));
     let parts: Vec<&str> = env!("CARGO_PKG_VERSION").split('.').collect();
@@ -33,13 +27,7 @@ fn version_is_name_and_semver() {
 #[test]
 fn every_help_has_examples_and_the_environment() {
     for sub in SUBCOMMANDS {
-        let out = ce()
-            .args([sub, "--help"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
+        let out = ce().args([sub, "--help"]).stdout_ok();
         let help = String::from_utf8(out).unwrap();
         assert!(help.contains("EXAMPLES:\n  ce-crypt "), "{sub}: {help}");
         for var in ["CE_SECRET_KEY", "CE_SECRET_IV", "CE_API_KEY"] {
@@ -144,13 +132,7 @@ fn the_bash_completion_script_loads_in_bash() {
 
 #[test]
 fn the_man_page_is_roff_covering_every_subcommand() {
-    let out = ce()
-        .arg("man")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = ce().arg("man").stdout_ok();
     let page = String::from_utf8(out).unwrap();
     assert!(page.starts_with(".TH ce-crypt 1"), "{}", &page[..80]);
     for sub in SUBCOMMANDS {
@@ -172,13 +154,7 @@ fn decrypt_pretty_reindents_and_the_default_stays_exact() {
         .assert()
         .success()
         .stdout(payload);
-    let out = ce_keyed()
-        .args(["decrypt", "--pretty", &ct])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = ce_keyed().args(["decrypt", "--pretty", &ct]).stdout_ok();
     let pretty = String::from_utf8(out).unwrap();
     assert!(
         pretty.starts_with("[\n  {\n    \"a\": 1.50e+3,"),
@@ -201,19 +177,9 @@ fn encrypt_compact_removes_only_insignificant_whitespace() {
     let spaced = "[\n  {\n    \"name\" : \"a  b\\n\\\"c\\\"\",\n    \"n\": 1.0E+2 ,\n    \"n\": -0,\n    \"u\": \"\\u00e9\"\n  }\n]\n";
     let out = ce_keyed()
         .args(["encrypt", "--compact", spaced])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .stdout_ok();
     let ct = String::from_utf8(out).unwrap();
-    let plain = ce_keyed()
-        .args(["decrypt", ct.trim_end()])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let plain = ce_keyed().args(["decrypt", ct.trim_end()]).stdout_ok();
     // Byte-equal to the same whitespace removal done independently (Python's tokenizer-aware json.dumps
     // would re-spell numbers, so compare against a hand-stripped form and against values).
     let expected = r#"[{"name":"a  b\n\"c\"","n":1.0E+2,"n":-0,"u":"\u00e9"}]"#;

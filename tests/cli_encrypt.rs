@@ -5,10 +5,6 @@ use common::*;
 use predicates::prelude::*;
 use std::fs;
 
-fn stdout_of(cmd: &mut Command) -> Vec<u8> {
-    cmd.assert().success().get_output().stdout.clone()
-}
-
 /// Asserts the failure contract: exit 1, nothing on stdout, one `error:` line naming `needle`.
 fn fails_with(cmd: &mut Command, needle: &str) -> String {
     let out = cmd.assert().code(1).stdout("").get_output().clone();
@@ -31,10 +27,13 @@ fn argument_file_and_stdin_give_the_same_bytes_as_openssl() {
     let file = dir.path().join("events.json");
     fs::write(&file, SAMPLE).unwrap();
 
-    let from_arg = stdout_of(ce_keyed().args(["encrypt", SAMPLE]));
-    let from_file = stdout_of(ce_keyed().arg("encrypt").arg("-i").arg(&file));
-    let from_dash = stdout_of(ce_keyed().args(["encrypt", "-i", "-"]).write_stdin(SAMPLE));
-    let from_stdin = stdout_of(ce_keyed().arg("encrypt").write_stdin(SAMPLE));
+    let from_arg = ce_keyed().args(["encrypt", SAMPLE]).stdout_ok();
+    let from_file = ce_keyed().arg("encrypt").arg("-i").arg(&file).stdout_ok();
+    let from_dash = ce_keyed()
+        .args(["encrypt", "-i", "-"])
+        .write_stdin(SAMPLE)
+        .stdout_ok();
+    let from_stdin = ce_keyed().arg("encrypt").write_stdin(SAMPLE).stdout_ok();
     for got in [from_arg, from_file, from_dash, from_stdin] {
         assert_eq!(String::from_utf8(got).unwrap(), expected);
     }
@@ -44,7 +43,7 @@ fn argument_file_and_stdin_give_the_same_bytes_as_openssl() {
 fn payload_bytes_are_encrypted_exactly_as_given() {
     // Leading spaces, a trailing newline and CRLF are part of the payload.
     let payload = "  [ {\"a\" : 1} ]\r\n\n";
-    let got = stdout_of(ce_keyed().arg("encrypt").write_stdin(payload));
+    let got = ce_keyed().arg("encrypt").write_stdin(payload).stdout_ok();
     assert_eq!(
         String::from_utf8(got).unwrap(),
         openssl_encrypt(KEY, IV, payload.as_bytes()) + "\n"
@@ -70,11 +69,10 @@ fn payload_must_be_json_unless_raw() {
     );
     assert!(err.contains("line 2, column 10"), "{err}");
     assert!(err.contains("--raw"), "{err}");
-    let raw = stdout_of(
-        ce_keyed()
-            .args(["encrypt", "--raw"])
-            .write_stdin("not json \u{0}"),
-    );
+    let raw = ce_keyed()
+        .args(["encrypt", "--raw"])
+        .write_stdin("not json \u{0}")
+        .stdout_ok();
     assert_eq!(
         String::from_utf8(raw).unwrap(),
         openssl_encrypt(KEY, IV, b"not json \0") + "\n"
@@ -206,15 +204,18 @@ fn decrypt_ignores_whitespace_and_prints_exact_bytes() {
         payload.as_bytes(),
     );
     assert!(wrapped.iter().filter(|&&b| b == b'\n').count() > 3);
-    let got = stdout_of(ce_keyed().arg("decrypt").write_stdin(wrapped.clone()));
+    let got = ce_keyed()
+        .arg("decrypt")
+        .write_stdin(wrapped.clone())
+        .stdout_ok();
     assert_eq!(got, payload.as_bytes());
     let spaced: Vec<u8> = wrapped.iter().flat_map(|&b| [b, b' ']).collect();
     assert_eq!(
-        stdout_of(ce_keyed().arg("decrypt").write_stdin(spaced)),
+        ce_keyed().arg("decrypt").write_stdin(spaced).stdout_ok(),
         payload.as_bytes()
     );
     let one_line = openssl_encrypt(KEY, IV, b"[1]");
-    assert_eq!(stdout_of(ce_keyed().args(["decrypt", &one_line])), b"[1]");
+    assert_eq!(ce_keyed().args(["decrypt", &one_line]).stdout_ok(), b"[1]");
 }
 
 #[test]

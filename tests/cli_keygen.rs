@@ -36,13 +36,7 @@ fn prints_two_alphanumeric_lines() {
 
 #[test]
 fn json_format() {
-    let out = ce()
-        .args(["keygen", "--format", "json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = ce().args(["keygen", "--format", "json"]).stdout_ok();
     let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(value["secret_key"].as_str().unwrap().len(), 32);
     assert_eq!(value["secret_iv"].as_str().unwrap().len(), 16);
@@ -117,11 +111,7 @@ fn keygen_output_works_as_a_key_file() {
         .args(["encrypt", "--key-file"])
         .arg(&path)
         .arg(SAMPLE)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .stdout_ok();
     let (key, iv) = parse_env(&std::fs::read_to_string(&path).unwrap());
     assert_eq!(
         String::from_utf8(ciphertext).unwrap().trim_end(),

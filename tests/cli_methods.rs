@@ -18,11 +18,7 @@ fn decrypt(method: &str, text: &str) -> Vec<u8> {
     ce_keyed()
         .args(["decrypt", "--method", method])
         .write_stdin(text.to_owned())
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone()
+        .stdout_ok()
 }
 
 #[test]
@@ -62,13 +58,7 @@ fn every_alias_selects_its_method() {
 
 #[test]
 fn methods_lists_the_table() {
-    let out = ce()
-        .arg("methods")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = ce().arg("methods").stdout_ok();
     let text = String::from_utf8(out).unwrap();
     for row in [
         [
@@ -164,11 +154,7 @@ fn gcm_nonces_are_fresh_and_the_iv_is_not_needed() {
     let text = ce()
         .env("CE_SECRET_KEY", KEY)
         .args(["encrypt", "--method", "gcm-base64", "{}"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .stdout_ok();
     ce().args(["decrypt", "--method", "gcm-base64", "--key", KEY])
         .write_stdin(text)
         .assert()
@@ -312,11 +298,7 @@ fn keygen_key_file_encrypt_decrypt_round_trips_for_every_encoding_and_method() {
                 .args(["encrypt", "--method", method, "--key-file"])
                 .arg(&file)
                 .arg(SAMPLE)
-                .assert()
-                .success()
-                .get_output()
-                .stdout
-                .clone();
+                .stdout_ok();
             ce().args(["decrypt", "--method", method, "--key-file"])
                 .arg(&file)
                 .write_stdin(ct)
@@ -326,11 +308,7 @@ fn keygen_key_file_encrypt_decrypt_round_trips_for_every_encoding_and_method() {
         }
         let json = ce()
             .args(["keygen", "--format", "json", "--key-encoding", encoding])
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
+            .stdout_ok();
         let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(value.get("key_encoding").is_some(), encoding != "utf8");
     }

@@ -343,11 +343,7 @@ fn disagreeing_asset_ids_need_the_flag() {
 fn encrypt_request_prints_the_body() {
     let out = ce_keyed()
         .args(["encrypt", "--request", SAMPLE])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .stdout_ok();
     let text = String::from_utf8(out).unwrap();
     assert_eq!(text.lines().count(), 1);
     assert_eq!(

@@ -193,9 +193,9 @@ pub struct InputArgs {
     pub input: Option<PathBuf>,
 }
 
-/// Arguments of `encrypt`.
+/// A payload to encrypt, its keys and the method: what `encrypt` and `send` share.
 #[derive(Debug, Args)]
-pub struct EncryptArgs {
+pub struct PayloadArgs {
     /// The payload; if absent, read from -i FILE or standard input.
     #[arg(value_name = "PAYLOAD")]
     pub text: Option<std::ffi::OsString>,
@@ -206,9 +206,16 @@ pub struct EncryptArgs {
     #[command(flatten)]
     pub keys: KeyArgs,
 
-    /// Encryption method: cbc-base64, cbc-hex, gcm-base64, or a Netcore name or code.
+    /// Method: cbc-base64, cbc-hex, gcm-base64, or a Netcore name or code (sent as x-eCode).
     #[arg(short, long, value_name = "METHOD", default_value = "cbc-base64")]
     pub method: Method,
+}
+
+/// Arguments of `encrypt`.
+#[derive(Debug, Args)]
+pub struct EncryptArgs {
+    #[command(flatten)]
+    pub payload: PayloadArgs,
 
     /// Write the ciphertext to FILE (replaced atomically) instead of standard output.
     #[arg(short, long, value_name = "FILE")]
@@ -242,19 +249,8 @@ pub struct EncryptArgs {
 /// Arguments of `send`.
 #[derive(Debug, Args)]
 pub struct SendArgs {
-    /// The payload; if absent, read from -i FILE or standard input.
-    #[arg(value_name = "PAYLOAD")]
-    pub text: Option<std::ffi::OsString>,
-
     #[command(flatten)]
-    pub input: InputArgs,
-
-    #[command(flatten)]
-    pub keys: KeyArgs,
-
-    /// Encryption method; its code is sent as x-eCode.
-    #[arg(short, long, value_name = "METHOD", default_value = "cbc-base64")]
-    pub method: Method,
+    pub payload: PayloadArgs,
 
     /// The asset id for x-asset [default: the asset_id all events share].
     #[arg(long, value_name = "ID")]

@@ -20,9 +20,9 @@ const PARALLEL_CHECK_MIN: usize = 1024 * 1024;
 
 /// Encrypts one payload, or one per line with `--lines`.
 pub fn run(args: EncryptArgs) -> Result<()> {
-    let method = args.method;
-    let keys = keysource::resolve(args.keys, method)?;
-    let input = Input::choose(args.text, args.input.input, "payload")?;
+    let method = args.payload.method;
+    let keys = keysource::resolve(args.payload.keys, method)?;
+    let input = Input::choose(args.payload.text, args.payload.input.input, "payload")?;
     let check = Check::from_flags(args.raw, args.check_events);
     let mut out = Output::open(args.output.as_deref(), Existing::Replace)?;
 

@@ -21,15 +21,16 @@ const API_KEY_VAR: &str = "CE_API_KEY";
 
 /// Checks, encrypts and sends (or, with `--dry-run`, prints the curl command).
 pub fn run(args: SendArgs) -> Result<()> {
-    let method = args.method;
-    let keys = keysource::resolve(args.keys, method)?;
+    let method = args.payload.method;
+    let keys = keysource::resolve(args.payload.keys, method)?;
     // Look for the API key before reading the payload, so a missing key fails fast.
     let api_key = if args.dry_run {
         None
     } else {
         Some(api_key(args.api_key_file.as_deref())?)
     };
-    let payload = Input::choose(args.text, args.input.input, "payload")?.read_all()?;
+    let payload =
+        Input::choose(args.payload.text, args.payload.input.input, "payload")?.read_all()?;
 
     let shared_asset_id = if args.no_check {
         payload::check_json(&payload)?;

@@ -13,6 +13,18 @@ pub const IV: &str = "Qw5Er7Ty9Ui2Op4A";
 /// The sample event from Netcore's documentation.
 pub const SAMPLE: &str = r#"[{"asset_id":"ADGMOT35CHFLVDHBJNIG50K969QH6J0F1L9HV20UJQ4PNQB1","activity_name":"Page Browse","timestamp":"2025-08-26T12:05:43Z","identity":"user@example.com","activity_source":"web","activity_params":{"page_url":"https://www.example.com/products/shoes?color=red","page_title":"Red Shoes – Example Store","price":59.99,"currency":"EUR","tags":["new","sale"]}}]"#;
 
+/// Running a command that must succeed, for its standard output.
+pub trait StdoutOk {
+    /// Asserts exit 0 and returns standard output.
+    fn stdout_ok(&mut self) -> Vec<u8>;
+}
+
+impl StdoutOk for Command {
+    fn stdout_ok(&mut self) -> Vec<u8> {
+        self.assert().success().get_output().stdout.clone()
+    }
+}
+
 /// `ce-crypt` with no key material in its environment.
 pub fn ce() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ce-crypt"));
