@@ -191,18 +191,7 @@ fn key_file_problems() {
 #[test]
 fn decrypt_ignores_whitespace_and_prints_exact_bytes() {
     let payload = format!("{SAMPLE}{SAMPLE}\n"); // long enough for openssl to wrap at 64 columns
-    let wrapped = openssl(
-        &[
-            "enc",
-            "-aes-256-cbc",
-            "-K",
-            &hex(KEY.as_bytes()),
-            "-iv",
-            &hex(IV.as_bytes()),
-            "-a",
-        ],
-        payload.as_bytes(),
-    );
+    let wrapped = openssl_cbc(&["-a"], payload.as_bytes());
     assert!(wrapped.iter().filter(|&&b| b == b'\n').count() > 3);
     let got = ce_keyed()
         .arg("decrypt")

@@ -124,19 +124,6 @@ fn openssl_decrypts_what_ce_crypt_encrypts() {
         .output()
         .unwrap()
         .stdout;
-    let plain = openssl(
-        &[
-            "enc",
-            "-d",
-            "-aes-256-cbc",
-            "-K",
-            &hex(KEY.as_bytes()),
-            "-iv",
-            &hex(IV.as_bytes()),
-            "-a",
-            "-A",
-        ],
-        &ciphertext,
-    );
+    let plain = openssl_cbc(&["-d", "-a", "-A"], &ciphertext);
     assert_eq!(plain, SAMPLE.as_bytes());
 }

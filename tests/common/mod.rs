@@ -74,6 +74,14 @@ pub fn openssl(args: &[&str], stdin: &[u8]) -> Vec<u8> {
     out.stdout
 }
 
+/// `openssl enc -aes-256-cbc` with [`KEY`] and [`IV`] and the `extra` flags.
+pub fn openssl_cbc(extra: &[&str], stdin: &[u8]) -> Vec<u8> {
+    let (key, iv) = (hex(KEY.as_bytes()), hex(IV.as_bytes()));
+    let mut args = vec!["enc", "-aes-256-cbc", "-K", &key, "-iv", &iv];
+    args.extend_from_slice(extra);
+    openssl(&args, stdin)
+}
+
 /// `openssl enc -aes-256-cbc` with a UTF-8 key and IV, Base64 on one line.
 pub fn openssl_encrypt(key: &str, iv: &str, payload: &[u8]) -> String {
     let out = openssl(
