@@ -225,6 +225,30 @@ mod tests {
     }
 
     #[test]
+    fn transport_failures_name_the_endpoint() {
+        // DNS is not exercised for real (the tests stay off the network); the
+        // mapping from the client's errors is checked instead.
+        let upload = Upload {
+            endpoint: "https://api.example.invalid/v1/activity/upload",
+            method: Method::CbcBase64,
+            asset_id: "a",
+            body: "{}",
+            timeout: Duration::from_millis(2500),
+        };
+        let dns = classify(ureq::Error::HostNotFound, &upload).to_string();
+        assert_eq!(
+            dns,
+            "could not resolve the host of https://api.example.invalid/v1/activity/upload: \
+             check the URL and your DNS"
+        );
+        let timeout = classify(ureq::Error::Timeout(ureq::Timeout::Global), &upload).to_string();
+        assert!(timeout.contains("within 2.5 s") && timeout.contains("--timeout"), "{timeout}");
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let io = classify(ureq::Error::Io(refused), &upload).to_string();
+        assert!(io.starts_with("could not reach https://api.example.invalid/"), "{io}");
+    }
+
+    #[test]
     fn bad_endpoints_are_refused_before_sending() {
         let upload = Upload {
             endpoint: "ftp://example.invalid",
