@@ -73,6 +73,26 @@ pub fn encrypt_to<W: Write>(
     Ok(writer.finish()?)
 }
 
+/// Like [`encrypt_to`], taking the payload by value so that GCM can encrypt it
+/// in place instead of copying it (CBC streams from it either way).
+pub fn encrypt_owned_to<W: Write>(
+    method: Method,
+    keys: &KeyMaterial,
+    mut plaintext: Vec<u8>,
+    out: W,
+) -> Result<W, EncryptError> {
+    if method.mode() != CipherMode::Gcm {
+        return encrypt_to(method, keys, &plaintext, out);
+    }
+    let nonce = crypto::random_nonce()?;
+    let tag = crypto::gcm_seal_in_place(&keys.key, &nonce, &mut plaintext)?;
+    let mut writer = TextWriter::new(out, method.encoding());
+    writer.write_bytes(&nonce)?;
+    writer.write_bytes(&plaintext)?;
+    writer.write_bytes(&tag)?;
+    Ok(writer.finish()?)
+}
+
 /// Encrypts `plaintext` into a ciphertext string.
 pub fn encrypt_to_string(
     method: Method,
@@ -185,6 +205,22 @@ mod tests {
             decrypt_text(Method::CbcBase64, &no_iv, b"AAAA"),
             Err(DecryptError::MissingIv(Method::CbcBase64))
         ));
+    }
+
+    #[test]
+    fn owned_and_borrowed_encryption_agree() {
+        let payload: Vec<u8> = (0..100_003).map(|i| (i % 251) as u8).collect();
+        for method in Method::ALL {
+            let owned = encrypt_owned_to(method, &keys(), payload.clone(), Vec::new()).unwrap();
+            let back = decrypt_text(method, &keys(), &owned).unwrap();
+            assert_eq!(back, payload, "{method}");
+            if method.mode() == CipherMode::Cbc {
+                assert_eq!(
+                    owned,
+                    encrypt_to(method, &keys(), &payload, Vec::new()).unwrap()
+                );
+            }
+        }
     }
 
     #[test]

@@ -164,15 +164,27 @@ pub fn gcm_seal(
     nonce: &[u8; NONCE_LEN],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    let cipher = Aes256Gcm::new(key.expose().into());
     let mut sealed = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
     sealed.extend_from_slice(nonce);
     sealed.extend_from_slice(plaintext);
-    let tag = cipher
-        .encrypt_inout_detached(&Nonce::from(*nonce), b"", (&mut sealed[NONCE_LEN..]).into())
-        .map_err(|_| CryptoError::TooLong)?;
+    let tag = gcm_seal_in_place(key, nonce, &mut sealed[NONCE_LEN..])?;
     sealed.extend_from_slice(&tag);
     Ok(sealed)
+}
+
+/// GCM-encrypts `buffer` in place with `nonce` and no associated data; returns the tag.
+///
+/// For large payloads: no second copy of the message is made.
+pub fn gcm_seal_in_place(
+    key: &Key,
+    nonce: &[u8; NONCE_LEN],
+    buffer: &mut [u8],
+) -> Result<[u8; TAG_LEN], CryptoError> {
+    let cipher = Aes256Gcm::new(key.expose().into());
+    let tag = cipher
+        .encrypt_inout_detached(&Nonce::from(*nonce), b"", buffer.into())
+        .map_err(|_| CryptoError::TooLong)?;
+    Ok(tag.into())
 }
 
 /// Opens nonce ‖ ciphertext ‖ tag in place, leaving only the plaintext in `buffer`.

@@ -242,10 +242,16 @@ mod tests {
              check the URL and your DNS"
         );
         let timeout = classify(ureq::Error::Timeout(ureq::Timeout::Global), &upload).to_string();
-        assert!(timeout.contains("within 2.5 s") && timeout.contains("--timeout"), "{timeout}");
+        assert!(
+            timeout.contains("within 2.5 s") && timeout.contains("--timeout"),
+            "{timeout}"
+        );
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
         let io = classify(ureq::Error::Io(refused), &upload).to_string();
-        assert!(io.starts_with("could not reach https://api.example.invalid/"), "{io}");
+        assert!(
+            io.starts_with("could not reach https://api.example.invalid/"),
+            "{io}"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::thread;
 use anyhow::{Context, Result, anyhow, bail};
 use ce_crypt::events::{self, EventCheckError};
 use ce_crypt::keys::KeyMaterial;
-use ce_crypt::method::Method;
+use ce_crypt::method::{CipherMode, Method};
 use ce_crypt::{batch, codec, payload, upload};
 
 use super::args::EncryptArgs;
@@ -14,8 +14,9 @@ use super::input::Input;
 use super::keysource;
 use super::output::{Existing, Output};
 
-/// Payloads at least this large are JSON-checked on a second thread while the
-/// first encrypts, when the output is a file that is only kept if both succeed.
+/// CBC payloads at least this large are JSON-checked on a second thread while
+/// the first encrypts, when the output is a file that is only kept if both
+/// succeed. (GCM encrypts in place, so it checks first.)
 const PARALLEL_CHECK_MIN: usize = 1024 * 1024;
 
 /// Encrypts one payload, or one per line with `--lines`.
@@ -37,6 +38,7 @@ pub fn run(args: EncryptArgs) -> Result<()> {
     if args.compact {
         payload = payload::compact_json(&payload)?;
     }
+    let payload_len = payload.len();
     let (prefix, suffix) = if args.request {
         (upload::BODY_PREFIX, upload::BODY_SUFFIX)
     } else {
@@ -49,7 +51,11 @@ pub fn run(args: EncryptArgs) -> Result<()> {
         verify(method, &keys, &text, &payload)?;
         out.write_all(prefix.as_bytes())?;
         out.write_all(text.as_bytes())?;
-    } else if check != Check::None && out.is_atomic() && payload.len() >= PARALLEL_CHECK_MIN {
+    } else if check != Check::None
+        && out.is_atomic()
+        && payload.len() >= PARALLEL_CHECK_MIN
+        && method.mode() == CipherMode::Cbc
+    {
         // Two cores: check and encrypt at once. The temporary file is dropped
         // (deleted) unless both succeed.
         out.write_all(prefix.as_bytes())?;
@@ -65,16 +71,13 @@ pub fn run(args: EncryptArgs) -> Result<()> {
     } else {
         check.run(&payload)?;
         out.write_all(prefix.as_bytes())?;
-        codec::encrypt_to(method, &keys, &payload, &mut out)?;
+        codec::encrypt_owned_to(method, &keys, payload, &mut out)?;
     }
     out.write_all(suffix.as_bytes())?;
     out.write_all(b"\n")?;
     out.commit()?;
     if args.verify {
-        eprintln!(
-            "verified: the ciphertext decrypts to the exact {} payload bytes",
-            payload.len()
-        );
+        eprintln!("verified: the ciphertext decrypts to the exact {payload_len} payload bytes");
     }
     Ok(())
 }
