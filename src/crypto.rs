@@ -7,7 +7,7 @@
 use aes::Aes256;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
-use cbc::cipher::block_padding::Pkcs7;
+use cbc::cipher::block_padding::{Padding, Pkcs7};
 use cbc::cipher::{Array, BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
 use rand::TryRng;
 
@@ -27,6 +27,7 @@ pub const CBC_PIECE: usize = 48 * 1024;
 
 type CbcEncryptor = cbc::Encryptor<Aes256>;
 type CbcDecryptor = cbc::Decryptor<Aes256>;
+type Block = aes::Block;
 
 /// Why a ciphertext could not be decrypted (or a plaintext encrypted).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,48 +69,42 @@ pub enum CryptoError {
 }
 
 /// CBC-encrypts `plaintext` with PKCS7 padding, passing the ciphertext to `sink`
-/// in pieces of [`CBC_PIECE`] bytes (the last one shorter).
+/// in pieces of at most [`CBC_PIECE`] + 16 bytes.
+///
+/// Every step is infallible: the `cbc` crate chains whole blocks, and the last
+/// (partial or empty) block is padded by `block-padding`'s PKCS7 before it is
+/// chained too. Only `sink` can fail.
 pub fn cbc_encrypt_pieces<E>(
     key: &Key,
     iv: &Iv,
     plaintext: &[u8],
     mut sink: impl FnMut(&[u8]) -> Result<(), E>,
 ) -> Result<(), E> {
+    const PIECE_BLOCKS: usize = CBC_PIECE / BLOCK_LEN;
     let mut encryptor = CbcEncryptor::new(key.expose().into(), iv.expose().into());
-    let mut out = vec![0u8; plaintext.len().min(CBC_PIECE) + BLOCK_LEN];
-    // Whole pieces go through the chaining mode as they are; the last piece
-    // (possibly empty) is padded and finishes the message.
-    let last_start = plaintext.len().saturating_sub(1) / CBC_PIECE * CBC_PIECE;
-    let (body, last) = plaintext.split_at(last_start);
-    for piece in body.chunks_exact(CBC_PIECE) {
-        let (blocks, _) = Array::slice_as_chunks(piece);
-        let (out_blocks, _) = Array::slice_as_chunks_mut(&mut out[..CBC_PIECE]);
-        // Lengths are equal by construction, so this cannot fail.
-        if encryptor.encrypt_blocks_b2b(blocks, out_blocks).is_err() {
-            unreachable_lengths();
+    let (blocks, tail): (&[Block], &[u8]) = Array::slice_as_chunks(plaintext);
+    let mut padded = Block::default();
+    padded[..tail.len()].copy_from_slice(tail);
+    Pkcs7::pad(&mut padded, tail.len());
+
+    let mut out = vec![Block::default(); blocks.len().min(PIECE_BLOCKS) + 1];
+    let mut pieces = blocks.chunks(PIECE_BLOCKS).peekable();
+    loop {
+        let piece = pieces.next().unwrap_or_default();
+        let is_last = pieces.peek().is_none();
+        out[..piece.len()].copy_from_slice(piece);
+        let len = if is_last {
+            out[piece.len()] = padded;
+            piece.len() + 1
+        } else {
+            piece.len()
+        };
+        encryptor.encrypt_blocks(&mut out[..len]);
+        sink(Array::slice_as_flattened(&out[..len]))?;
+        if is_last {
+            return Ok(());
         }
-        sink(&out[..CBC_PIECE])?;
     }
-    finish_padded(encryptor, last, &mut out, &mut sink)
-}
-
-fn finish_padded<E>(
-    encryptor: CbcEncryptor,
-    last: &[u8],
-    out: &mut [u8],
-    sink: &mut impl FnMut(&[u8]) -> Result<(), E>,
-) -> Result<(), E> {
-    // `out` holds a whole piece plus one block, always room for the padding.
-    match encryptor.encrypt_padded_b2b::<Pkcs7>(last, out) {
-        Ok(ciphertext) => sink(ciphertext),
-        Err(_) => unreachable_lengths(),
-    }
-}
-
-#[cold]
-fn unreachable_lengths() -> ! {
-    // Every buffer above is sized from the input; reaching this is a bug in this file.
-    unreachable!("CBC buffer lengths are computed from the input")
 }
 
 /// CBC-encrypts `plaintext` with PKCS7 padding into a new vector.
@@ -301,7 +296,7 @@ mod tests {
             let plaintext: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             let mut pieces = Vec::new();
             cbc_encrypt_pieces::<()>(&key, &iv, &plaintext, |p| {
-                assert!(p.len() <= CBC_PIECE + BLOCK_LEN);
+                assert!(p.len() <= CBC_PIECE + BLOCK_LEN && p.len() % BLOCK_LEN == 0);
                 pieces.push(p.to_vec());
                 Ok(())
             })
@@ -312,7 +307,7 @@ mod tests {
             assert_eq!(joined, expected, "len {len}");
             // Every piece but the last is whole Base64 groups.
             for piece in &pieces[..pieces.len() - 1] {
-                assert_eq!(piece.len() % 48, 0);
+                assert_eq!(piece.len(), CBC_PIECE);
             }
         }
     }
