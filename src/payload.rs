@@ -1,6 +1,9 @@
-//! Checks on the payload before it is encrypted: is it JSON, and compacting it.
+//! The payload before it is encrypted: which check it must pass, the JSON check
+//! itself, and whitespace-only rewrites (compact, pretty).
 
 use serde::de::IgnoredAny;
+
+use crate::events::{self, EventCheckError};
 
 /// The payload is not valid JSON.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,6 +55,37 @@ pub fn check_json(bytes: &[u8]) -> Result<(), JsonError> {
     })?;
     serde_json::from_str::<IgnoredAny>(text)?;
     Ok(())
+}
+
+/// What a payload must pass before it is encrypted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Any bytes (`--raw`).
+    None,
+    /// Valid JSON (the default).
+    Json,
+    /// A well-formed array of events (`--check-events`, and `send`).
+    Events,
+}
+
+impl Check {
+    /// The check the flags ask for.
+    pub fn from_flags(raw: bool, events: bool) -> Check {
+        match (raw, events) {
+            (_, true) => Check::Events,
+            (true, false) => Check::None,
+            (false, false) => Check::Json,
+        }
+    }
+
+    /// Runs the check.
+    pub fn run(self, payload: &[u8]) -> Result<(), EventCheckError> {
+        match self {
+            Check::None => Ok(()),
+            Check::Json => Ok(check_json(payload)?),
+            Check::Events => events::check(payload).map(drop),
+        }
+    }
 }
 
 /// Walks a JSON text byte by byte, telling for each byte whether it is part of

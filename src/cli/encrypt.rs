@@ -4,10 +4,10 @@ use std::io::Write;
 use std::thread;
 
 use anyhow::{Context, Result, anyhow, bail};
-use ce_crypt::events::{self, EventCheckError};
 use ce_crypt::keys::KeyMaterial;
 use ce_crypt::method::{CipherMode, Method};
-use ce_crypt::{batch, codec, payload, upload};
+use ce_crypt::payload::{self, Check};
+use ce_crypt::{batch, codec, upload};
 
 use super::args::EncryptArgs;
 use super::input::Input;
@@ -80,37 +80,6 @@ pub fn run(args: EncryptArgs) -> Result<()> {
         eprintln!("verified: the ciphertext decrypts to the exact {payload_len} payload bytes");
     }
     Ok(())
-}
-
-/// What a payload must pass before it is encrypted.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Check {
-    /// Any bytes (`--raw`).
-    None,
-    /// Valid JSON (the default).
-    Json,
-    /// A well-formed array of events (`--check-events`, and `send`).
-    Events,
-}
-
-impl Check {
-    /// The check the flags ask for.
-    pub fn from_flags(raw: bool, events: bool) -> Check {
-        match (raw, events) {
-            (_, true) => Check::Events,
-            (true, false) => Check::None,
-            (false, false) => Check::Json,
-        }
-    }
-
-    /// Runs the check.
-    pub fn run(self, payload: &[u8]) -> Result<(), EventCheckError> {
-        match self {
-            Check::None => Ok(()),
-            Check::Json => Ok(payload::check_json(payload)?),
-            Check::Events => events::check(payload).map(drop),
-        }
-    }
 }
 
 /// Decrypts `text` again and compares, as the reference script's "Match: True" did.
