@@ -66,8 +66,10 @@ pub fn encrypt_lines<R: Read + Send + 'static, W: Write>(
     })
 }
 
-/// Decrypts each non-empty line. A plaintext containing a newline is refused,
-/// since it would split across output lines.
+/// Decrypts each non-empty line: ciphertext text, or a request body
+/// `{"encryptedRequest":"…"}` (what `encrypt --lines --request` writes). A
+/// plaintext containing a newline is refused, since it would split across
+/// output lines.
 pub fn decrypt_lines<R: Read + Send + 'static, W: Write>(
     method: Method,
     keys: &KeyMaterial,
@@ -78,7 +80,15 @@ pub fn decrypt_lines<R: Read + Send + 'static, W: Write>(
         reader,
         |_| Ok(()),
         writer,
-        |text, out| {
+        |line, out| {
+            let body = match line.first() {
+                Some(b'{') => Some(
+                    upload::ciphertext_in_body(line)
+                        .ok_or_else(|| LineFailure::Message(NOT_A_BODY.into()))?,
+                ),
+                _ => None,
+            };
+            let text = body.as_ref().map_or(line, |text| text.as_bytes());
             let plaintext = codec::decrypt_text(method, keys, text)
                 .map_err(|e: DecryptError| LineFailure::Message(e.to_string()))?;
             if plaintext.contains(&b'\n') {
@@ -93,6 +103,9 @@ pub fn decrypt_lines<R: Read + Send + 'static, W: Write>(
         },
     )
 }
+
+/// A line (or input) that starts like JSON but is no request body.
+pub const NOT_A_BODY: &str = "the input is JSON but not a request body {\"encryptedRequest\": \"...\"}; pass the ciphertext itself";
 
 enum LineFailure {
     Message(String),
@@ -393,6 +406,37 @@ mod tests {
             let ct = value["encryptedRequest"].as_str().unwrap();
             assert!(codec::decrypt_text(Method::CbcHex, &keys(), ct.as_bytes()).is_ok());
         }
+    }
+
+    #[test]
+    fn request_body_lines_decrypt_too() {
+        let mut bodies = Vec::new();
+        encrypt_lines(
+            Method::GcmBase64,
+            &keys(),
+            json_check,
+            true,
+            io::Cursor::new("[1]\n[2]\n"),
+            &mut bodies,
+        )
+        .unwrap();
+        let mut back = Vec::new();
+        decrypt_lines(
+            Method::GcmBase64,
+            &keys(),
+            io::Cursor::new(bodies),
+            &mut back,
+        )
+        .unwrap();
+        assert_eq!(back, b"[1]\n[2]\n");
+        let err = decrypt_lines(
+            Method::GcmBase64,
+            &keys(),
+            io::Cursor::new("{\"x\":1}\n"),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not a request body"), "{err}");
     }
 
     #[test]

@@ -24,6 +24,20 @@ pub fn request_body(ciphertext: &str) -> String {
     [BODY_PREFIX, ciphertext, BODY_SUFFIX].concat()
 }
 
+/// The ciphertext inside a request body `{"encryptedRequest":"…"}`, if `bytes` is one.
+///
+/// Lets `decrypt` read what `encrypt --request` wrote, or a captured request.
+pub fn ciphertext_in_body(bytes: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        #[serde(rename = "encryptedRequest")]
+        encrypted_request: String,
+    }
+    serde_json::from_slice::<Body>(bytes)
+        .ok()
+        .map(|body| body.encrypted_request)
+}
+
 /// Everything one upload needs.
 #[derive(Debug)]
 pub struct Upload<'a> {
@@ -193,6 +207,18 @@ mod tests {
         assert_eq!(body, r#"{"encryptedRequest":"ab+/=="}"#);
         let value: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(value["encryptedRequest"], "ab+/==");
+    }
+
+    #[test]
+    fn bodies_unwrap_to_their_ciphertext() {
+        assert_eq!(
+            ciphertext_in_body(request_body("QUJD").as_bytes()).as_deref(),
+            Some("QUJD")
+        );
+        let spaced = b" {\n \"encryptedRequest\" : \"00ff\", \"extra\": 1 }\n";
+        assert_eq!(ciphertext_in_body(spaced).as_deref(), Some("00ff"));
+        assert_eq!(ciphertext_in_body(b"QUJD"), None);
+        assert_eq!(ciphertext_in_body(br#"{"other":"x"}"#), None);
     }
 
     #[test]
