@@ -7,8 +7,7 @@ use std::fs;
 
 /// Asserts the failure contract: exit 1, nothing on stdout, one `error:` line naming `needle`.
 fn fails_with(cmd: &mut Command, needle: &str) -> String {
-    let out = cmd.assert().code(1).stdout("").get_output().clone();
-    let stderr = String::from_utf8(out.stderr).unwrap();
+    let stderr = cmd.stderr_failed();
     assert!(stderr.starts_with("error: "), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
     assert!(stderr.contains(needle), "expected {needle:?} in {stderr}");

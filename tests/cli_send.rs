@@ -169,14 +169,7 @@ fn error_statuses_are_reported_with_their_body() {
         ),
     ] {
         let (url, server) = serve(status, body);
-        let out = send()
-            .args(["--endpoint", &url, SAMPLE])
-            .assert()
-            .code(1)
-            .stdout("")
-            .get_output()
-            .clone();
-        let stderr = String::from_utf8(out.stderr).unwrap();
+        let stderr = send().args(["--endpoint", &url, SAMPLE]).stderr_failed();
         assert_eq!(stderr.trim_end(), format!("error: {expected}"));
         assert!(!stderr.contains(API_KEY));
         server.join().unwrap();
@@ -292,14 +285,7 @@ fn events_are_checked_before_sending() {
     let bad = SAMPLE
         .replace("\"web\"", "\"ios\"")
         .replace("\"2025-08-26T12:05:43Z\"", "\"26/08/2025\"");
-    let out = send()
-        .args(["--endpoint", &url, &bad])
-        .assert()
-        .code(1)
-        .stdout("")
-        .get_output()
-        .clone();
-    let stderr = String::from_utf8(out.stderr).unwrap();
+    let stderr = send().args(["--endpoint", &url, &bad]).stderr_failed();
     assert_eq!(
         stderr.lines().collect::<Vec<_>>(),
         [
@@ -364,14 +350,9 @@ fn encrypt_request_prints_the_body() {
 #[test]
 fn encrypt_check_events_reports_every_problem() {
     let payload = r#"[{"asset_id":"A","activity_name":"x","timestamp":"2025-08-26T12:05:43Z","identity":"u","activity_source":"web","activity_params":{}}, {"activity_name":"", "timestamp": 5, "identity": true, "activity_source":"web","activity_params":{}}]"#;
-    let out = ce_keyed()
+    let stderr = ce_keyed()
         .args(["encrypt", "--check-events", payload])
-        .assert()
-        .code(1)
-        .stdout("")
-        .get_output()
-        .clone();
-    let stderr = String::from_utf8(out.stderr).unwrap();
+        .stderr_failed();
     assert_eq!(
         stderr.lines().collect::<Vec<_>>(),
         [

@@ -13,15 +13,22 @@ pub const IV: &str = "Qw5Er7Ty9Ui2Op4A";
 /// The sample event from Netcore's documentation.
 pub const SAMPLE: &str = r#"[{"asset_id":"ADGMOT35CHFLVDHBJNIG50K969QH6J0F1L9HV20UJQ4PNQB1","activity_name":"Page Browse","timestamp":"2025-08-26T12:05:43Z","identity":"user@example.com","activity_source":"web","activity_params":{"page_url":"https://www.example.com/products/shoes?color=red","page_title":"Red Shoes – Example Store","price":59.99,"currency":"EUR","tags":["new","sale"]}}]"#;
 
-/// Running a command that must succeed, for its standard output.
+/// Running a command for what it prints.
 pub trait StdoutOk {
     /// Asserts exit 0 and returns standard output.
     fn stdout_ok(&mut self) -> Vec<u8>;
+    /// Asserts exit 1 with nothing on standard output, and returns standard error.
+    fn stderr_failed(&mut self) -> String;
 }
 
 impl StdoutOk for Command {
     fn stdout_ok(&mut self) -> Vec<u8> {
         self.assert().success().get_output().stdout.clone()
+    }
+
+    fn stderr_failed(&mut self) -> String {
+        let out = self.assert().code(1).stdout("").get_output().clone();
+        String::from_utf8(out.stderr).expect("stderr is UTF-8")
     }
 }
 
