@@ -206,7 +206,7 @@ fn read_lines<R: Read>(
     loop {
         let start = pending.len();
         pending.resize(start + READ_PIECE, 0);
-        let read = crate::text::read_some(&mut reader, &mut pending[start..]);
+        let read = crate::read_ahead::read_some(&mut reader, &mut pending[start..]);
         let at_end = match read {
             Ok(Some(n)) => {
                 pending.truncate(start + n);

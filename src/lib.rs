@@ -8,7 +8,8 @@
 //! - [`keys`], [`keygen`]: key strings to bytes, key files, new keys;
 //! - [`payload`], [`events`]: JSON and event checks before encrypting;
 //! - [`codec`], [`batch`]: a method end to end, one payload or one per line;
-//! - [`upload`]: the request body and the POST to the upload API.
+//! - [`upload`]: the request body and the POST to the upload API;
+//! - `read_ahead` (internal): input read on a second thread.
 //!
 //! The `ce-crypt` binary (`src/main.rs`, `src/cli/`) maps arguments onto these.
 //!
@@ -39,6 +40,7 @@ pub mod keygen;
 pub mod keys;
 pub mod method;
 pub mod payload;
+mod read_ahead;
 pub mod secret;
 pub mod text;
 pub mod upload;

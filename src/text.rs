@@ -7,14 +7,13 @@
 //! one buffer.
 
 use std::io::{self, Read, Write};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::PAD_INDIFFERENT;
 use base64::engine::simd::Simd;
 
 use crate::method::TextEncoding;
+use crate::read_ahead::{read_ahead, read_some};
 
 /// Raw bytes handed to the encoder at a time: a multiple of 3 (Base64) and 2 (hex).
 const ENCODE_PIECE: usize = 48 * 1024;
@@ -187,68 +186,6 @@ pub fn decode_reader<R: Read + Send + 'static>(
         pieces.recycle(piece);
     }
     decoder.finish()
-}
-
-/// Reads once, retrying on interruption; `None` at the end of the input.
-pub(crate) fn read_some(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<Option<usize>> {
-    loop {
-        match reader.read(buf) {
-            Ok(0) => return Ok(None),
-            Ok(n) => return Ok(Some(n)),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Pieces of an input, read ahead on a second thread into recycled buffers.
-pub(crate) struct ReadAhead {
-    full: Receiver<io::Result<Vec<u8>>>,
-    empty: SyncSender<Vec<u8>>,
-}
-
-impl ReadAhead {
-    /// The pieces, in order, until the input ends or a read fails.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = io::Result<Vec<u8>>> + '_ {
-        self.full.iter()
-    }
-
-    /// Hands a piece's buffer back for the next read.
-    pub(crate) fn recycle(&self, buffer: Vec<u8>) {
-        let _ = self.empty.try_send(buffer);
-    }
-}
-
-/// Starts reading `reader` on its own thread, `piece_len` bytes at a time.
-///
-/// The thread is not joined: if the consumer stops early (an error), it may be
-/// blocked on a read that never ends (a terminal, a pipe), and the process must
-/// still be free to exit. At most three buffers exist at once.
-pub(crate) fn read_ahead<R: Read + Send + 'static>(reader: R, piece_len: usize) -> ReadAhead {
-    let (full_tx, full) = sync_channel(2);
-    let (empty, empty_rx) = sync_channel::<Vec<u8>>(1);
-    thread::spawn(move || {
-        let mut reader = reader;
-        loop {
-            let mut buffer = empty_rx.try_recv().unwrap_or_default();
-            buffer.resize(piece_len, 0);
-            let sent = match read_some(&mut reader, &mut buffer) {
-                Ok(None) => return,
-                Ok(Some(n)) => {
-                    buffer.truncate(n);
-                    full_tx.send(Ok(buffer))
-                }
-                Err(error) => {
-                    let _ = full_tx.send(Err(error));
-                    return;
-                }
-            };
-            if sent.is_err() {
-                return; // the consumer is gone
-            }
-        }
-    });
-    ReadAhead { full, empty }
 }
 
 /// Whether `text` has any byte at or below space (all ASCII whitespace is).
