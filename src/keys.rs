@@ -93,7 +93,7 @@ impl fmt::Display for Part {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// The decoded length is not 32 (key) or 16 (IV).
-    #[error("the {part} is {got} bytes {how}; it must be exactly {} bytes{hint}", part.len())]
+    #[error("the {part} is {} {how}; it must be exactly {} bytes{hint}", bytes(*got), part.len())]
     WrongLength {
         /// Key or IV.
         part: Part,
@@ -128,6 +128,15 @@ pub enum KeyError {
     /// A key file without the key.
     #[error("the key file has no {KEY_VAR}= line; create one with `ce-crypt keygen -o FILE`")]
     KeyFileMissingKey,
+}
+
+/// "1 byte", "33 bytes".
+fn bytes(n: usize) -> String {
+    if n == 1 {
+        "1 byte".to_owned()
+    } else {
+        format!("{n} bytes")
+    }
 }
 
 /// A key, and the IV when the method needs one.

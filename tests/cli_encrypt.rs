@@ -151,7 +151,7 @@ fn key_and_iv_lengths_are_bytes() {
     let accented = format!("é{}", &KEY[1..]);
     let err = fails_with(
         ce().args(["encrypt", "--key", &accented, "--iv", IV, "{}"]),
-        "33 bytes",
+        "--key/--iv: the key is 33 bytes",
     );
     assert!(err.contains("exactly 32 bytes"), "{err}");
     assert!(!err.contains(&KEY[1..]), "{err}");
@@ -166,6 +166,12 @@ fn key_and_iv_lengths_are_bytes() {
     fails_with(
         ce().env("CE_SECRET_KEY", KEY).args(["encrypt", "{}"]),
         "CE_SECRET_IV",
+    );
+    fails_with(
+        ce().env("CE_SECRET_KEY", KEY)
+            .env("CE_SECRET_IV", "x")
+            .args(["encrypt", "{}"]),
+        "CE_SECRET_KEY/CE_SECRET_IV: the IV is 1 byte once",
     );
 }
 

@@ -26,6 +26,8 @@ struct Found {
     key: SecretString,
     iv: Option<SecretString>,
     encoding: KeyEncoding,
+    /// Where they came from, to prefix a message about them.
+    source: String,
     /// How to name the IV in a "missing" message.
     iv_hint: String,
 }
@@ -38,6 +40,7 @@ pub fn resolve(args: KeyArgs, method: Method) -> Result<KeyMaterial> {
             key: SecretString::new(key),
             iv: args.iv.map(SecretString::new),
             encoding: flag_encoding.unwrap_or_default(),
+            source: "--key/--iv".into(),
             iv_hint: "--key needs --iv".into(),
         }
     } else if let Some(path) = args.key_file {
@@ -55,6 +58,7 @@ pub fn resolve(args: KeyArgs, method: Method) -> Result<KeyMaterial> {
             key,
             iv: env_secret(IV_VAR)?,
             encoding,
+            source: format!("{KEY_VAR}/{IV_VAR}"),
             iv_hint: format!("{KEY_VAR} is set but {IV_VAR} is not"),
         }
     } else {
@@ -64,9 +68,10 @@ pub fn resolve(args: KeyArgs, method: Method) -> Result<KeyMaterial> {
         );
     };
 
-    let key = keys::parse_key(found.key.expose(), found.encoding)?;
+    let source = || found.source.clone();
+    let key = keys::parse_key(found.key.expose(), found.encoding).with_context(source)?;
     let iv = match (&found.iv, method.needs_iv()) {
-        (Some(iv), true) => Some(keys::parse_iv(iv.expose(), found.encoding)?),
+        (Some(iv), true) => Some(keys::parse_iv(iv.expose(), found.encoding).with_context(source)?),
         (None, true) => bail!("{} ({method} needs the account's IV)", found.iv_hint),
         // GCM draws a fresh nonce per message: a configured IV is ignored, not required.
         (_, false) => None,
@@ -107,6 +112,7 @@ fn from_file(path: &Path, flag_encoding: Option<KeyEncoding>) -> Result<Found> {
         key,
         iv: file.iv,
         encoding,
+        source: format!("the key file {}", path.display()),
         iv_hint: format!("the key file {} has no {IV_VAR}= line", path.display()),
     })
 }
