@@ -20,5 +20,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(back, plaintext);
         }
     }
-    let _ = codec::decrypt_reader(Method::CbcBase64, &keys, data, 0);
+    let _ = codec::decrypt_reader(
+        Method::CbcBase64,
+        &keys,
+        std::io::Cursor::new(data.to_vec()),
+        data.len(),
+    );
 });
