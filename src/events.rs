@@ -54,8 +54,8 @@ pub enum EventCheckError {
 
 /// Checks a payload: a non-empty JSON array of well-formed event objects.
 pub fn check(bytes: &[u8]) -> Result<EventsSummary, EventCheckError> {
-    payload::check_json(bytes)?;
-    let value: Value = serde_json::from_slice(bytes).map_err(JsonError::from)?;
+    // One parse: the same UTF-8 check as `check_json`, then straight into a value.
+    let value: Value = serde_json::from_str(payload::utf8_text(bytes)?).map_err(JsonError::from)?;
     let mut problems = Vec::new();
     let events = match &value {
         Value::Array(events) if events.is_empty() => {

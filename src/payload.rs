@@ -39,9 +39,16 @@ impl From<serde_json::Error> for JsonError {
 ///
 /// Builds no value tree (`IgnoredAny`), so it runs at parsing speed in constant memory.
 pub fn check_json(bytes: &[u8]) -> Result<(), JsonError> {
-    // serde_json does not look inside strings it ignores, so check UTF-8 (JSON's
-    // encoding) over the whole text first; it runs at many GB/s.
-    let text = std::str::from_utf8(bytes).map_err(|e| {
+    serde_json::from_str::<IgnoredAny>(utf8_text(bytes)?)?;
+    Ok(())
+}
+
+/// `bytes` as text, or where its UTF-8 (JSON's encoding) breaks.
+///
+/// serde_json does not look inside strings it ignores, so this runs over the
+/// whole text first; it runs at many GB/s.
+pub fn utf8_text(bytes: &[u8]) -> Result<&str, JsonError> {
+    std::str::from_utf8(bytes).map_err(|e| {
         let before = &bytes[..e.valid_up_to()];
         let line_start = before
             .iter()
@@ -52,9 +59,7 @@ pub fn check_json(bytes: &[u8]) -> Result<(), JsonError> {
             line: before.iter().filter(|&&b| b == b'\n').count() + 1,
             column: before.len() - line_start + 1,
         }
-    })?;
-    serde_json::from_str::<IgnoredAny>(text)?;
-    Ok(())
+    })
 }
 
 /// What a payload must pass before it is encrypted.

@@ -33,9 +33,9 @@ pub fn run(args: SendArgs) -> Result<()> {
         Input::choose(args.payload.text, args.payload.input.input, "payload")?.read_all()?;
 
     let shared_asset_id = if args.no_check {
-        payload::check_json(&payload)?;
-        // Still look for a shared asset_id, without judging the events.
-        let value: serde_json::Value = serde_json::from_slice(&payload)?;
+        // Still JSON, and still look for a shared asset_id, without judging the events.
+        let value: serde_json::Value = serde_json::from_str(payload::utf8_text(&payload)?)
+            .map_err(payload::JsonError::from)?;
         events::shared_asset_id(&value)
     } else {
         events::check(&payload)?.shared_asset_id
