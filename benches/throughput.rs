@@ -6,11 +6,8 @@
 //!   `base64-simd` side by side (the comparison behind the choice of encoder).
 
 use base64::Engine as _;
-use ce_crypt::codec;
-use ce_crypt::keys::KeyMaterial;
-use ce_crypt::method::{Method, TextEncoding};
-use ce_crypt::secret::{Iv, Key};
-use ce_crypt::{payload, text};
+use ce_crypt::hazmat::text;
+use ce_crypt::{Cipher, Iv, Key, Method, TextEncoding, payload};
 use divan::counter::BytesCount;
 use divan::{Bencher, black_box};
 
@@ -20,11 +17,9 @@ fn main() {
     divan::main();
 }
 
-fn keys() -> KeyMaterial {
-    KeyMaterial {
-        key: Key::new(*b"Xk29vPqL0aZt7RmN4bWc8YdE1fGh3JsU"),
-        iv: Some(Iv::new(*b"Qw5Er7Ty9Ui2Op4A")),
-    }
+fn cipher(method: Method) -> Cipher {
+    let key = Key::new(*b"Xk29vPqL0aZt7RmN4bWc8YdE1fGh3JsU");
+    Cipher::new(method, key, Some(Iv::new(*b"Qw5Er7Ty9Ui2Op4A"))).unwrap()
 }
 
 /// A JSON array of events about `size` bytes long.
@@ -47,29 +42,25 @@ fn methods() -> [Method; 3] {
 
 #[divan::bench(args = SIZES, consts = [0, 1, 2], sample_count = 10)]
 fn encrypt<const M: usize>(bencher: Bencher, size: usize) {
-    let method = methods()[M];
+    let cipher = cipher(methods()[M]);
     let payload = json_payload(size);
-    let keys = keys();
     let mut out = Vec::with_capacity(size * 2 + 64);
     bencher
         .counter(BytesCount::new(payload.len()))
         .bench_local(|| {
             out.clear();
-            codec::encrypt_to(method, &keys, black_box(&payload), &mut out).unwrap();
+            cipher.encrypt_to(black_box(&payload), &mut out).unwrap();
         });
 }
 
 #[divan::bench(args = SIZES, consts = [0, 1, 2], sample_count = 10)]
 fn decrypt<const M: usize>(bencher: Bencher, size: usize) {
-    let method = methods()[M];
+    let cipher = cipher(methods()[M]);
     let payload = json_payload(size);
-    let keys = keys();
-    let ciphertext = codec::encrypt_to_string(method, &keys, &payload).unwrap();
+    let ciphertext = cipher.encrypt(&payload).unwrap();
     bencher
         .counter(BytesCount::new(payload.len()))
-        .bench_local(|| {
-            codec::decrypt_text(method, &keys, black_box(ciphertext.as_bytes())).unwrap()
-        });
+        .bench_local(|| cipher.decrypt(black_box(ciphertext.as_bytes())).unwrap());
 }
 
 #[divan::bench(args = SIZES, sample_count = 10)]

@@ -43,6 +43,7 @@ pub struct EventsSummary {
 
 /// Why a payload failed the event checks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EventCheckError {
     /// Not JSON at all.
     #[error(transparent)]
@@ -52,10 +53,23 @@ pub enum EventCheckError {
     Events(#[from] EventErrors),
 }
 
+/// Parses a payload (the same UTF-8 check as `check_json`, then straight into a value).
+fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
+    Ok(serde_json::from_str(payload::utf8_text(bytes)?)?)
+}
+
+/// Summarises a JSON payload without judging its events (when the checks are skipped).
+pub fn summarize(bytes: &[u8]) -> Result<EventsSummary, JsonError> {
+    let value = parse(bytes)?;
+    Ok(EventsSummary {
+        count: value.as_array().map_or(0, Vec::len),
+        shared_asset_id: shared_asset_id(&value),
+    })
+}
+
 /// Checks a payload: a non-empty JSON array of well-formed event objects.
 pub fn check(bytes: &[u8]) -> Result<EventsSummary, EventCheckError> {
-    // One parse: the same UTF-8 check as `check_json`, then straight into a value.
-    let value: Value = serde_json::from_str(payload::utf8_text(bytes)?).map_err(JsonError::from)?;
+    let value = parse(bytes)?;
     let mut problems = Vec::new();
     let events = match &value {
         Value::Array(events) if events.is_empty() => {
@@ -93,9 +107,7 @@ pub fn check(bytes: &[u8]) -> Result<EventsSummary, EventCheckError> {
 }
 
 /// The `asset_id` that every event in a JSON array carries, if there is exactly one.
-///
-/// Judges nothing else: used when the checks are skipped, too.
-pub fn shared_asset_id(payload: &Value) -> Option<String> {
+fn shared_asset_id(payload: &Value) -> Option<String> {
     let events = payload.as_array()?;
     let mut ids = events
         .iter()
@@ -250,6 +262,17 @@ mod tests {
         assert_eq!(mixed.shared_asset_id, None);
         let numeric = GOOD.replace("\"u@example.com\"", "12345");
         check(format!("[{numeric}]").as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn summarize_judges_nothing_but_json() {
+        let summary = summarize(br#"[{"asset_id":"A"},{"asset_id":"A","x":[]}]"#).unwrap();
+        assert_eq!(
+            (summary.count, summary.shared_asset_id.as_deref()),
+            (2, Some("A"))
+        );
+        assert_eq!(summarize(b"{}").unwrap().count, 0);
+        assert!(summarize(b"[1,").is_err());
     }
 
     #[test]

@@ -139,7 +139,8 @@ impl TryRng for OsRng {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{KeyFile, parse_iv, parse_key};
+    use crate::keys::KeyFile;
+    use crate::secret::{Iv, Key};
 
     #[test]
     fn utf8_keys_are_alphanumeric_of_the_right_length() {
@@ -182,8 +183,8 @@ mod tests {
             let file = KeyFile::parse(keys.to_env_lines().expose()).unwrap();
             let used = file.encoding.unwrap_or_default();
             assert_eq!(used, encoding);
-            parse_key(file.key.unwrap().expose(), used).unwrap();
-            parse_iv(file.iv.unwrap().expose(), used).unwrap();
+            Key::parse(file.key.unwrap().expose(), used).unwrap();
+            Iv::parse(file.iv.unwrap().expose(), used).unwrap();
         }
     }
 

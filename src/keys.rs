@@ -91,9 +91,15 @@ impl fmt::Display for Part {
 
 /// What is wrong with key material. Never carries the secret itself.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// The decoded length is not 32 (key) or 16 (IV).
-    #[error("the {part} is {} {how}; it must be exactly {} bytes{hint}", bytes(*got), part.len())]
+    #[error(
+        "the {part} is {} {how}; it must be exactly {} bytes{}",
+        bytes(*got),
+        part.len(),
+        hint.map_or("", LengthHint::text)
+    )]
     WrongLength {
         /// Key or IV.
         part: Part,
@@ -101,13 +107,11 @@ pub enum KeyError {
         got: usize,
         /// "once UTF-8 encoded", "after Base64 decoding", ...
         how: &'static str,
-        /// Advice for the likely cause.
-        hint: &'static str,
+        /// The likely cause, when one stands out.
+        hint: Option<LengthHint>,
     },
     /// The string is not valid in the declared encoding.
-    #[error(
-        "the {part} is not valid {encoding}; check --key-encoding (or {ENCODING_VAR} in the key file)"
-    )]
+    #[error("the {part} is not valid {encoding}")]
     NotDecodable {
         /// Key or IV.
         part: Part,
@@ -125,9 +129,29 @@ pub enum KeyError {
         /// What is wrong with it.
         problem: &'static str,
     },
-    /// A key file without the key.
-    #[error("the key file has no {KEY_VAR}= line; create one with `ce-crypt keygen -o FILE`")]
-    KeyFileMissingKey,
+}
+
+/// The likely cause of a key or IV of the wrong length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LengthHint {
+    /// The right number of characters, but some take more than one byte.
+    NonAscii,
+    /// Leading or trailing whitespace.
+    Whitespace,
+    /// The length of the hex or Base64 text of the right number of bytes.
+    LooksEncoded,
+}
+
+impl LengthHint {
+    fn text(self) -> &'static str {
+        match self {
+            LengthHint::NonAscii => {
+                " (it has non-ASCII characters, which take more than one byte each)"
+            }
+            LengthHint::Whitespace => " (it starts or ends with whitespace)",
+            LengthHint::LooksEncoded => " (is it hex or Base64?)",
+        }
+    }
 }
 
 /// "1 byte", "33 bytes".
@@ -139,25 +163,20 @@ fn bytes(n: usize) -> String {
     }
 }
 
-/// A key, and the IV when the method needs one.
-#[derive(Debug, Clone)]
-pub struct KeyMaterial {
-    /// The 32-byte AES-256 key.
-    pub key: Key,
-    /// The 16-byte IV (CBC only; GCM draws a nonce per message).
-    pub iv: Option<Iv>,
+impl Key {
+    /// Turns a key string into the 32 key bytes.
+    pub fn parse(text: &str, encoding: KeyEncoding) -> Result<Key, KeyError> {
+        let bytes = decode(text, encoding, Part::Key)?;
+        Key::from_slice(&bytes).ok_or_else(|| wrong_length(text, &bytes, encoding, Part::Key))
+    }
 }
 
-/// Turns a key string into the 32 key bytes.
-pub fn parse_key(text: &str, encoding: KeyEncoding) -> Result<Key, KeyError> {
-    let bytes = decode(text, encoding, Part::Key)?;
-    Key::from_slice(&bytes).ok_or_else(|| wrong_length(text, &bytes, encoding, Part::Key))
-}
-
-/// Turns an IV string into the 16 IV bytes.
-pub fn parse_iv(text: &str, encoding: KeyEncoding) -> Result<Iv, KeyError> {
-    let bytes = decode(text, encoding, Part::Iv)?;
-    Iv::from_slice(&bytes).ok_or_else(|| wrong_length(text, &bytes, encoding, Part::Iv))
+impl Iv {
+    /// Turns an IV string into the 16 IV bytes.
+    pub fn parse(text: &str, encoding: KeyEncoding) -> Result<Iv, KeyError> {
+        let bytes = decode(text, encoding, Part::Iv)?;
+        Iv::from_slice(&bytes).ok_or_else(|| wrong_length(text, &bytes, encoding, Part::Iv))
+    }
 }
 
 fn decode(text: &str, encoding: KeyEncoding, part: Part) -> Result<Zeroizing<Vec<u8>>, KeyError> {
@@ -175,15 +194,15 @@ fn decode(text: &str, encoding: KeyEncoding, part: Part) -> Result<Zeroizing<Vec
 fn wrong_length(text: &str, bytes: &[u8], encoding: KeyEncoding, part: Part) -> KeyError {
     let chars = text.chars().count();
     let hint = if encoding == KeyEncoding::Utf8 && chars == part.len() && bytes.len() > chars {
-        " (it has non-ASCII characters, which take more than one byte each)"
+        Some(LengthHint::NonAscii)
     } else if text != text.trim() {
-        " (it starts or ends with whitespace)"
+        Some(LengthHint::Whitespace)
     } else if encoding == KeyEncoding::Utf8
         && (bytes.len() == part.len() * 2 || bytes.len() == part.len().div_ceil(3) * 4)
     {
-        " (is it hex or Base64? say so with --key-encoding)"
+        Some(LengthHint::LooksEncoded)
     } else {
-        ""
+        None
     };
     KeyError::WrongLength {
         part,
@@ -276,11 +295,11 @@ mod tests {
     #[test]
     fn utf8_takes_the_string_bytes() {
         assert_eq!(
-            parse_key(KEY, KeyEncoding::Utf8).unwrap().expose(),
+            Key::parse(KEY, KeyEncoding::Utf8).unwrap().expose(),
             KEY.as_bytes()
         );
         assert_eq!(
-            parse_iv(IV, KeyEncoding::Utf8).unwrap().expose(),
+            Iv::parse(IV, KeyEncoding::Utf8).unwrap().expose(),
             IV.as_bytes()
         );
     }
@@ -288,7 +307,7 @@ mod tests {
     #[test]
     fn lengths_are_counted_in_bytes() {
         let accented = "é".to_owned() + &KEY[1..]; // 32 characters, 33 bytes
-        let err = parse_key(&accented, KeyEncoding::Utf8).unwrap_err();
+        let err = Key::parse(&accented, KeyEncoding::Utf8).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("33 bytes once UTF-8 encoded"), "{text}");
         assert!(
@@ -300,14 +319,14 @@ mod tests {
             "the message must not echo the key"
         );
 
-        let short = parse_iv("short", KeyEncoding::Utf8)
+        let short = Iv::parse("short", KeyEncoding::Utf8)
             .unwrap_err()
             .to_string();
         assert!(
             short.contains("IV is 5 bytes") && short.contains("exactly 16"),
             "{short}"
         );
-        let spaced = parse_iv(&format!("{IV} "), KeyEncoding::Utf8)
+        let spaced = Iv::parse(&format!("{IV} "), KeyEncoding::Utf8)
             .unwrap_err()
             .to_string();
         assert!(spaced.contains("whitespace"), "{spaced}");
@@ -319,24 +338,24 @@ mod tests {
         let b64 = base64ct::Base64::encode_string(&bytes);
         let hex = base16ct::upper::encode_string(&bytes);
         assert_eq!(
-            parse_key(&b64, KeyEncoding::Base64).unwrap().expose()[..],
+            Key::parse(&b64, KeyEncoding::Base64).unwrap().expose()[..],
             bytes[..]
         );
         assert_eq!(
-            parse_key(&hex, KeyEncoding::Hex).unwrap().expose()[..],
+            Key::parse(&hex, KeyEncoding::Hex).unwrap().expose()[..],
             bytes[..]
         );
         let iv_hex = "000102030405060708090a0b0c0d0e0f";
         assert_eq!(
-            parse_iv(iv_hex, KeyEncoding::Hex).unwrap().expose()[..],
+            Iv::parse(iv_hex, KeyEncoding::Hex).unwrap().expose()[..],
             bytes[..16]
         );
 
-        let wrong = parse_key(&hex[..40], KeyEncoding::Hex)
+        let wrong = Key::parse(&hex[..40], KeyEncoding::Hex)
             .unwrap_err()
             .to_string();
         assert!(wrong.contains("20 bytes after hex decoding"), "{wrong}");
-        let bad = parse_key("zz", KeyEncoding::Hex).unwrap_err();
+        let bad = Key::parse("zz", KeyEncoding::Hex).unwrap_err();
         assert_eq!(
             bad,
             KeyError::NotDecodable {
@@ -344,16 +363,16 @@ mod tests {
                 encoding: KeyEncoding::Hex
             }
         );
-        assert!(parse_key("%%%", KeyEncoding::Base64).is_err());
+        assert!(Key::parse("%%%", KeyEncoding::Base64).is_err());
     }
 
     #[test]
     fn hex_key_given_as_utf8_gets_a_hint() {
         let hex64 = "00".repeat(32);
-        let msg = parse_key(&hex64, KeyEncoding::Utf8)
+        let msg = Key::parse(&hex64, KeyEncoding::Utf8)
             .unwrap_err()
             .to_string();
-        assert!(msg.contains("--key-encoding"), "{msg}");
+        assert!(msg.ends_with("(is it hex or Base64?)"), "{msg}");
     }
 
     #[test]

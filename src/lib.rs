@@ -1,46 +1,63 @@
 //! ce-crypt: encrypt event payloads for Netcore Customer Engagement.
 //!
-//! The library holds all logic, over bytes and with no terminal I/O:
-//! - [`method`]: the three Netcore methods and their API codes;
-//! - [`crypto`]: AES-256-CBC/PKCS7 and AES-256-GCM over bytes;
-//! - [`text`]: ciphertext as Base64 or hex text, streamed;
-//! - [`secret`]: zeroizing, redacted containers for keys;
-//! - [`keys`], [`keygen`]: key strings to bytes, key files, new keys;
-//! - [`payload`], [`events`]: JSON and event checks before encrypting;
-//! - [`codec`], [`batch`]: a method end to end, one payload or one per line;
-//! - [`upload`]: the request body and the POST to the upload API;
-//! - `read_ahead` (internal): input read on a second thread.
-//!
-//! The `ce-crypt` binary (`src/main.rs`, `src/cli/`) maps arguments onto these.
+//! A [`Cipher`] is one of Netcore's three [`Method`]s with the account's
+//! [`Key`] (and, for CBC, its [`Iv`]); it encrypts payload bytes into the
+//! Base64 or hex text the upload API takes, byte for byte as Netcore's
+//! reference scripts do, and decrypts them again.
 //!
 //! ```
-//! use ce_crypt::codec;
-//! use ce_crypt::keys::{KeyEncoding, KeyMaterial, parse_iv, parse_key};
-//! use ce_crypt::method::Method;
+//! use ce_crypt::{Cipher, Iv, Key, KeyEncoding, Method};
 //!
-//! let keys = KeyMaterial {
-//!     key: parse_key("Xk29vPqL0aZt7RmN4bWc8YdE1fGh3JsU", KeyEncoding::Utf8)?,
-//!     iv: Some(parse_iv("Qw5Er7Ty9Ui2Op4A", KeyEncoding::Utf8)?),
-//! };
+//! let key = Key::parse("Xk29vPqL0aZt7RmN4bWc8YdE1fGh3JsU", KeyEncoding::Utf8)?;
+//! let iv = Iv::parse("Qw5Er7Ty9Ui2Op4A", KeyEncoding::Utf8)?;
+//! let cipher = Cipher::new(Method::CbcBase64, key, Some(iv))?;
+//!
 //! let payload = br#"[{"activity_name":"Page Browse"}]"#;
-//! let ciphertext = codec::encrypt_to_string(Method::CbcBase64, &keys, payload)?;
-//! assert_eq!(ciphertext.len() % 4, 0);
-//! let plaintext = codec::decrypt_text(Method::CbcBase64, &keys, ciphertext.as_bytes())?;
-//! assert_eq!(plaintext, payload);
+//! let ciphertext = cipher.encrypt(payload)?;
+//! let body = ce_crypt::request::body(&ciphertext); // {"encryptedRequest":"…"}
+//! assert!(body.starts_with(r#"{"encryptedRequest":""#));
+//! assert_eq!(cipher.decrypt(ciphertext.as_bytes())?, payload);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Beyond the root:
+//! - [`payload`], [`events`]: the JSON and event checks a payload can be held to;
+//! - [`request`]: the upload API's request body, made and taken apart;
+//! - [`keys`], [`keygen`]: key strings, key files and new keys;
+//! - [`lines`]: one payload or ciphertext per input line, streamed;
+//! - [`upload`] (feature `send`): the HTTP client for the upload API;
+//! - [`hazmat`]: AES-256 and the text encodings on their own, for those who
+//!   know why they need them.
+//!
+//! Features: `send` (the upload client: ureq and rustls) and `cli` (the
+//! `ce-crypt` binary) are on by default; `default-features = false` leaves
+//! the cryptography and the checks alone.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod batch;
-pub mod codec;
-pub mod crypto;
+mod cipher;
 pub mod events;
+pub mod hazmat;
 pub mod keygen;
 pub mod keys;
-pub mod method;
+pub mod lines;
+mod method;
 pub mod payload;
-mod read_ahead;
-pub mod secret;
-pub mod text;
+mod read;
+pub mod request;
+mod secret;
+#[cfg(feature = "send")]
 pub mod upload;
+
+pub use cipher::{Cipher, CipherError, DecryptError, EncryptError, EncryptOptions};
+pub use events::EventCheckError;
+pub use hazmat::crypto::CryptoError;
+pub use hazmat::text::DecodeError;
+pub use keys::{KeyEncoding, KeyError};
+pub use lines::{LineError, LinesError};
+pub use method::{CipherMode, Method, TextEncoding, UnknownMethod};
+pub use payload::{Check, JsonError};
+pub use request::{CiphertextForm, NotARequestBody};
+pub use secret::{Iv, Key, SecretBytes, SecretString};
+#[cfg(feature = "send")]
+pub use upload::{Client, UploadError};

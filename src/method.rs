@@ -86,6 +86,26 @@ impl Method {
     }
 }
 
+impl fmt::Display for CipherMode {
+    /// `AES-256-CBC` or `AES-256-GCM`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CipherMode::Cbc => "AES-256-CBC",
+            CipherMode::Gcm => "AES-256-GCM",
+        })
+    }
+}
+
+impl fmt::Display for TextEncoding {
+    /// `Base64` or `hex`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TextEncoding::Base64 => "Base64",
+            TextEncoding::Hex => "hex",
+        })
+    }
+}
+
 impl fmt::Display for Method {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.alias())
@@ -94,6 +114,7 @@ impl fmt::Display for Method {
 
 /// A method name that matches no method.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 #[error(
     "unknown method {given:?}: use one of cbc-base64 (AES_256_CBC_BASE64, 11256), \
      cbc-hex (AES_256_CBC_HEX, 11257), gcm-base64 (AES_256_GCM_BASE64, 11258)"
@@ -166,6 +187,18 @@ mod tests {
             ]
         );
         assert_eq!(Method::default(), Method::CbcBase64);
+        let shown: Vec<_> = Method::ALL
+            .iter()
+            .map(|m| format!("{m} {} {}", m.mode(), m.encoding()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "cbc-base64 AES-256-CBC Base64",
+                "cbc-hex AES-256-CBC hex",
+                "gcm-base64 AES-256-GCM Base64"
+            ]
+        );
     }
 
     #[test]

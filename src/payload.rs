@@ -7,9 +7,8 @@ use crate::events::{self, EventCheckError};
 
 /// The payload is not valid JSON.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the payload is not valid JSON: {message} at line {line}, column {column} (pass --raw to encrypt any bytes)"
-)]
+#[error("the payload is not valid JSON: {message} at line {line}, column {column}")]
+#[non_exhaustive]
 pub struct JsonError {
     /// What serde_json found wrong.
     pub message: String,
@@ -63,26 +62,18 @@ pub fn utf8_text(bytes: &[u8]) -> Result<&str, JsonError> {
 }
 
 /// What a payload must pass before it is encrypted.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Check {
-    /// Any bytes (`--raw`).
+    /// Any bytes.
     None,
-    /// Valid JSON (the default).
+    /// Valid JSON.
+    #[default]
     Json,
-    /// A well-formed array of events (`--check-events`, and `send`).
+    /// A well-formed array of events, as the upload API takes them.
     Events,
 }
 
 impl Check {
-    /// The check the flags ask for.
-    pub fn from_flags(raw: bool, events: bool) -> Check {
-        match (raw, events) {
-            (_, true) => Check::Events,
-            (true, false) => Check::None,
-            (false, false) => Check::Json,
-        }
-    }
-
     /// Runs the check.
     pub fn run(self, payload: &[u8]) -> Result<(), EventCheckError> {
         match self {
@@ -204,7 +195,7 @@ mod tests {
         assert_eq!((err.line, err.column), (2, 11));
         let text = err.to_string();
         assert!(
-            text.contains("line 2, column 11") && text.contains("--raw"),
+            text.contains("line 2, column 11") && !text.contains("--"),
             "{text}"
         );
         assert!(!text.contains(" at line 2 column"), "{text}");

@@ -9,8 +9,22 @@ use std::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// A fixed-size secret byte array (an AES key or a CBC IV).
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone)]
 pub struct SecretBytes<const N: usize>([u8; N]);
+
+impl<const N: usize> Zeroize for SecretBytes<N> {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl<const N: usize> Drop for SecretBytes<N> {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl<const N: usize> ZeroizeOnDrop for SecretBytes<N> {}
 
 impl<const N: usize> SecretBytes<N> {
     /// Wraps `bytes`; the caller should wipe any copy it still holds.
@@ -42,8 +56,25 @@ pub type Key = SecretBytes<32>;
 pub type Iv = SecretBytes<16>;
 
 /// A secret text (a key as typed, a generated key, an API key).
-#[derive(Clone, Default, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+///
+/// Deliberately not `PartialEq`: comparing secrets byte by byte leaks, through
+/// timing, how much of a guess was right.
+#[derive(Clone, Default)]
 pub struct SecretString(String);
+
+impl Zeroize for SecretString {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl Drop for SecretString {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for SecretString {}
 
 impl SecretString {
     /// Takes ownership of `text`; its buffer is wiped when this is dropped.

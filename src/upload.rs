@@ -1,8 +1,10 @@
-//! The activity upload API: the request body, the POST itself, and its curl twin.
+//! The activity upload API: a [`Client`] that POSTs request bodies, and the
+//! equivalent curl command.
 //!
-//! One blocking HTTPS request with rustls (no OpenSSL linkage, so the binary
-//! stays self-contained). The API key travels only in the `Authorization`
-//! header: it is never part of an error, a log line or the dry-run output.
+//! Blocking HTTPS with rustls (no OpenSSL linkage, so the binary stays
+//! self-contained); one client keeps its connections open across requests.
+//! The API key travels only in the `Authorization` header: it is never part of
+//! an error, a log line or the dry-run output.
 
 use std::time::Duration;
 
@@ -11,32 +13,6 @@ use crate::secret::SecretString;
 
 /// Netcore's activity upload endpoint.
 pub const DEFAULT_ENDPOINT: &str = "https://api2.netcoresmartech.com/v1/activity/upload";
-
-/// What a request body starts with; the ciphertext text follows.
-pub const BODY_PREFIX: &str = "{\"encryptedRequest\":\"";
-/// What a request body ends with, after the ciphertext text.
-pub const BODY_SUFFIX: &str = "\"}";
-
-/// The request body: `{"encryptedRequest":"<ciphertext>"}` on one line.
-///
-/// Base64 and hex need no JSON escaping, so the parts are joined as they are.
-pub fn request_body(ciphertext: &str) -> String {
-    [BODY_PREFIX, ciphertext, BODY_SUFFIX].concat()
-}
-
-/// The ciphertext inside a request body `{"encryptedRequest":"…"}`, if `bytes` is one.
-///
-/// Lets `decrypt` read what `encrypt --request` wrote, or a captured request.
-pub fn ciphertext_in_body(bytes: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Body {
-        #[serde(rename = "encryptedRequest")]
-        encrypted_request: String,
-    }
-    serde_json::from_slice::<Body>(bytes)
-        .ok()
-        .map(|body| body.encrypted_request)
-}
 
 /// Everything one upload needs.
 #[derive(Debug)]
@@ -47,10 +23,8 @@ pub struct Upload<'a> {
     pub method: Method,
     /// The panel's asset id, for `x-asset`.
     pub asset_id: &'a str,
-    /// The request body from [`request_body`].
+    /// The request body from [`request::body`](crate::request::body).
     pub body: &'a str,
-    /// Bound on the whole request, connection to last byte.
-    pub timeout: Duration,
 }
 
 /// A 2xx answer.
@@ -64,6 +38,7 @@ pub struct Answer {
 
 /// Why an upload failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum UploadError {
     /// The API answered with a status other than 2xx.
     #[error("the API answered {status} {reason}: {body}")]
@@ -76,7 +51,7 @@ pub enum UploadError {
         body: String,
     },
     /// No complete answer within the timeout.
-    #[error("no answer from {endpoint} within {seconds} s; check the network or raise --timeout")]
+    #[error("no answer from {endpoint} within {seconds} s")]
     Timeout {
         /// The endpoint.
         endpoint: String,
@@ -105,69 +80,81 @@ pub enum UploadError {
     },
 }
 
-/// POSTs the upload and returns the API's 2xx answer.
-pub fn send(upload: &Upload<'_>, api_key: &SecretString) -> Result<Answer, UploadError> {
-    let endpoint = upload.endpoint.to_owned();
-    if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
-        return Err(UploadError::BadEndpoint { endpoint });
-    }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(upload.timeout))
-        .http_status_as_error(false)
-        .user_agent(concat!("ce-crypt/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
-    let authorization = SecretString::new(format!("Bearer {}", api_key.expose()));
-    let result = agent
-        .post(upload.endpoint)
-        .header("Content-Type", "application/json")
-        .header("x-eCode", upload.method.code().to_string())
-        .header("x-asset", upload.asset_id)
-        .header("Authorization", authorization.expose())
-        .send(upload.body);
-    let mut response = result.map_err(|e| classify(e, upload))?;
-    let status = response.status();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(16 * 1024 * 1024)
-        .read_to_string()
-        .map_err(|e| classify(e, upload))?;
-    if status.is_success() {
-        Ok(Answer {
-            status: status.as_u16(),
-            body,
-        })
-    } else {
-        Err(UploadError::Rejected {
-            status: status.as_u16(),
-            reason: status.canonical_reason().unwrap_or("").to_owned(),
-            body: shorten(&body),
-        })
-    }
+/// An HTTP client for the upload API; it reuses connections across requests.
+#[derive(Debug, Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+    timeout: Duration,
 }
 
-fn classify(error: ureq::Error, upload: &Upload<'_>) -> UploadError {
-    let endpoint = upload.endpoint.to_owned();
-    match error {
-        ureq::Error::Timeout(_) => UploadError::Timeout {
-            endpoint,
-            seconds: upload.timeout.as_secs_f64(),
-        },
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => UploadError::Timeout {
-            endpoint,
-            seconds: upload.timeout.as_secs_f64(),
-        },
-        ureq::Error::HostNotFound => UploadError::HostNotFound { endpoint },
-        ureq::Error::BadUri(_) | ureq::Error::Http(_) => UploadError::BadEndpoint { endpoint },
-        ureq::Error::Io(io) => UploadError::Connection {
-            endpoint,
-            detail: io.to_string(),
-        },
-        other => UploadError::Connection {
-            endpoint,
-            detail: other.to_string(),
-        },
+impl Client {
+    /// A client whose requests each take at most `timeout`, connection to last byte.
+    pub fn new(timeout: Duration) -> Client {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .user_agent(concat!("ce-crypt/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Client { agent, timeout }
+    }
+
+    /// POSTs the upload and returns the API's 2xx answer.
+    pub fn send(&self, upload: &Upload<'_>, api_key: &SecretString) -> Result<Answer, UploadError> {
+        let endpoint = upload.endpoint.to_owned();
+        if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+            return Err(UploadError::BadEndpoint { endpoint });
+        }
+        let authorization = SecretString::new(format!("Bearer {}", api_key.expose()));
+        let result = self
+            .agent
+            .post(upload.endpoint)
+            .header("Content-Type", "application/json")
+            .header("x-eCode", upload.method.code().to_string())
+            .header("x-asset", upload.asset_id)
+            .header("Authorization", authorization.expose())
+            .send(upload.body);
+        let mut response = result.map_err(|e| self.classify(e, upload))?;
+        let status = response.status();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(16 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|e| self.classify(e, upload))?;
+        if status.is_success() {
+            Ok(Answer {
+                status: status.as_u16(),
+                body,
+            })
+        } else {
+            Err(UploadError::Rejected {
+                status: status.as_u16(),
+                reason: status.canonical_reason().unwrap_or("").to_owned(),
+                body: shorten(&body),
+            })
+        }
+    }
+
+    fn classify(&self, error: ureq::Error, upload: &Upload<'_>) -> UploadError {
+        let endpoint = upload.endpoint.to_owned();
+        let seconds = self.timeout.as_secs_f64();
+        match error {
+            ureq::Error::Timeout(_) => UploadError::Timeout { endpoint, seconds },
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                UploadError::Timeout { endpoint, seconds }
+            }
+            ureq::Error::HostNotFound => UploadError::HostNotFound { endpoint },
+            ureq::Error::BadUri(_) | ureq::Error::Http(_) => UploadError::BadEndpoint { endpoint },
+            ureq::Error::Io(io) => UploadError::Connection {
+                endpoint,
+                detail: io.to_string(),
+            },
+            other => UploadError::Connection {
+                endpoint,
+                detail: other.to_string(),
+            },
+        }
     }
 }
 
@@ -202,33 +189,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn body_is_one_line_of_json() {
-        let body = request_body("ab+/==");
-        assert_eq!(body, r#"{"encryptedRequest":"ab+/=="}"#);
-        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(value["encryptedRequest"], "ab+/==");
-    }
-
-    #[test]
-    fn bodies_unwrap_to_their_ciphertext() {
-        assert_eq!(
-            ciphertext_in_body(request_body("QUJD").as_bytes()).as_deref(),
-            Some("QUJD")
-        );
-        let spaced = b" {\n \"encryptedRequest\" : \"00ff\", \"extra\": 1 }\n";
-        assert_eq!(ciphertext_in_body(spaced).as_deref(), Some("00ff"));
-        assert_eq!(ciphertext_in_body(b"QUJD"), None);
-        assert_eq!(ciphertext_in_body(br#"{"other":"x"}"#), None);
-    }
-
-    #[test]
     fn curl_quotes_and_hides_the_key() {
         let upload = Upload {
             endpoint: DEFAULT_ENDPOINT,
             method: Method::CbcHex,
             asset_id: "it's",
             body: r#"{"encryptedRequest":"00ff"}"#,
-            timeout: Duration::from_secs(1),
         };
         let curl = curl_command(&upload);
         assert!(curl.contains("-H 'x-eCode: 11257'"), "{curl}");
@@ -259,21 +225,19 @@ mod tests {
             method: Method::CbcBase64,
             asset_id: "a",
             body: "{}",
-            timeout: Duration::from_millis(2500),
         };
-        let dns = classify(ureq::Error::HostNotFound, &upload).to_string();
+        let client = Client::new(Duration::from_millis(2500));
+        let classify = |error| client.classify(error, &upload);
+        let dns = classify(ureq::Error::HostNotFound).to_string();
         assert_eq!(
             dns,
             "could not resolve the host of https://api.example.invalid/v1/activity/upload: \
              check the URL and your DNS"
         );
-        let timeout = classify(ureq::Error::Timeout(ureq::Timeout::Global), &upload).to_string();
-        assert!(
-            timeout.contains("within 2.5 s") && timeout.contains("--timeout"),
-            "{timeout}"
-        );
+        let timeout = classify(ureq::Error::Timeout(ureq::Timeout::Global)).to_string();
+        assert!(timeout.ends_with("within 2.5 s"), "{timeout}");
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        let io = classify(ureq::Error::Io(refused), &upload).to_string();
+        let io = classify(ureq::Error::Io(refused)).to_string();
         assert!(
             io.starts_with("could not reach https://api.example.invalid/"),
             "{io}"
@@ -287,9 +251,10 @@ mod tests {
             method: Method::CbcBase64,
             asset_id: "a",
             body: "{}",
-            timeout: Duration::from_secs(1),
         };
-        let error = send(&upload, &SecretString::from("k")).unwrap_err();
+        let error = Client::new(Duration::from_secs(1))
+            .send(&upload, &SecretString::from("k"))
+            .unwrap_err();
         assert!(matches!(error, UploadError::BadEndpoint { .. }), "{error}");
     }
 }

@@ -161,7 +161,7 @@ fn key_and_iv_lengths_are_bytes() {
     );
     fails_with(
         ce().args(["encrypt", "--key", KEY, "{}"]),
-        "--key needs --iv",
+        "pass --iv with --key",
     );
     fails_with(
         ce().env("CE_SECRET_KEY", KEY).args(["encrypt", "{}"]),

@@ -1,11 +1,9 @@
 //! Property tests: round trips for arbitrary bytes and keys, and no panics on
 //! arbitrary ciphertexts, key strings or key files.
 
-use ce_crypt::codec;
-use ce_crypt::keys::{KeyEncoding, KeyFile, KeyMaterial, parse_iv, parse_key};
-use ce_crypt::method::Method;
-use ce_crypt::secret::{Iv, Key};
-use ce_crypt::{payload, text};
+use ce_crypt::hazmat::text;
+use ce_crypt::keys::KeyFile;
+use ce_crypt::{Cipher, Iv, Key, KeyEncoding, Method, payload};
 use proptest::prelude::*;
 
 fn method() -> impl Strategy<Value = Method> {
@@ -24,11 +22,8 @@ fn encoding() -> impl Strategy<Value = KeyEncoding> {
     ]
 }
 
-fn keys(key: [u8; 32], iv: [u8; 16]) -> KeyMaterial {
-    KeyMaterial {
-        key: Key::new(key),
-        iv: Some(Iv::new(iv)),
-    }
+fn cipher(method: Method, key: [u8; 32], iv: [u8; 16]) -> Cipher {
+    Cipher::new(method, Key::new(key), Some(Iv::new(iv))).unwrap()
 }
 
 proptest! {
@@ -41,9 +36,9 @@ proptest! {
         iv in any::<[u8; 16]>(),
         plaintext in proptest::collection::vec(any::<u8>(), 0..2048),
     ) {
-        let keys = keys(key, iv);
-        let text = codec::encrypt_to_string(method, &keys, &plaintext).unwrap();
-        prop_assert_eq!(codec::decrypt_text(method, &keys, text.as_bytes()).unwrap(), plaintext);
+        let cipher = cipher(method, key, iv);
+        let text = cipher.encrypt(&plaintext).unwrap();
+        prop_assert_eq!(cipher.decrypt(text.as_bytes()).unwrap(), plaintext);
     }
 
     #[test]
@@ -51,8 +46,7 @@ proptest! {
         method in method(),
         data in proptest::collection::vec(any::<u8>(), 0..512),
     ) {
-        let keys = keys([7; 32], [9; 16]);
-        let _ = codec::decrypt_text(method, &keys, &data);
+        let _ = cipher(method, [7; 32], [9; 16]).decrypt(&data);
     }
 
     #[test]
@@ -61,33 +55,33 @@ proptest! {
         bytes in proptest::collection::vec(any::<u8>(), 0..512),
     ) {
         // Well-formed Base64/hex of random bytes reaches the cipher code itself.
-        let keys = keys([7; 32], [9; 16]);
+        let cipher = cipher(method, [7; 32], [9; 16]);
         let encoded = text::encode_to_string(&bytes, method.encoding());
-        if let Ok(plaintext) = codec::decrypt_text(method, &keys, encoded.as_bytes()) {
+        if let Ok(plaintext) = cipher.decrypt(encoded.as_bytes()) {
             // Anything accepted must be what some encryption produced (CBC is deterministic).
             if method != Method::GcmBase64 {
-                prop_assert_eq!(codec::encrypt_to_string(method, &keys, &plaintext).unwrap(), encoded);
+                prop_assert_eq!(cipher.encrypt(&plaintext).unwrap(), encoded);
             }
         }
     }
 
     #[test]
     fn key_parsing_never_panics(text in any::<String>(), encoding in encoding()) {
-        let _ = parse_key(&text, encoding).map_err(|e| e.to_string());
-        let _ = parse_iv(&text, encoding).map_err(|e| e.to_string());
+        let _ = Key::parse(&text, encoding).map_err(|e| e.to_string());
+        let _ = Iv::parse(&text, encoding).map_err(|e| e.to_string());
     }
 
     #[test]
     fn key_messages_do_not_depend_on_the_key_text(key in "[!-<>-~]{32}", other in "[!-<>-~]{32}") {
         // Two wrong keys of the same shape give the same message: nothing of the
         // value itself can be in it. (No `=`, so every decodable one is 24 bytes.)
-        let a = parse_key(&key, KeyEncoding::Base64).unwrap_err();
-        let b = parse_key(&other, KeyEncoding::Base64).unwrap_err();
+        let a = Key::parse(&key, KeyEncoding::Base64).unwrap_err();
+        let b = Key::parse(&other, KeyEncoding::Base64).unwrap_err();
         if std::mem::discriminant(&a) == std::mem::discriminant(&b) {
             prop_assert_eq!(a.to_string(), b.to_string());
         }
-        let short_a = parse_iv(&key[..15], KeyEncoding::Utf8).unwrap_err().to_string();
-        let short_b = parse_iv(&other[..15], KeyEncoding::Utf8).unwrap_err().to_string();
+        let short_a = Iv::parse(&key[..15], KeyEncoding::Utf8).unwrap_err().to_string();
+        let short_b = Iv::parse(&other[..15], KeyEncoding::Utf8).unwrap_err().to_string();
         prop_assert_eq!(short_a, short_b);
     }
 
@@ -99,9 +93,9 @@ proptest! {
     #[test]
     fn key_file_lines_round_trip(key in "[A-Za-z0-9]{32}", iv in "[A-Za-z0-9]{16}") {
         let file = KeyFile::parse(&format!("CE_SECRET_KEY={key}\nCE_SECRET_IV={iv}\n")).unwrap();
-        let parsed = parse_key(file.key.unwrap().expose(), KeyEncoding::Utf8).unwrap();
+        let parsed = Key::parse(file.key.unwrap().expose(), KeyEncoding::Utf8).unwrap();
         prop_assert_eq!(&parsed.expose()[..], key.as_bytes());
-        let parsed = parse_iv(file.iv.unwrap().expose(), KeyEncoding::Utf8).unwrap();
+        let parsed = Iv::parse(file.iv.unwrap().expose(), KeyEncoding::Utf8).unwrap();
         prop_assert_eq!(&parsed.expose()[..], iv.as_bytes());
     }
 

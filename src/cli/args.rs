@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use ce_crypt::method::Method;
+use ce_crypt::Method;
 
 /// The ENVIRONMENT section shared by the commands that read keys.
 macro_rules! environment {

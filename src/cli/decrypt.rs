@@ -2,40 +2,46 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 
-use anyhow::{Context, Result, anyhow};
-use ce_crypt::batch::NOT_A_BODY;
-use ce_crypt::{batch, codec, payload, upload};
+use anyhow::{Context, Result};
+use ce_crypt::lines::LineChunks;
+use ce_crypt::{Check, payload, request};
 
 use super::args::DecryptArgs;
 use super::input::Input;
 use super::keysource;
 use super::output::{Existing, Output};
+use super::read_ahead::{ReadAhead, in_background};
+
+/// Inputs larger than this (or of unknown size) are read on a second thread.
+const READ_AHEAD_MIN: u64 = 1024 * 1024;
 
 /// Decrypts one ciphertext, or one per line with `--lines`.
 pub fn run(args: DecryptArgs) -> Result<()> {
-    let method = args.method;
-    let keys = keysource::resolve(args.keys, method)?;
+    let cipher = keysource::resolve(args.keys, args.method)?;
     let input = Input::choose(args.text, args.input.input, "ciphertext")?;
     let mut out = Output::open(args.output.as_deref(), Existing::Replace)?;
     let (reader, size) = input.open()?;
 
     if args.lines {
-        batch::decrypt_lines(method, &keys, reader, &mut out)?;
+        let chunks = in_background(LineChunks::new(reader, Check::None), 4);
+        cipher.decrypt_line_chunks(chunks, &mut out)?;
         return out.commit();
     }
 
+    let reader: Box<dyn Read + Send> = match size {
+        Some(size) if size <= READ_AHEAD_MIN => reader,
+        _ => Box::new(ReadAhead::new(reader, 1024 * 1024)),
+    };
     // A request body (`encrypt --request`, or a captured request) is unwrapped first.
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
-    let looks_like_json =
-        reader.fill_buf()?.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let is_body = request::looks_like_body(reader.fill_buf()?);
     // The plaintext is only released once its padding or tag has checked out.
-    let plaintext = if looks_like_json {
-        let mut body = Vec::with_capacity(size);
+    let plaintext = if is_body {
+        let mut body = Vec::new();
         reader.read_to_end(&mut body)?;
-        let text = upload::ciphertext_in_body(&body).ok_or_else(|| anyhow!(NOT_A_BODY))?;
-        codec::decrypt_text(method, &keys, text.as_bytes())?
+        cipher.decrypt(&request::ciphertext_of(&body)?)?
     } else {
-        codec::decrypt_reader(method, &keys, reader, size)?
+        cipher.decrypt_reader(reader, size)?
     };
     if args.pretty {
         let pretty = payload::pretty_json(&plaintext)

@@ -38,21 +38,21 @@ impl Input {
     /// Reads everything.
     pub fn read_all(self) -> Result<Vec<u8>> {
         let (mut reader, size) = self.open()?;
-        let mut bytes = Vec::with_capacity(size);
+        let mut bytes = Vec::with_capacity(size.and_then(|n| usize::try_from(n).ok()).unwrap_or(0));
         reader
             .read_to_end(&mut bytes)
             .context("could not read the input")?;
         Ok(bytes)
     }
 
-    /// Opens a reader and tells the input's size when it is known (0 otherwise).
-    pub fn open(self) -> Result<(Box<dyn Read + Send>, usize)> {
+    /// Opens a reader and tells the input's size when it is known.
+    pub fn open(self) -> Result<(Box<dyn Read + Send>, Option<u64>)> {
         Ok(match self {
             Input::Argument(bytes) => {
-                let len = bytes.len();
-                (Box::new(io::Cursor::new(bytes)), len)
+                let len = bytes.len() as u64;
+                (Box::new(io::Cursor::new(bytes)), Some(len))
             }
-            Input::Stdin => (Box::new(io::stdin()), 0),
+            Input::Stdin => (Box::new(io::stdin()), None),
             Input::File(path) => {
                 let file = File::open(&path)
                     .with_context(|| format!("could not open {}", path.display()))?;
@@ -60,8 +60,7 @@ impl Input {
                     .metadata()
                     .ok()
                     .filter(|m| m.is_file())
-                    .and_then(|m| usize::try_from(m.len()).ok())
-                    .unwrap_or(0);
+                    .map(|m| m.len());
                 (Box::new(file), size)
             }
         })

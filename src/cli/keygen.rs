@@ -3,8 +3,8 @@
 use std::io::{self, IsTerminal, Write};
 
 use anyhow::Result;
+use ce_crypt::KeyEncoding;
 use ce_crypt::keygen;
-use ce_crypt::keys::KeyEncoding;
 
 use super::args::{KeygenArgs, KeygenFormat};
 use super::output::{Existing, Output};

@@ -5,11 +5,11 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use ce_crypt::keys::{self, ENCODING_VAR, IV_VAR, KEY_VAR, KeyEncoding, KeyFile, KeyMaterial};
-use ce_crypt::method::Method;
-use ce_crypt::secret::SecretString;
+use ce_crypt::keys::{ENCODING_VAR, IV_VAR, KEY_VAR, KeyFile};
+use ce_crypt::{Cipher, Iv, Key, KeyEncoding, Method, SecretString};
 
 use super::args::{KeyArgs, KeyEncodingArg};
+use super::error::KeySource;
 
 impl From<KeyEncodingArg> for KeyEncoding {
     fn from(arg: KeyEncodingArg) -> Self {
@@ -21,27 +21,24 @@ impl From<KeyEncodingArg> for KeyEncoding {
     }
 }
 
-/// Key and IV strings from one source, with where they came from.
+/// Key and IV strings from one source.
 struct Found {
     key: SecretString,
     iv: Option<SecretString>,
     encoding: KeyEncoding,
-    /// Where they came from, to prefix a message about them.
-    source: String,
-    /// How to name the IV in a "missing" message.
-    iv_hint: String,
+    source: KeySource,
 }
 
-/// Resolves the key material for `method`, first match wins.
-pub fn resolve(args: KeyArgs, method: Method) -> Result<KeyMaterial> {
+/// The cipher for `method`, with key material from the first source that has
+/// a key: flags, then the key file, then the environment.
+pub fn resolve(args: KeyArgs, method: Method) -> Result<Cipher> {
     let flag_encoding = args.key_encoding.map(KeyEncoding::from);
     let found = if let Some(key) = args.key {
         Found {
             key: SecretString::new(key),
             iv: args.iv.map(SecretString::new),
             encoding: flag_encoding.unwrap_or_default(),
-            source: "--key/--iv".into(),
-            iv_hint: "--key needs --iv".into(),
+            source: KeySource::Flags,
         }
     } else if let Some(path) = args.key_file {
         from_file(&path, flag_encoding)?
@@ -58,8 +55,7 @@ pub fn resolve(args: KeyArgs, method: Method) -> Result<KeyMaterial> {
             key,
             iv: env_secret(IV_VAR)?,
             encoding,
-            source: format!("{KEY_VAR}/{IV_VAR}"),
-            iv_hint: format!("{KEY_VAR} is set but {IV_VAR} is not"),
+            source: KeySource::Environment,
         }
     } else {
         bail!(
@@ -69,17 +65,19 @@ pub fn resolve(args: KeyArgs, method: Method) -> Result<KeyMaterial> {
     };
 
     let source = || found.source.clone();
-    let key = keys::parse_key(found.key.expose(), found.encoding).with_context(source)?;
-    let iv = match (&found.iv, method.needs_iv()) {
-        (Some(iv), true) => Some(keys::parse_iv(iv.expose(), found.encoding).with_context(source)?),
-        (None, true) => bail!("{} ({method} needs the account's IV)", found.iv_hint),
-        // GCM draws a fresh nonce per message: a configured IV is ignored, not required.
-        (_, false) => None,
+    let key = Key::parse(found.key.expose(), found.encoding).with_context(source)?;
+    // GCM draws a fresh nonce per message: a configured IV is not read.
+    let iv = match &found.iv {
+        Some(iv) if method.needs_iv() => {
+            Some(Iv::parse(iv.expose(), found.encoding).with_context(source)?)
+        }
+        _ => None,
     };
-    Ok(KeyMaterial { key, iv })
+    Cipher::new(method, key, iv).with_context(source)
 }
 
-fn env_secret(name: &str) -> Result<Option<SecretString>> {
+/// An environment variable holding a secret, if it is set.
+pub fn env_secret(name: &str) -> Result<Option<SecretString>> {
     match env::var(name) {
         Ok(value) => Ok(Some(SecretString::new(value))),
         Err(env::VarError::NotPresent) => Ok(None),
@@ -87,12 +85,19 @@ fn env_secret(name: &str) -> Result<Option<SecretString>> {
     }
 }
 
-fn from_file(path: &Path, flag_encoding: Option<KeyEncoding>) -> Result<Found> {
+/// A file holding secrets (`what` names it in messages), with a warning when
+/// others can read it.
+pub fn read_secret_file(path: &Path, what: &str) -> Result<SecretString> {
     let text = SecretString::new(
         fs::read_to_string(path)
-            .with_context(|| format!("could not read the key file {}", path.display()))?,
+            .with_context(|| format!("could not read the {what} {}", path.display()))?,
     );
-    warn_if_shared(path);
+    warn_if_shared(path, what);
+    Ok(text)
+}
+
+fn from_file(path: &Path, flag_encoding: Option<KeyEncoding>) -> Result<Found> {
+    let text = read_secret_file(path, "key file")?;
     let file = KeyFile::parse(text.expose()).with_context(|| path.display().to_string())?;
     let encoding = match (file.encoding, flag_encoding) {
         (Some(from_file), Some(flag)) if from_file != flag => bail!(
@@ -112,20 +117,19 @@ fn from_file(path: &Path, flag_encoding: Option<KeyEncoding>) -> Result<Found> {
         key,
         iv: file.iv,
         encoding,
-        source: format!("the key file {}", path.display()),
-        iv_hint: format!("the key file {} has no {IV_VAR}= line", path.display()),
+        source: KeySource::File(path.to_owned()),
     })
 }
 
-/// Warns, as ssh does, when a key file can be read by anyone but its owner.
+/// Warns, as ssh does, when a secret file can be read by anyone but its owner.
 #[cfg(unix)]
-pub fn warn_if_shared(path: &Path) {
+fn warn_if_shared(path: &Path, what: &str) {
     use std::os::unix::fs::PermissionsExt;
     if let Ok(meta) = fs::metadata(path)
         && meta.permissions().mode() & 0o077 != 0
     {
         eprintln!(
-            "warning: the key file {} is accessible by group or others; run: chmod 600 {}",
+            "warning: the {what} {} is accessible by group or others; run: chmod 600 {}",
             path.display(),
             path.display()
         );
@@ -133,4 +137,4 @@ pub fn warn_if_shared(path: &Path) {
 }
 
 #[cfg(not(unix))]
-pub fn warn_if_shared(_path: &Path) {}
+fn warn_if_shared(_path: &Path, _what: &str) {}

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use anyhow::Result;
-use ce_crypt::method::{CipherMode, Method, TextEncoding};
+use ce_crypt::Method;
 
 /// Prints name, cipher, encoding, API code and alias of every method.
 pub fn run() -> Result<()> {
@@ -14,14 +14,6 @@ pub fn run() -> Result<()> {
         "NAME", "CIPHER", "ENCODING", "CODE"
     )?;
     for method in Method::ALL {
-        let cipher = match method.mode() {
-            CipherMode::Cbc => "AES-256-CBC",
-            CipherMode::Gcm => "AES-256-GCM",
-        };
-        let encoding = match method.encoding() {
-            TextEncoding::Base64 => "Base64",
-            TextEncoding::Hex => "hex",
-        };
         let default = if method == Method::default() {
             "  (default)"
         } else {
@@ -31,8 +23,8 @@ pub fn run() -> Result<()> {
             out,
             "{:<20} {:<13} {:<8} {:<6} {}{default}",
             method.name(),
-            cipher,
-            encoding,
+            method.mode().to_string(),
+            method.encoding().to_string(),
             method.code(),
             method.alias()
         )?;

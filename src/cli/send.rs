@@ -1,16 +1,12 @@
 //! `ce-crypt send`: check, encrypt and POST a payload to the activity upload API.
 
-use std::env;
-use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use ce_crypt::events;
-use ce_crypt::secret::SecretString;
-use ce_crypt::upload::{self, Upload};
-use ce_crypt::{codec, payload};
+use anyhow::{Result, bail};
+use ce_crypt::upload::{self, Client, Upload};
+use ce_crypt::{SecretString, events, request};
 
 use super::args::SendArgs;
 use super::input::Input;
@@ -21,8 +17,7 @@ const API_KEY_VAR: &str = "CE_API_KEY";
 
 /// Checks, encrypts and sends (or, with `--dry-run`, prints the curl command).
 pub fn run(args: SendArgs) -> Result<()> {
-    let method = args.payload.method;
-    let keys = keysource::resolve(args.payload.keys, method)?;
+    let cipher = keysource::resolve(args.payload.keys, args.payload.method)?;
     // Look for the API key before reading the payload, so a missing key fails fast.
     let api_key = if args.dry_run {
         None
@@ -32,15 +27,13 @@ pub fn run(args: SendArgs) -> Result<()> {
     let payload =
         Input::choose(args.payload.text, args.payload.input.input, "payload")?.read_all()?;
 
-    let shared_asset_id = if args.no_check {
+    let summary = if args.no_check {
         // Still JSON, and still look for a shared asset_id, without judging the events.
-        let value: serde_json::Value = serde_json::from_str(payload::utf8_text(&payload)?)
-            .map_err(payload::JsonError::from)?;
-        events::shared_asset_id(&value)
+        events::summarize(&payload)?
     } else {
-        events::check(&payload)?.shared_asset_id
+        events::check(&payload)?
     };
-    let asset_id = match (args.asset, shared_asset_id) {
+    let asset_id = match (args.asset, summary.shared_asset_id) {
         (Some(asset), _) => asset,
         (None, Some(shared)) => shared,
         (None, None) => bail!(
@@ -48,21 +41,20 @@ pub fn run(args: SendArgs) -> Result<()> {
         ),
     };
 
-    let ciphertext = codec::encrypt_to_string(method, &keys, &payload)?;
-    let body = upload::request_body(&ciphertext);
+    let body = request::body(&cipher.encrypt(&payload)?);
     let request = Upload {
         endpoint: &args.endpoint,
-        method,
+        method: cipher.method(),
         asset_id: &asset_id,
         body: &body,
-        timeout: Duration::from_secs_f64(args.timeout),
     };
     let mut stdout = io::stdout().lock();
     let Some(api_key) = api_key else {
         writeln!(stdout, "{}", upload::curl_command(&request))?;
         return Ok(());
     };
-    let answer = upload::send(&request, &api_key)?;
+    let client = Client::new(Duration::from_secs_f64(args.timeout));
+    let answer = client.send(&request, &api_key)?;
     stdout.write_all(answer.body.as_bytes())?;
     if !answer.body.ends_with('\n') {
         stdout.write_all(b"\n")?;
@@ -75,20 +67,15 @@ pub fn run(args: SendArgs) -> Result<()> {
 fn api_key(file: Option<&Path>) -> Result<SecretString> {
     let key = match file {
         Some(path) => {
-            let text =
-                SecretString::new(fs::read_to_string(path).with_context(|| {
-                    format!("could not read the API key file {}", path.display())
-                })?);
-            keysource::warn_if_shared(path);
+            let text = keysource::read_secret_file(path, "API key file")?;
             SecretString::from(text.expose().trim())
         }
-        None => match env::var(API_KEY_VAR) {
-            Ok(value) => SecretString::new(value),
-            Err(env::VarError::NotPresent) => bail!(
+        None => match keysource::env_secret(API_KEY_VAR)? {
+            Some(value) => value,
+            None => bail!(
                 "no API key: set {API_KEY_VAR} to the panel's API key, or pass --api-key-file FILE \
                  (or use --dry-run to see the request without sending it)"
             ),
-            Err(env::VarError::NotUnicode(_)) => bail!("{API_KEY_VAR} is not valid UTF-8"),
         },
     };
     if key.expose().is_empty() {

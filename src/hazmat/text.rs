@@ -13,7 +13,7 @@ use base64::engine::general_purpose::PAD_INDIFFERENT;
 use base64::engine::simd::Simd;
 
 use crate::method::TextEncoding;
-use crate::read_ahead::{read_ahead, read_some};
+use crate::read::read_some;
 
 /// Raw bytes handed to the encoder at a time: a multiple of 3 (Base64) and 2 (hex).
 const ENCODE_PIECE: usize = 48 * 1024;
@@ -28,22 +28,23 @@ fn base64_engine() -> Simd {
 
 /// Why a text could not be decoded into ciphertext bytes.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// Nothing but whitespace.
-    #[error("the ciphertext is empty: pass the Base64 or hex text that encrypt printed")]
+    #[error("the ciphertext is empty")]
     Empty,
     /// A character outside the alphabet.
     #[error(
         "the ciphertext is not valid {encoding}: unexpected {found} at character {position}{hint}"
     )]
     InvalidCharacter {
-        /// `Base64` or `hex`.
-        encoding: &'static str,
+        /// The encoding expected.
+        encoding: TextEncoding,
         /// The offending character, described.
         found: String,
         /// 1-based position among the non-whitespace characters.
         position: u64,
-        /// Extra advice for common mix-ups.
+        /// What the text looks like instead, for common mix-ups (or empty).
         hint: &'static str,
     },
     /// The text stops part-way through a character group, or padding is misplaced.
@@ -51,14 +52,14 @@ pub enum DecodeError {
         "the ciphertext is not valid {encoding}: {problem}; was it cut short or copied incompletely?"
     )]
     Malformed {
-        /// `Base64` or `hex`.
-        encoding: &'static str,
+        /// The encoding expected.
+        encoding: TextEncoding,
         /// What is wrong.
         problem: &'static str,
     },
     /// Reading the input failed.
-    #[error("could not read the ciphertext: {0}")]
-    Io(#[from] io::Error),
+    #[error("could not read the ciphertext")]
+    Io(#[source] io::Error),
 }
 
 /// Writes bytes as Base64 or hex text into `W`, in pieces, as they arrive.
@@ -163,27 +164,23 @@ pub fn decode(text: &[u8], encoding: TextEncoding) -> Result<Vec<u8>, DecodeErro
 /// Decodes text read from `reader`, ignoring ASCII whitespace anywhere.
 ///
 /// `size_hint` (the input's length, if known) sizes the output buffer once.
-/// Unless the input is known to be small, a second thread reads the next piece
-/// while this one decodes, so that copying from the kernel overlaps decoding.
-pub fn decode_reader<R: Read + Send + 'static>(
-    reader: R,
+/// Reads on the calling thread; a caller that wants reading to overlap
+/// decoding can hand in a reader that reads ahead.
+pub fn decode_reader<R: Read>(
+    mut reader: R,
     encoding: TextEncoding,
-    size_hint: usize,
+    size_hint: Option<u64>,
 ) -> Result<Vec<u8>, DecodeError> {
+    let size_hint = size_hint.and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
     let mut decoder = Decoder::new(encoding, size_hint);
-    if size_hint > 0 && size_hint <= DECODE_PIECE {
-        let mut reader = reader;
-        let mut piece = vec![0u8; size_hint.max(4096)];
-        while let Some(n) = read_some(&mut reader, &mut piece)? {
-            decoder.push(&piece[..n])?;
-        }
-        return decoder.finish();
-    }
-    let pieces = read_ahead(reader, DECODE_PIECE);
-    for piece in pieces.iter() {
-        let piece = piece?;
-        decoder.push(&piece)?;
-        pieces.recycle(piece);
+    let piece_len = if size_hint > 0 {
+        size_hint.clamp(4096, DECODE_PIECE)
+    } else {
+        DECODE_PIECE
+    };
+    let mut piece = vec![0u8; piece_len];
+    while let Some(n) = read_some(&mut reader, &mut piece).map_err(DecodeError::Io)? {
+        decoder.push(&piece[..n])?;
     }
     decoder.finish()
 }
@@ -269,15 +266,8 @@ impl Decoder {
 
     fn malformed(&self, problem: &'static str) -> DecodeError {
         DecodeError::Malformed {
-            encoding: self.encoding_name(),
+            encoding: self.encoding,
             problem,
-        }
-    }
-
-    fn encoding_name(&self) -> &'static str {
-        match self.encoding {
-            TextEncoding::Base64 => "Base64",
-            TextEncoding::Hex => "hex",
         }
     }
 
@@ -339,12 +329,12 @@ impl Decoder {
             }
             (TextEncoding::Base64, _) if byte.is_ascii_hexdigit() => "",
             (TextEncoding::Hex, _) if byte.is_ascii_alphanumeric() || byte == b'=' => {
-                " (is this Base64? choose the method with --method)"
+                " (is this Base64?)"
             }
             _ => "",
         };
         DecodeError::InvalidCharacter {
-            encoding: self.encoding_name(),
+            encoding: self.encoding,
             found,
             position: self.consumed + index as u64 + 1,
             hint,
@@ -454,7 +444,7 @@ mod tests {
             }
         }
         let text = b"QUJD\nREVG\nR0g=\n";
-        let got = decode_reader(Trickle(text), TextEncoding::Base64, 0).unwrap();
+        let got = decode_reader(Trickle(text), TextEncoding::Base64, None).unwrap();
         assert_eq!(got, b"ABCDEFGH");
     }
 

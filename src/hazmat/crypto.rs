@@ -10,6 +10,7 @@ use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use cbc::cipher::block_padding::{Padding, Pkcs7};
 use cbc::cipher::{Array, BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
 use rand::TryRng;
+use zeroize::Zeroize;
 
 use crate::secret::{Iv, Key};
 
@@ -31,11 +32,12 @@ type Block = aes::Block;
 
 /// Why a ciphertext could not be decrypted (or a plaintext encrypted).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CryptoError {
     /// CBC ciphertext must be one or more whole blocks.
     #[error(
         "the ciphertext is {len} bytes, not a multiple of 16: it was cut short, \
-         or it is not AES-CBC output (check --method)"
+         or it is not AES-CBC output"
     )]
     NotWholeBlocks {
         /// The decoded length.
@@ -135,8 +137,7 @@ pub fn cbc_decrypt_in_place(key: &Key, iv: &Iv, buffer: &mut Vec<u8>) -> Result<
             Ok(())
         }
         Err(_) => {
-            buffer.fill(0);
-            buffer.clear();
+            buffer.zeroize();
             Err(CryptoError::BadPadding)
         }
     }
@@ -199,8 +200,7 @@ pub fn gcm_open_in_place(key: &Key, buffer: &mut Vec<u8>) -> Result<(), CryptoEr
         .decrypt_inout_detached(&nonce, b"", body.into(), &tag)
         .is_err()
     {
-        buffer.fill(0);
-        buffer.clear();
+        buffer.zeroize();
         return Err(CryptoError::AuthenticationFailed);
     }
     buffer.truncate(len - TAG_LEN);

@@ -1,0 +1,233 @@
+//! How errors reach the user: one `error:` line (one per problem for event
+//! checks), ending with advice on what to pass or change.
+//!
+//! The library says what is wrong in its own terms; this is the one place that
+//! knows which flag, variable or file fixes it.
+
+use std::error::Error;
+use std::fmt;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use ce_crypt::events::EventErrors;
+use ce_crypt::keys::{ENCODING_VAR, IV_VAR, KEY_VAR, LengthHint};
+use ce_crypt::lines::LinesError;
+use ce_crypt::{
+    CipherError, CryptoError, DecodeError, DecryptError, EncryptError, EventCheckError, JsonError,
+    KeyError, LineError, NotARequestBody, TextEncoding, UploadError,
+};
+
+/// Where the key material came from: attached to key errors as context.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// `--key` and `--iv`.
+    Flags,
+    /// `--key-file FILE`.
+    File(PathBuf),
+    /// `CE_SECRET_KEY` and `CE_SECRET_IV`.
+    Environment,
+}
+
+impl fmt::Display for KeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeySource::Flags => f.write_str("--key/--iv"),
+            KeySource::File(path) => write!(f, "the key file {}", path.display()),
+            KeySource::Environment => write!(f, "{KEY_VAR}/{IV_VAR}"),
+        }
+    }
+}
+
+/// What the failing command was asked to do, where advice depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Doing {
+    /// `encrypt`, which can take `--raw`.
+    EncryptJson,
+    /// Anything else.
+    Other,
+}
+
+/// Prints the error on standard error.
+pub fn report(error: &anyhow::Error, doing: Doing) {
+    let mut stderr = io::stderr().lock();
+    if let Some(events) = event_errors(error) {
+        let prefix = error
+            .chain()
+            .find_map(|cause| match cause.downcast_ref::<LinesError>() {
+                Some(LinesError::Line { line, .. }) => Some(format!("line {line}: ")),
+                _ => None,
+            })
+            .unwrap_or_default();
+        for problem in &events.problems {
+            let _ = writeln!(stderr, "error: {prefix}{problem}");
+        }
+        return;
+    }
+    let message = format!("{error:#}").replace('\n', " ");
+    let advice = advice(error, doing).unwrap_or_default();
+    let _ = writeln!(stderr, "error: {message}{advice}");
+}
+
+/// A reader of our output went away (`ce-crypt ... | head`): end quietly.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn event_errors(error: &anyhow::Error) -> Option<&EventErrors> {
+    error
+        .chain()
+        .find_map(|cause| unwrapped(cause).downcast_ref::<EventErrors>())
+}
+
+/// The advice for the first cause in the chain that has some.
+fn advice(error: &anyhow::Error, doing: Doing) -> Option<String> {
+    // anyhow finds a context type wherever it was attached.
+    let source = error.downcast_ref::<KeySource>();
+    error
+        .chain()
+        .find_map(|cause| advice_for(unwrapped(cause), source, doing))
+}
+
+/// The error that a transparent library wrapper stands for (a wrapper whose
+/// message is its inner error's, so the chain does not list the inner one).
+fn unwrapped<'a>(cause: &'a (dyn Error + 'static)) -> &'a (dyn Error + 'static) {
+    let inner: Option<&(dyn Error + 'static)> = if let Some(error) = cause.downcast_ref() {
+        match error {
+            EncryptError::Check(inner) => Some(inner),
+            EncryptError::Crypto(inner) => Some(inner),
+            _ => None,
+        }
+    } else if let Some(error) = cause.downcast_ref() {
+        match error {
+            DecryptError::Decode(inner) => Some(inner),
+            DecryptError::Crypto(inner) => Some(inner),
+            _ => None,
+        }
+    } else if let Some(error) = cause.downcast_ref() {
+        match error {
+            EventCheckError::Json(inner) => Some(inner),
+            EventCheckError::Events(inner) => Some(inner),
+            _ => None,
+        }
+    } else if let Some(error) = cause.downcast_ref() {
+        match error {
+            LineError::Check(inner) => Some(inner),
+            LineError::Encrypt(inner) => Some(inner),
+            LineError::Decrypt(inner) => Some(inner),
+            LineError::NotARequestBody(inner) => Some(inner),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    inner.map_or(cause, unwrapped)
+}
+
+fn advice_for(
+    cause: &(dyn Error + 'static),
+    source: Option<&KeySource>,
+    doing: Doing,
+) -> Option<String> {
+    if let Some(error) = cause.downcast_ref::<CipherError>() {
+        let CipherError::MissingIv(_) = error else {
+            return None;
+        };
+        return Some(match source {
+            Some(KeySource::File(_)) => format!("; add a {IV_VAR}= line to the key file"),
+            Some(KeySource::Environment) => format!("; set {IV_VAR} as well"),
+            Some(KeySource::Flags) | None => "; pass --iv with --key".to_owned(),
+        });
+    }
+    if let Some(error) = cause.downcast_ref::<KeyError>() {
+        return match error {
+            KeyError::WrongLength {
+                hint: Some(LengthHint::LooksEncoded),
+                ..
+            } => Some("; name the encoding with --key-encoding".to_owned()),
+            KeyError::NotDecodable { .. } => Some(format!(
+                "; check --key-encoding (or {ENCODING_VAR} in the key file)"
+            )),
+            _ => None,
+        };
+    }
+    if let Some(error) = cause.downcast_ref::<CryptoError>() {
+        return match error {
+            CryptoError::NotWholeBlocks { .. } => Some(" (check --method)".to_owned()),
+            _ => None,
+        };
+    }
+    if let Some(error) = cause.downcast_ref::<DecodeError>() {
+        return match error {
+            DecodeError::Empty => {
+                Some(": pass the Base64 or hex text that encrypt printed".to_owned())
+            }
+            DecodeError::InvalidCharacter {
+                encoding: TextEncoding::Hex,
+                hint,
+                ..
+            } if !hint.is_empty() => Some("; choose the method with --method".to_owned()),
+            _ => None,
+        };
+    }
+    if cause.downcast_ref::<JsonError>().is_some() && doing == Doing::EncryptJson {
+        return Some(" (pass --raw to encrypt any bytes)".to_owned());
+    }
+    if cause.downcast_ref::<NotARequestBody>().is_some() {
+        return Some("; pass the ciphertext itself".to_owned());
+    }
+    if let Some(LineError::NewlineInPlaintext) = cause.downcast_ref::<LineError>() {
+        return Some("; decrypt it without --lines".to_owned());
+    }
+    if let Some(UploadError::Timeout { .. }) = cause.downcast_ref::<UploadError>() {
+        return Some("; check the network or raise --timeout".to_owned());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(error: anyhow::Error, doing: Doing) -> String {
+        format!("{error:#}{}", advice(&error, doing).unwrap_or_default())
+    }
+
+    #[test]
+    fn missing_iv_advice_names_the_source() {
+        let missing = || CipherError::MissingIv(ce_crypt::Method::CbcHex);
+        let from_file = anyhow::Error::new(missing()).context(KeySource::File("k.env".into()));
+        assert_eq!(
+            line(from_file, Doing::Other),
+            "the key file k.env: cbc-hex needs the account's 16-byte IV, and none was given; \
+             add a CE_SECRET_IV= line to the key file"
+        );
+        let from_env = anyhow::Error::new(missing()).context(KeySource::Environment);
+        assert!(line(from_env, Doing::Other).ends_with("; set CE_SECRET_IV as well"));
+        let from_flags = anyhow::Error::new(missing()).context(KeySource::Flags);
+        assert!(line(from_flags, Doing::Other).ends_with("; pass --iv with --key"));
+    }
+
+    #[test]
+    fn raw_is_suggested_only_where_it_exists() {
+        let json = || {
+            let error = ce_crypt::payload::check_json(b"[").unwrap_err();
+            // Behind two transparent wrappers, as `Cipher::encrypt_payload_to` returns it.
+            anyhow::Error::new(EncryptError::Check(EventCheckError::Json(error)))
+        };
+        assert!(line(json(), Doing::EncryptJson).ends_with("(pass --raw to encrypt any bytes)"));
+        assert!(!line(json(), Doing::Other).contains("--raw"));
+    }
+
+    #[test]
+    fn broken_pipes_are_found_anywhere_in_the_chain() {
+        let pipe = io::Error::from(io::ErrorKind::BrokenPipe);
+        let wrapped = anyhow::Error::new(LinesError::Write(pipe)).context("writing");
+        assert!(is_broken_pipe(&wrapped));
+        let other = anyhow::Error::new(LinesError::Write(io::Error::other("full")));
+        assert!(!is_broken_pipe(&other));
+    }
+}

@@ -1,0 +1,531 @@
+//! Line mode: one payload (or ciphertext) per input line, streamed.
+//!
+//! [`LineChunks`] reads the input, splits it into whole lines and runs the
+//! payload check on each, handing them on in chunks of a few hundred KiB; the
+//! [`Cipher`] methods here transform each chunk's lines and write one output
+//! line per input line, flushing after every chunk so that a reader of a pipe
+//! sees each result as soon as its input line has arrived. Memory stays
+//! constant whatever the input size.
+//!
+//! Everything runs on the caller's thread. To use two cores, run
+//! [`LineChunks`] on another thread and pass its chunks to
+//! [`Cipher::encrypt_line_chunks`] or [`Cipher::decrypt_line_chunks`].
+
+use std::io::{self, Read, Write};
+
+use crate::cipher::{Cipher, DecryptError, EncryptError};
+use crate::events::EventCheckError;
+use crate::payload::Check;
+use crate::read::read_some;
+use crate::request::{self, CiphertextForm, NotARequestBody};
+
+/// Bytes read at a time.
+const READ_PIECE: usize = 256 * 1024;
+
+/// Why line mode stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LinesError {
+    /// One line failed; nothing after it was processed.
+    #[error("line {line}")]
+    Line {
+        /// 1-based input line number.
+        line: u64,
+        /// What was wrong with it.
+        #[source]
+        cause: LineError,
+    },
+    /// Reading the input failed.
+    #[error("could not read the input")]
+    Read(#[source] io::Error),
+    /// Writing the output failed.
+    #[error("could not write the output")]
+    Write(#[source] io::Error),
+}
+
+/// What was wrong with one line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LineError {
+    /// The payload failed its check.
+    #[error(transparent)]
+    Check(#[from] EventCheckError),
+    /// The payload could not be encrypted.
+    #[error(transparent)]
+    Encrypt(EncryptError),
+    /// The ciphertext could not be decrypted.
+    #[error(transparent)]
+    Decrypt(#[from] DecryptError),
+    /// The line starts like a request body but is none.
+    #[error(transparent)]
+    NotARequestBody(#[from] NotARequestBody),
+    /// The plaintext holds a newline, so it cannot be one output line.
+    #[error("the plaintext contains a newline, so it cannot be one output line")]
+    NewlineInPlaintext,
+}
+
+/// How many lines were processed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LinesSummary {
+    /// Non-empty lines transformed.
+    pub payloads: u64,
+    /// Lines read in all (blank ones included).
+    pub lines: u64,
+}
+
+/// Whole input lines, each checked, the first of them numbered `first_line`.
+#[derive(Debug)]
+pub struct LineChunk {
+    text: Vec<u8>,
+    first_line: u64,
+}
+
+/// Reads whole lines from `R` and checks each non-blank one, in chunks.
+///
+/// After a line fails its check, the lines before it come as one last chunk,
+/// then the error; nothing after it is read.
+pub struct LineChunks<R> {
+    reader: R,
+    check: Check,
+    pending: Vec<u8>,
+    next_line: u64,
+    failure: Option<LinesError>,
+    done: bool,
+}
+
+impl<R: Read> LineChunks<R> {
+    /// Starts reading `reader`; every non-blank line must pass `check`.
+    pub fn new(reader: R, check: Check) -> Self {
+        Self {
+            reader,
+            check,
+            pending: Vec::new(),
+            next_line: 1,
+            failure: None,
+            done: false,
+        }
+    }
+
+    /// The next chunk of whole lines, if the input has more.
+    fn next_chunk(&mut self) -> Result<Option<LineChunk>, LinesError> {
+        if let Some(failure) = self.failure.take() {
+            self.done = true;
+            return Err(failure);
+        }
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            let start = self.pending.len();
+            self.pending.resize(start + READ_PIECE, 0);
+            let read = read_some(&mut self.reader, &mut self.pending[start..]);
+            let at_end = match read {
+                Ok(Some(n)) => {
+                    self.pending.truncate(start + n);
+                    false
+                }
+                Ok(None) => {
+                    self.pending.truncate(start);
+                    true
+                }
+                Err(error) => {
+                    self.done = true;
+                    return Err(LinesError::Read(error));
+                }
+            };
+            self.done = at_end;
+            // Whole lines go now; a partial last line waits for more input.
+            let whole = if at_end {
+                self.pending.len()
+            } else {
+                match self.pending.iter().rposition(|&b| b == b'\n') {
+                    Some(last) => last + 1,
+                    None => continue,
+                }
+            };
+            if whole == 0 {
+                continue;
+            }
+            let rest = self.pending.split_off(whole);
+            let mut text = std::mem::replace(&mut self.pending, rest);
+            let first_line = self.next_line;
+            if let Err((checked, error)) = self.check_lines(&text) {
+                self.done = true;
+                text.truncate(checked);
+                if text.is_empty() {
+                    return Err(error);
+                }
+                self.failure = Some(error);
+            }
+            return Ok(Some(LineChunk { text, first_line }));
+        }
+    }
+
+    /// Checks the lines of `text`; on the first bad line, says how many bytes
+    /// before it passed, and why it failed.
+    fn check_lines(&mut self, text: &[u8]) -> Result<(), (usize, LinesError)> {
+        let mut checked_len = 0;
+        for line in lines_of(text) {
+            let content = strip_cr(line);
+            if !is_blank(content)
+                && let Err(error) = self.check.run(content)
+            {
+                let error = LinesError::Line {
+                    line: self.next_line,
+                    cause: LineError::Check(error),
+                };
+                return Err((checked_len, error));
+            }
+            checked_len += line.len() + 1;
+            self.next_line += 1;
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Iterator for LineChunks<R> {
+    type Item = Result<LineChunk, LinesError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_chunk().transpose()
+    }
+}
+
+impl Cipher {
+    /// Encrypts each non-blank line of `reader` (each must pass `check`) and
+    /// writes one ciphertext line per payload, in `form`.
+    pub fn encrypt_lines<R: Read, W: Write>(
+        &self,
+        reader: R,
+        check: Check,
+        form: CiphertextForm,
+        writer: W,
+    ) -> Result<LinesSummary, LinesError> {
+        self.encrypt_line_chunks(LineChunks::new(reader, check), form, writer)
+    }
+
+    /// Like [`Cipher::encrypt_lines`], over chunks from [`LineChunks`].
+    pub fn encrypt_line_chunks<W: Write>(
+        &self,
+        chunks: impl IntoIterator<Item = Result<LineChunk, LinesError>>,
+        form: CiphertextForm,
+        writer: W,
+    ) -> Result<LinesSummary, LinesError> {
+        for_each_line(chunks, writer, |payload, out| {
+            out.write_all(form.prefix().as_bytes())
+                .map_err(EncryptError::Io)
+                .and_then(|()| self.encrypt_to(payload, &mut *out).map(drop))
+                .and_then(|()| {
+                    out.write_all(form.suffix().as_bytes())
+                        .map_err(EncryptError::Io)
+                })
+                .map_err(|error| match error {
+                    EncryptError::Io(io) => Failure::Write(io),
+                    other => Failure::Line(LineError::Encrypt(other)),
+                })
+        })
+    }
+
+    /// Decrypts each non-blank line of `reader`: ciphertext text, or a request
+    /// body (what `encrypt_lines` writes with [`CiphertextForm::RequestBody`]).
+    /// A plaintext holding a newline is refused, since it would split across
+    /// output lines.
+    pub fn decrypt_lines<R: Read, W: Write>(
+        &self,
+        reader: R,
+        writer: W,
+    ) -> Result<LinesSummary, LinesError> {
+        self.decrypt_line_chunks(LineChunks::new(reader, Check::None), writer)
+    }
+
+    /// Like [`Cipher::decrypt_lines`], over chunks from [`LineChunks`].
+    pub fn decrypt_line_chunks<W: Write>(
+        &self,
+        chunks: impl IntoIterator<Item = Result<LineChunk, LinesError>>,
+        writer: W,
+    ) -> Result<LinesSummary, LinesError> {
+        for_each_line(chunks, writer, |line, out| {
+            let text = request::ciphertext_of(line).map_err(LineError::from)?;
+            let plaintext = self.decrypt(&text).map_err(LineError::from)?;
+            if plaintext.contains(&b'\n') {
+                return Err(LineError::NewlineInPlaintext.into());
+            }
+            out.write_all(&plaintext).map_err(Failure::Write)
+        })
+    }
+}
+
+/// Why one line's transformation stopped.
+enum Failure {
+    Line(LineError),
+    Write(io::Error),
+}
+
+impl From<LineError> for Failure {
+    fn from(error: LineError) -> Self {
+        Failure::Line(error)
+    }
+}
+
+fn for_each_line<W: Write>(
+    chunks: impl IntoIterator<Item = Result<LineChunk, LinesError>>,
+    mut writer: W,
+    mut transform: impl FnMut(&[u8], &mut W) -> Result<(), Failure>,
+) -> Result<LinesSummary, LinesError> {
+    let mut summary = LinesSummary::default();
+    for chunk in chunks {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(error) => {
+                // What was done before the bad line stays done, and visible.
+                writer.flush().map_err(LinesError::Write)?;
+                return Err(error);
+            }
+        };
+        for (offset, line) in lines_of(&chunk.text).enumerate() {
+            summary.lines = chunk.first_line + offset as u64;
+            let content = strip_cr(line);
+            if is_blank(content) {
+                continue;
+            }
+            match transform(content, &mut writer) {
+                Ok(()) => writer.write_all(b"\n").map_err(LinesError::Write)?,
+                Err(Failure::Write(error)) => return Err(LinesError::Write(error)),
+                Err(Failure::Line(cause)) => {
+                    writer.flush().map_err(LinesError::Write)?;
+                    return Err(LinesError::Line {
+                        line: summary.lines,
+                        cause,
+                    });
+                }
+            }
+            summary.payloads += 1;
+        }
+        writer.flush().map_err(LinesError::Write)?;
+    }
+    Ok(summary)
+}
+
+/// The lines of `text`, without their `\n`; a final `\n` ends the last line.
+fn lines_of(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    text.strip_suffix(b"\n")
+        .unwrap_or(text)
+        .split(|&b| b == b'\n')
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::method::Method;
+    use crate::secret::{Iv, Key};
+    use std::error::Error as _;
+
+    fn cipher(method: Method) -> Cipher {
+        Cipher::new(method, Key::new([1; 32]), Some(Iv::new([2; 16]))).unwrap()
+    }
+
+    /// The whole error chain, as the CLI prints it.
+    fn chain(error: &LinesError) -> String {
+        let mut text = error.to_string();
+        let mut cause = error.source();
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        text
+    }
+
+    #[test]
+    fn lines_round_trip_in_order_for_every_method() {
+        let input = b"[1]\n\n{\"a\":\"b\"}\r\n  \n\"last\"";
+        for method in Method::ALL {
+            let mut encrypted = Vec::new();
+            let summary = cipher(method)
+                .encrypt_lines(
+                    &input[..],
+                    Check::Json,
+                    CiphertextForm::Bare,
+                    &mut encrypted,
+                )
+                .unwrap();
+            assert_eq!(
+                summary,
+                LinesSummary {
+                    payloads: 3,
+                    lines: 5
+                }
+            );
+            let mut decrypted = Vec::new();
+            cipher(method)
+                .decrypt_lines(io::Cursor::new(encrypted), &mut decrypted)
+                .unwrap();
+            assert_eq!(decrypted, b"[1]\n{\"a\":\"b\"}\n\"last\"\n", "{method}");
+        }
+    }
+
+    #[test]
+    fn a_bad_line_is_named() {
+        let mut out = Vec::new();
+        let err = cipher(Method::CbcBase64)
+            .encrypt_lines(
+                &b"[1]\n\n[2,\n"[..],
+                Check::Json,
+                CiphertextForm::Bare,
+                &mut out,
+            )
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            LinesError::Line {
+                line: 3,
+                cause: LineError::Check(_)
+            }
+        ));
+        let text = chain(&err);
+        assert!(
+            text.starts_with("line 3: the payload is not valid JSON"),
+            "{text}"
+        );
+
+        let err = cipher(Method::CbcBase64)
+            .decrypt_lines(&b"%%%%\n"[..], &mut out)
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LinesError::Line {
+                    line: 1,
+                    cause: LineError::Decrypt(_)
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn errors_far_into_the_input_stop_exactly_there() {
+        // Far beyond one read piece: the lines before the bad one are all written,
+        // none after it, and the line number is right.
+        let mut input = "[1]\n".repeat(100_000);
+        input.push_str("[oops\n");
+        input.push_str(&"[2]\n".repeat(10));
+        let mut out = Vec::new();
+        let err = cipher(Method::CbcBase64)
+            .encrypt_lines(
+                io::Cursor::new(input),
+                Check::Json,
+                CiphertextForm::Bare,
+                &mut out,
+            )
+            .unwrap_err();
+        assert!(chain(&err).starts_with("line 100001: "), "{err}");
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 100_000);
+    }
+
+    #[test]
+    fn a_bad_first_line_writes_nothing() {
+        let mut out = Vec::new();
+        let err = cipher(Method::CbcHex)
+            .encrypt_lines(
+                &b"[oops\n[1]\n"[..],
+                Check::Json,
+                CiphertextForm::Bare,
+                &mut out,
+            )
+            .unwrap_err();
+        assert!(matches!(err, LinesError::Line { line: 1, .. }), "{err}");
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn lines_longer_than_a_read_piece() {
+        let long = format!("[\"{}\"]", "x".repeat(3 * READ_PIECE));
+        let input = format!("[0]\n{long}\n[2]");
+        let mut out = Vec::new();
+        let gcm = cipher(Method::GcmBase64);
+        let summary = gcm
+            .encrypt_lines(
+                io::Cursor::new(input),
+                Check::Json,
+                CiphertextForm::Bare,
+                &mut out,
+            )
+            .unwrap();
+        assert_eq!(
+            summary,
+            LinesSummary {
+                payloads: 3,
+                lines: 3
+            }
+        );
+        let mut back = Vec::new();
+        gcm.decrypt_lines(io::Cursor::new(out), &mut back).unwrap();
+        assert_eq!(back, format!("[0]\n{long}\n[2]\n").into_bytes());
+    }
+
+    #[test]
+    fn request_bodies_per_line() {
+        let hex = cipher(Method::CbcHex);
+        let mut out = Vec::new();
+        hex.encrypt_lines(
+            &b"[1]\n[2]\n"[..],
+            Check::Json,
+            CiphertextForm::RequestBody,
+            &mut out,
+        )
+        .unwrap();
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        for line in text.lines() {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            let ct = value["encryptedRequest"].as_str().unwrap();
+            assert!(hex.decrypt(ct.as_bytes()).is_ok());
+        }
+        let mut back = Vec::new();
+        hex.decrypt_lines(io::Cursor::new(out), &mut back).unwrap();
+        assert_eq!(back, b"[1]\n[2]\n");
+        let err = hex
+            .decrypt_lines(io::Cursor::new("{\"x\":1}\n"), &mut Vec::new())
+            .unwrap_err();
+        assert!(chain(&err).contains("not a request body"), "{err}");
+    }
+
+    #[test]
+    fn newline_in_a_plaintext_is_refused() {
+        let cbc = cipher(Method::CbcBase64);
+        let mut enc = cbc.encrypt_to(b"[1,\n2]", Vec::new()).unwrap();
+        enc.push(b'\n');
+        let err = cbc
+            .decrypt_lines(io::Cursor::new(enc), &mut Vec::new())
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LinesError::Line {
+                    line: 1,
+                    cause: LineError::NewlineInPlaintext
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn chunks_pass_whole_checked_lines() {
+        let chunks: Vec<_> = LineChunks::new(&b"[1]\n[2]\n[3]"[..], Check::Json)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let joined: Vec<u8> = chunks.iter().flat_map(|c| c.text.clone()).collect();
+        assert_eq!(joined, b"[1]\n[2]\n[3]");
+        assert_eq!(chunks[0].first_line, 1);
+    }
+}
