@@ -5,20 +5,6 @@ use common::*;
 use predicates::prelude::*;
 use std::fs;
 
-/// Asserts the failure contract: exit 1, nothing on stdout, one `error:` line naming `needle`.
-fn fails_with(cmd: &mut Command, needle: &str) -> String {
-    let stderr = cmd.stderr_failed();
-    assert!(stderr.starts_with("error: "), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.contains(needle), "expected {needle:?} in {stderr}");
-    assert!(
-        !stderr.contains(KEY) && !stderr.contains(IV),
-        "secret in {stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
-}
-
 #[test]
 fn argument_file_and_stdin_give_the_same_bytes_as_openssl() {
     let expected = openssl_encrypt(KEY, IV, SAMPLE.as_bytes()) + "\n";

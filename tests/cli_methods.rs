@@ -6,21 +6,6 @@ use common::*;
 use predicates::prelude::*;
 use std::process::{Command as Std, Stdio};
 
-fn encrypt(method: &str, payload: &str) -> String {
-    let out = ce_keyed()
-        .args(["encrypt", "--method", method, payload])
-        .assert()
-        .success();
-    String::from_utf8(out.get_output().stdout.clone()).unwrap()
-}
-
-fn decrypt(method: &str, text: &str) -> Vec<u8> {
-    ce_keyed()
-        .args(["decrypt", "--method", method])
-        .write_stdin(text.to_owned())
-        .stdout_ok()
-}
-
 #[test]
 fn every_alias_selects_its_method() {
     let cbc = openssl_encrypt(KEY, IV, SAMPLE.as_bytes()) + "\n";
@@ -31,18 +16,22 @@ fn every_alias_selects_its_method() {
         "aes_256_cbc_base64",
         "11256",
     ] {
-        assert_eq!(encrypt(alias, SAMPLE), cbc, "{alias}");
+        assert_eq!(encrypt_with(alias, SAMPLE), cbc, "{alias}");
     }
     let raw_hex = {
         let bytes = openssl_cbc(&[], SAMPLE.as_bytes());
         hex(&bytes) + "\n"
     };
     for alias in ["cbc-hex", "Cbc-Hex", "AES_256_CBC_HEX", "11257"] {
-        assert_eq!(encrypt(alias, SAMPLE), raw_hex, "{alias}");
+        assert_eq!(encrypt_with(alias, SAMPLE), raw_hex, "{alias}");
     }
     for alias in ["gcm-base64", "AES_256_GCM_BASE64", "11258"] {
-        let text = encrypt(alias, SAMPLE);
-        assert_eq!(decrypt("gcm-base64", &text), SAMPLE.as_bytes(), "{alias}");
+        let text = encrypt_with(alias, SAMPLE);
+        assert_eq!(
+            decrypt_with("gcm-base64", &text),
+            SAMPLE.as_bytes(),
+            "{alias}"
+        );
     }
 }
 
@@ -75,21 +64,21 @@ fn methods_lists_the_table() {
 
 #[test]
 fn hex_decrypt_accepts_either_case_and_whitespace() {
-    let text = encrypt("cbc-hex", SAMPLE);
+    let text = encrypt_with("cbc-hex", SAMPLE);
     assert!(
         text.trim_end()
             .bytes()
             .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     );
     let upper = text.to_uppercase();
-    assert_eq!(decrypt("cbc-hex", &upper), SAMPLE.as_bytes());
+    assert_eq!(decrypt_with("cbc-hex", &upper), SAMPLE.as_bytes());
     let wrapped: String = text
         .trim_end()
         .as_bytes()
         .chunks(60)
         .map(|c| String::from_utf8_lossy(c) + "\n")
         .collect();
-    assert_eq!(decrypt("11257", &wrapped), SAMPLE.as_bytes());
+    assert_eq!(decrypt_with("11257", &wrapped), SAMPLE.as_bytes());
     ce_keyed()
         .args(["decrypt", "--method", "cbc-hex", "abcg"])
         .assert()
@@ -99,7 +88,7 @@ fn hex_decrypt_accepts_either_case_and_whitespace() {
 
 #[test]
 fn gcm_detects_any_change_and_wrong_keys() {
-    let text = encrypt("gcm-base64", SAMPLE);
+    let text = encrypt_with("gcm-base64", SAMPLE);
     let mut bytes = base64_decode(text.trim_end());
     let last = bytes.len() - 1;
     for index in [0, 12, last / 2, last] {
@@ -133,8 +122,8 @@ fn gcm_detects_any_change_and_wrong_keys() {
 
 #[test]
 fn gcm_nonces_are_fresh_and_the_iv_is_not_needed() {
-    let a = encrypt("gcm-base64", "{}");
-    let b = encrypt("gcm-base64", "{}");
+    let a = encrypt_with("gcm-base64", "{}");
+    let b = encrypt_with("gcm-base64", "{}");
     assert_ne!(a, b);
     assert_ne!(
         base64_decode(a.trim_end())[..12],
@@ -171,7 +160,7 @@ fn python(script: &str, args: &[&str]) -> String {
 #[test]
 fn gcm_interoperates_with_python_cryptography() {
     // Ours opens there: nonce = first 12 bytes, the rest is ciphertext ‖ tag.
-    let ours = encrypt("gcm-base64", SAMPLE);
+    let ours = encrypt_with("gcm-base64", SAMPLE);
     let opened = python(
         "import sys, base64\n\
          from cryptography.hazmat.primitives.ciphers.aead import AESGCM\n\
@@ -190,7 +179,7 @@ fn gcm_interoperates_with_python_cryptography() {
          print(base64.b64encode(nonce + ct).decode())",
         &[KEY, SAMPLE],
     );
-    assert_eq!(decrypt("gcm-base64", &theirs), SAMPLE.as_bytes());
+    assert_eq!(decrypt_with("gcm-base64", &theirs), SAMPLE.as_bytes());
 }
 
 #[test]
@@ -310,16 +299,4 @@ fn keygen_key_file_encrypt_decrypt_round_trips_for_every_encoding_and_method() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("CE_KEY_ENCODING=hex"));
-}
-
-fn base64_encode(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .unwrap()
 }
