@@ -63,64 +63,6 @@ fn methods_lists_the_table() {
 }
 
 #[test]
-fn hex_decrypt_accepts_either_case_and_whitespace() {
-    let text = encrypt_with("cbc-hex", SAMPLE);
-    assert!(
-        text.trim_end()
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    );
-    let upper = text.to_uppercase();
-    assert_eq!(decrypt_with("cbc-hex", &upper), SAMPLE.as_bytes());
-    let wrapped: String = text
-        .trim_end()
-        .as_bytes()
-        .chunks(60)
-        .map(|c| String::from_utf8_lossy(c) + "\n")
-        .collect();
-    assert_eq!(decrypt_with("11257", &wrapped), SAMPLE.as_bytes());
-    ce_keyed()
-        .args(["decrypt", "--method", "cbc-hex", "abcg"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("not valid hex"));
-}
-
-#[test]
-fn gcm_detects_any_change_and_wrong_keys() {
-    let text = encrypt_with("gcm-base64", SAMPLE);
-    let mut bytes = base64_decode(text.trim_end());
-    let last = bytes.len() - 1;
-    for index in [0, 12, last / 2, last] {
-        bytes[index] ^= 0x40;
-        let tampered = base64_encode(&bytes);
-        ce_keyed()
-            .args(["decrypt", "--method", "gcm-base64", &tampered])
-            .assert()
-            .code(1)
-            .stdout("")
-            .stderr(predicate::str::contains("authentication failed"));
-        bytes[index] ^= 0x40;
-    }
-    ce().env("CE_SECRET_KEY", "0".repeat(32))
-        .args(["decrypt", "--method", "gcm-base64", text.trim_end()])
-        .assert()
-        .code(1)
-        .stdout("")
-        .stderr(predicate::str::contains("authentication failed"));
-    ce_keyed()
-        .args([
-            "decrypt",
-            "--method",
-            "gcm-base64",
-            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        ])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("shorter than the 28 bytes"));
-}
-
-#[test]
 fn gcm_nonces_are_fresh_and_the_iv_is_not_needed() {
     let a = encrypt_with("gcm-base64", "{}");
     let b = encrypt_with("gcm-base64", "{}");

@@ -372,35 +372,3 @@ fn encrypt_check_events_reports_every_problem() {
         .assert()
         .success();
 }
-
-#[test]
-fn decrypt_reads_request_bodies() {
-    for method in ["cbc-base64", "cbc-hex", "gcm-base64"] {
-        let body = ce_keyed()
-            .args(["encrypt", "--request", "--method", method, SAMPLE])
-            .stdout_ok();
-        ce_keyed()
-            .args(["decrypt", "--method", method])
-            .write_stdin(body)
-            .assert()
-            .success()
-            .stdout(SAMPLE);
-    }
-    let pretty_body = format!(
-        "{{\n  \"encryptedRequest\": \"{}\"\n}}\n",
-        openssl_encrypt(KEY, IV, SAMPLE.as_bytes())
-    );
-    ce_keyed()
-        .arg("decrypt")
-        .write_stdin(pretty_body)
-        .assert()
-        .success()
-        .stdout(SAMPLE);
-    ce_keyed()
-        .arg("decrypt")
-        .write_stdin(r#"{"something":"else"}"#)
-        .assert()
-        .code(1)
-        .stdout("")
-        .stderr(predicate::str::contains("not a request body"));
-}
