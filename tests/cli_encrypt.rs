@@ -200,29 +200,3 @@ fn key_file_problems() {
         "could not read the key file",
     );
 }
-#[test]
-fn usage_errors_exit_2() {
-    ce().args(["encrypt", "--no-such-flag"])
-        .assert()
-        .code(2)
-        .stdout("");
-    ce().args(["encrypt", "--method", "aes-128", "{}"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("cbc-base64").and(predicate::str::contains("11258")));
-    ce().arg("frobnicate").assert().code(2);
-}
-
-#[test]
-fn every_subcommand_help_has_examples_and_environment() {
-    for sub in ["encrypt", "decrypt"] {
-        ce().args([sub, "--help"]).assert().success().stdout(
-            predicate::str::contains("EXAMPLES:")
-                .and(predicate::str::contains("CE_SECRET_KEY"))
-                .and(predicate::str::contains("CE_SECRET_IV")),
-        );
-    }
-    ce().args(["keygen", "--help"]).assert().success().stdout(
-        predicate::str::contains("EXAMPLES:").and(predicate::str::contains("CE_SECRET_KEY")),
-    );
-}

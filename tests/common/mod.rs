@@ -10,6 +10,17 @@ pub use assert_cmd::Command;
 pub const KEY: &str = "Xk29vPqL0aZt7RmN4bWc8YdE1fGh3JsU";
 pub const IV: &str = "Qw5Er7Ty9Ui2Op4A";
 
+/// Every subcommand: each has `--help` with examples, and a section in the man page.
+pub const SUBCOMMANDS: &[&str] = &[
+    "keygen",
+    "encrypt",
+    "decrypt",
+    "send",
+    "methods",
+    "completions",
+    "man",
+];
+
 /// The sample event from Netcore's documentation.
 pub const SAMPLE: &str = r#"[{"asset_id":"ADGMOT35CHFLVDHBJNIG50K969QH6J0F1L9HV20UJQ4PNQB1","activity_name":"Page Browse","timestamp":"2025-08-26T12:05:43Z","identity":"user@example.com","activity_source":"web","activity_params":{"page_url":"https://www.example.com/products/shoes?color=red","page_title":"Red Shoes – Example Store","price":59.99,"currency":"EUR","tags":["new","sale"]}}]"#;
 

@@ -1,18 +1,9 @@
-//! What a finished CLI offers: version, completions, man page, help.
+//! What spans the subcommands: `--version`, every `--help` with its examples and environment,
+//! and usage errors (exit 2).
 
 mod common;
 use common::*;
 use predicates::prelude::*;
-
-const SUBCOMMANDS: &[&str] = &[
-    "keygen",
-    "encrypt",
-    "decrypt",
-    "send",
-    "methods",
-    "completions",
-    "man",
-];
 
 #[test]
 fn version_is_name_and_semver() {
@@ -92,55 +83,28 @@ fn shell_words(line: &str) -> Vec<String> {
 }
 
 #[test]
-fn completions_for_every_shell() {
-    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
-        ce().args(["completions", shell])
-            .assert()
-            .success()
-            .stdout(predicate::str::contains("ce-crypt").and(predicate::str::contains("encrypt")));
-    }
-    ce().args(["completions", "tcsh"]).assert().code(2);
-}
-
-#[test]
-fn the_bash_completion_script_loads_in_bash() {
-    let out = ce().args(["completions", "bash"]).output().unwrap().stdout;
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("ce-crypt.bash");
-    std::fs::write(&script, out).unwrap();
-    let check = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "source '{}' && complete -p ce-crypt && COMP_WORDS=(ce-crypt enc) COMP_CWORD=1 && \
-             _ce__crypt ce-crypt enc ce-crypt && printf '%s\\n' \"${{COMPREPLY[@]}}\"",
-            script.display()
-        ))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&check.stdout);
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-    assert!(stdout.contains("-F _ce__crypt ce-crypt"), "{stdout}");
-    assert!(
-        stdout.lines().any(|l| l == "encrypt"),
-        "completing `enc` gave: {stdout}"
-    );
-}
-
-#[test]
-fn the_man_page_is_roff_covering_every_subcommand() {
-    let out = ce().arg("man").stdout_ok();
-    let page = String::from_utf8(out).unwrap();
-    assert!(page.starts_with(".TH ce-crypt 1"), "{}", &page[..80]);
-    for sub in SUBCOMMANDS {
-        assert!(
-            page.contains(&format!(".SH \"CE-CRYPT {}\"", sub.to_uppercase())),
-            "{sub}"
+fn every_subcommand_help_has_examples_and_environment() {
+    for sub in ["encrypt", "decrypt"] {
+        ce().args([sub, "--help"]).assert().success().stdout(
+            predicate::str::contains("EXAMPLES:")
+                .and(predicate::str::contains("CE_SECRET_KEY"))
+                .and(predicate::str::contains("CE_SECRET_IV")),
         );
     }
-    assert!(page.contains("\\-\\-key\\-file"));
-    assert!(page.contains("CE_API_KEY"));
+    ce().args(["keygen", "--help"]).assert().success().stdout(
+        predicate::str::contains("EXAMPLES:").and(predicate::str::contains("CE_SECRET_KEY")),
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    ce().args(["encrypt", "--no-such-flag"])
+        .assert()
+        .code(2)
+        .stdout("");
+    ce().args(["encrypt", "--method", "aes-128", "{}"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cbc-base64").and(predicate::str::contains("11258")));
+    ce().arg("frobnicate").assert().code(2);
 }
