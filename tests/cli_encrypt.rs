@@ -1,5 +1,6 @@
 //! `ce-crypt encrypt`: where the payload comes from, `--raw`, `--verify`, `--compact`, `--request`,
-//! `--check-events`, key sources and their errors, and `--lines` (one payload per line).
+//! `--check-events`, key sources and encodings and their errors, fresh GCM nonces, and `--lines`
+//! (one payload per line).
 
 mod common;
 use common::*;
@@ -252,6 +253,102 @@ fn key_file_problems() {
             .arg("{}"),
         "could not read the key file",
     );
+}
+
+#[test]
+fn key_encodings_from_flags_and_environment() {
+    let key_hex = hex(KEY.as_bytes());
+    let iv_hex = hex(IV.as_bytes());
+    let key_b64 = base64_encode(KEY.as_bytes());
+    let iv_b64 = base64_encode(IV.as_bytes());
+    let expected = openssl_encrypt(KEY, IV, b"{}") + "\n";
+    ce().args([
+        "encrypt",
+        "--key-encoding",
+        "hex",
+        "--key",
+        &key_hex,
+        "--iv",
+        &iv_hex,
+        "{}",
+    ])
+    .assert()
+    .success()
+    .stdout(expected.clone());
+    ce().args([
+        "encrypt",
+        "--key-encoding",
+        "base64",
+        "--key",
+        &key_b64,
+        "--iv",
+        &iv_b64,
+        "{}",
+    ])
+    .assert()
+    .success()
+    .stdout(expected.clone());
+    ce().env("CE_SECRET_KEY", &key_hex)
+        .env("CE_SECRET_IV", &iv_hex)
+        .args(["encrypt", "--key-encoding", "hex", "{}"])
+        .assert()
+        .success()
+        .stdout(expected.clone());
+    ce().env("CE_SECRET_KEY", &key_b64)
+        .env("CE_SECRET_IV", &iv_b64)
+        .env("CE_KEY_ENCODING", "base64")
+        .args(["encrypt", "{}"])
+        .assert()
+        .success()
+        .stdout(expected);
+    // Wrong lengths are reported in bytes after decoding.
+    ce().args([
+        "encrypt",
+        "--key-encoding",
+        "hex",
+        "--key",
+        &key_hex[..62],
+        "--iv",
+        &iv_hex,
+        "{}",
+    ])
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains("31 bytes after hex decoding"));
+    ce().args([
+        "encrypt",
+        "--key-encoding",
+        "base64",
+        "--key",
+        "!!!!",
+        "--iv",
+        &iv_b64,
+        "{}",
+    ])
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains("not valid base64"));
+}
+
+#[test]
+fn gcm_nonces_are_fresh_and_the_iv_is_not_needed() {
+    let a = encrypt_with("gcm-base64", "{}");
+    let b = encrypt_with("gcm-base64", "{}");
+    assert_ne!(a, b);
+    assert_ne!(
+        base64_decode(a.trim_end())[..12],
+        base64_decode(b.trim_end())[..12]
+    );
+    // Only a key: fine for GCM, an error for CBC.
+    let text = ce()
+        .env("CE_SECRET_KEY", KEY)
+        .args(["encrypt", "--method", "gcm-base64", "{}"])
+        .stdout_ok();
+    ce().args(["decrypt", "--method", "gcm-base64", "--key", KEY])
+        .write_stdin(text)
+        .assert()
+        .success()
+        .stdout("{}");
 }
 
 /// `--lines` input: three payloads, a blank line (skipped) and a CRLF line ending.

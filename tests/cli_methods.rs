@@ -1,9 +1,8 @@
-//! The three Netcore methods and the key encodings, from the command line,
-//! with GCM checked against Python's `cryptography` package both ways.
+//! `ce-crypt methods` and the method table behind `--method`: every alias selects its method,
+//! and GCM's wire format is checked against Python's `cryptography` package both ways.
 
 mod common;
 use common::*;
-use predicates::prelude::*;
 use std::process::{Command as Std, Stdio};
 
 #[test]
@@ -62,27 +61,6 @@ fn methods_lists_the_table() {
     }
 }
 
-#[test]
-fn gcm_nonces_are_fresh_and_the_iv_is_not_needed() {
-    let a = encrypt_with("gcm-base64", "{}");
-    let b = encrypt_with("gcm-base64", "{}");
-    assert_ne!(a, b);
-    assert_ne!(
-        base64_decode(a.trim_end())[..12],
-        base64_decode(b.trim_end())[..12]
-    );
-    // Only a key: fine for GCM, an error for CBC.
-    let text = ce()
-        .env("CE_SECRET_KEY", KEY)
-        .args(["encrypt", "--method", "gcm-base64", "{}"])
-        .stdout_ok();
-    ce().args(["decrypt", "--method", "gcm-base64", "--key", KEY])
-        .write_stdin(text)
-        .assert()
-        .success()
-        .stdout("{}");
-}
-
 fn python(script: &str, args: &[&str]) -> String {
     let out = Std::new("python3")
         .arg("-c")
@@ -122,123 +100,4 @@ fn gcm_interoperates_with_python_cryptography() {
         &[KEY, SAMPLE],
     );
     assert_eq!(decrypt_with("gcm-base64", &theirs), SAMPLE.as_bytes());
-}
-
-#[test]
-fn key_encodings_from_flags_and_environment() {
-    let key_hex = hex(KEY.as_bytes());
-    let iv_hex = hex(IV.as_bytes());
-    let key_b64 = base64_encode(KEY.as_bytes());
-    let iv_b64 = base64_encode(IV.as_bytes());
-    let expected = openssl_encrypt(KEY, IV, b"{}") + "\n";
-    ce().args([
-        "encrypt",
-        "--key-encoding",
-        "hex",
-        "--key",
-        &key_hex,
-        "--iv",
-        &iv_hex,
-        "{}",
-    ])
-    .assert()
-    .success()
-    .stdout(expected.clone());
-    ce().args([
-        "encrypt",
-        "--key-encoding",
-        "base64",
-        "--key",
-        &key_b64,
-        "--iv",
-        &iv_b64,
-        "{}",
-    ])
-    .assert()
-    .success()
-    .stdout(expected.clone());
-    ce().env("CE_SECRET_KEY", &key_hex)
-        .env("CE_SECRET_IV", &iv_hex)
-        .args(["encrypt", "--key-encoding", "hex", "{}"])
-        .assert()
-        .success()
-        .stdout(expected.clone());
-    ce().env("CE_SECRET_KEY", &key_b64)
-        .env("CE_SECRET_IV", &iv_b64)
-        .env("CE_KEY_ENCODING", "base64")
-        .args(["encrypt", "{}"])
-        .assert()
-        .success()
-        .stdout(expected);
-    // Wrong lengths are reported in bytes after decoding.
-    ce().args([
-        "encrypt",
-        "--key-encoding",
-        "hex",
-        "--key",
-        &key_hex[..62],
-        "--iv",
-        &iv_hex,
-        "{}",
-    ])
-    .assert()
-    .code(1)
-    .stderr(predicate::str::contains("31 bytes after hex decoding"));
-    ce().args([
-        "encrypt",
-        "--key-encoding",
-        "base64",
-        "--key",
-        "!!!!",
-        "--iv",
-        &iv_b64,
-        "{}",
-    ])
-    .assert()
-    .code(1)
-    .stderr(predicate::str::contains("not valid base64"));
-}
-
-#[test]
-fn keygen_key_file_encrypt_decrypt_round_trips_for_every_encoding_and_method() {
-    let dir = tempfile::tempdir().unwrap();
-    for encoding in ["utf8", "base64", "hex"] {
-        let file = dir.path().join(format!("{encoding}.env"));
-        ce().args(["keygen", "--key-encoding", encoding, "-o"])
-            .arg(&file)
-            .assert()
-            .success();
-        let text = std::fs::read_to_string(&file).unwrap();
-        assert_eq!(
-            text.contains("CE_KEY_ENCODING="),
-            encoding != "utf8",
-            "{text}"
-        );
-        for method in ["cbc-base64", "cbc-hex", "gcm-base64"] {
-            let ct = ce()
-                .args(["encrypt", "--method", method, "--key-file"])
-                .arg(&file)
-                .arg(SAMPLE)
-                .stdout_ok();
-            ce().args(["decrypt", "--method", method, "--key-file"])
-                .arg(&file)
-                .write_stdin(ct)
-                .assert()
-                .success()
-                .stdout(SAMPLE);
-        }
-        let json = ce()
-            .args(["keygen", "--format", "json", "--key-encoding", encoding])
-            .stdout_ok();
-        let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
-        assert_eq!(value.get("key_encoding").is_some(), encoding != "utf8");
-    }
-    // A file naming one encoding and a flag naming another is refused.
-    let file = dir.path().join("hex.env");
-    ce().args(["encrypt", "--key-encoding", "base64", "--key-file"])
-        .arg(&file)
-        .arg("{}")
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("CE_KEY_ENCODING=hex"));
 }
