@@ -1,23 +1,16 @@
-//! `ce-crypt encrypt` and `decrypt`: inputs, key sources, outputs and errors.
+//! `ce-crypt encrypt`: where the payload comes from, `--raw`, `--verify`, `--compact`, `--request`,
+//! `--check-events`, key sources and encodings and their errors, fresh GCM nonces, and `--lines`
+//! (one payload per line).
 
 mod common;
 use common::*;
 use predicates::prelude::*;
 use std::fs;
-
-/// Asserts the failure contract: exit 1, nothing on stdout, one `error:` line naming `needle`.
-fn fails_with(cmd: &mut Command, needle: &str) -> String {
-    let stderr = cmd.stderr_failed();
-    assert!(stderr.starts_with("error: "), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.contains(needle), "expected {needle:?} in {stderr}");
-    assert!(
-        !stderr.contains(KEY) && !stderr.contains(IV),
-        "secret in {stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
-}
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command as Std, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 #[test]
 fn argument_file_and_stdin_give_the_same_bytes_as_openssl() {
@@ -86,6 +79,75 @@ fn verify_reports_the_round_trip_on_stderr() {
         .success()
         .stdout(openssl_encrypt(KEY, IV, SAMPLE.as_bytes()) + "\n")
         .stderr(predicate::str::starts_with("verified:"));
+}
+
+#[test]
+fn encrypt_compact_removes_only_insignificant_whitespace() {
+    let spaced = "[\n  {\n    \"name\" : \"a  b\\n\\\"c\\\"\",\n    \"n\": 1.0E+2 ,\n    \"n\": -0,\n    \"u\": \"\\u00e9\"\n  }\n]\n";
+    let out = ce_keyed()
+        .args(["encrypt", "--compact", spaced])
+        .stdout_ok();
+    let ct = String::from_utf8(out).unwrap();
+    let plain = ce_keyed().args(["decrypt", ct.trim_end()]).stdout_ok();
+    // Byte-equal to the same whitespace removal done independently (Python's tokenizer-aware json.dumps
+    // would re-spell numbers, so compare against a hand-stripped form and against values).
+    let expected = r#"[{"name":"a  b\n\"c\"","n":1.0E+2,"n":-0,"u":"\u00e9"}]"#;
+    assert_eq!(String::from_utf8(plain.clone()).unwrap(), expected);
+    let a: serde_json::Value = serde_json::from_slice(&plain).unwrap();
+    let b: serde_json::Value = serde_json::from_str(spaced).unwrap();
+    assert_eq!(a, b);
+    ce_keyed()
+        .args(["encrypt", "--compact", "--raw", "{}"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn encrypt_request_prints_the_body() {
+    let out = ce_keyed()
+        .args(["encrypt", "--request", SAMPLE])
+        .stdout_ok();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.lines().count(), 1);
+    assert_eq!(
+        text,
+        format!(
+            "{{\"encryptedRequest\":\"{}\"}}\n",
+            openssl_encrypt(KEY, IV, SAMPLE.as_bytes())
+        )
+    );
+    // Failing checks print nothing, not even the start of the body.
+    ce_keyed()
+        .args(["encrypt", "--request", "[1,"])
+        .assert()
+        .code(1)
+        .stdout("");
+}
+
+#[test]
+fn encrypt_check_events_reports_every_problem() {
+    let payload = r#"[{"asset_id":"A","activity_name":"x","timestamp":"2025-08-26T12:05:43Z","identity":"u","activity_source":"web","activity_params":{}}, {"activity_name":"", "timestamp": 5, "identity": true, "activity_source":"web","activity_params":{}}]"#;
+    let stderr = ce_keyed()
+        .args(["encrypt", "--check-events", payload])
+        .stderr_failed();
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [
+            "error: event[1].asset_id: missing",
+            "error: event[1].activity_name: empty",
+            "error: event[1].timestamp: must be a string like 2025-08-26T12:05:43Z, found a number",
+            "error: event[1].identity: must be a string or an integer, found a boolean",
+        ]
+    );
+    ce_keyed()
+        .args(["encrypt", "--check-events", "[]"])
+        .assert()
+        .code(1)
+        .stderr("error: payload: the array is empty; send at least one event\n");
+    ce_keyed()
+        .args(["encrypt", "--check-events", SAMPLE])
+        .assert()
+        .success();
 }
 
 #[test]
@@ -194,213 +256,235 @@ fn key_file_problems() {
 }
 
 #[test]
-fn decrypt_ignores_whitespace_and_prints_exact_bytes() {
-    let payload = format!("{SAMPLE}{SAMPLE}\n"); // long enough for openssl to wrap at 64 columns
-    let wrapped = openssl_cbc(&["-a"], payload.as_bytes());
-    assert!(wrapped.iter().filter(|&&b| b == b'\n').count() > 3);
-    let got = ce_keyed()
-        .arg("decrypt")
-        .write_stdin(wrapped.clone())
-        .stdout_ok();
-    assert_eq!(got, payload.as_bytes());
-    let spaced: Vec<u8> = wrapped.iter().flat_map(|&b| [b, b' ']).collect();
-    assert_eq!(
-        ce_keyed().arg("decrypt").write_stdin(spaced).stdout_ok(),
-        payload.as_bytes()
-    );
-    let one_line = openssl_encrypt(KEY, IV, b"[1]");
-    assert_eq!(ce_keyed().args(["decrypt", &one_line]).stdout_ok(), b"[1]");
-}
-
-#[test]
-fn decrypt_errors_are_distinct() {
-    fails_with(
-        ce_keyed().arg("decrypt").write_stdin("abc$def"),
-        "not valid Base64",
-    );
-    fails_with(ce_keyed().arg("decrypt").write_stdin(" \n"), "empty");
-    fails_with(
-        ce_keyed().arg("decrypt").write_stdin("AAAAAAAA"),
-        "not a multiple of 16",
-    );
-    let other = openssl_encrypt("00000000000000000000000000000000", IV, SAMPLE.as_bytes());
-    fails_with(
-        ce_keyed().args(["decrypt", &other]),
-        "wrong key or IV, or corrupted data",
-    );
-}
-
-#[test]
-fn output_file_is_written_whole_and_failures_leave_it_untouched() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("events.enc");
-    ce_keyed()
-        .args(["encrypt", SAMPLE, "-o"])
-        .arg(&out)
+fn key_encodings_from_flags_and_environment() {
+    let key_hex = hex(KEY.as_bytes());
+    let iv_hex = hex(IV.as_bytes());
+    let key_b64 = base64_encode(KEY.as_bytes());
+    let iv_b64 = base64_encode(IV.as_bytes());
+    let expected = openssl_encrypt(KEY, IV, b"{}") + "\n";
+    ce().args([
+        "encrypt",
+        "--key-encoding",
+        "hex",
+        "--key",
+        &key_hex,
+        "--iv",
+        &iv_hex,
+        "{}",
+    ])
+    .assert()
+    .success()
+    .stdout(expected.clone());
+    ce().args([
+        "encrypt",
+        "--key-encoding",
+        "base64",
+        "--key",
+        &key_b64,
+        "--iv",
+        &iv_b64,
+        "{}",
+    ])
+    .assert()
+    .success()
+    .stdout(expected.clone());
+    ce().env("CE_SECRET_KEY", &key_hex)
+        .env("CE_SECRET_IV", &iv_hex)
+        .args(["encrypt", "--key-encoding", "hex", "{}"])
         .assert()
         .success()
-        .stdout("");
-    assert_eq!(
-        fs::read_to_string(&out).unwrap(),
-        openssl_encrypt(KEY, IV, SAMPLE.as_bytes()) + "\n"
-    );
-
-    // A failing run leaves the old content, and no temporary file.
-    fails_with(
-        ce_keyed().args(["encrypt", "[1,", "-o"]).arg(&out),
-        "not valid JSON",
-    );
-    assert_eq!(
-        fs::read_to_string(&out).unwrap(),
-        openssl_encrypt(KEY, IV, SAMPLE.as_bytes()) + "\n"
-    );
-    fails_with(
-        ce_keyed().args(["decrypt", "AAAA", "-o"]).arg(&out),
-        "not a multiple",
-    );
-    assert_eq!(entries(dir.path()), ["events.enc"]);
-
-    // A failing run with a new name leaves nothing at all.
-    let fresh = dir.path().join("fresh.out");
-    fails_with(
-        ce_keyed().args(["decrypt", "AAAA", "-o"]).arg(&fresh),
-        "not a multiple",
-    );
-    assert_eq!(entries(dir.path()), ["events.enc"]);
-
-    // Decrypting into the file replaces it with the plaintext.
-    ce_keyed()
-        .arg("decrypt")
-        .arg("-i")
-        .arg(&out)
-        .arg("-o")
-        .arg(&out)
+        .stdout(expected.clone());
+    ce().env("CE_SECRET_KEY", &key_b64)
+        .env("CE_SECRET_IV", &iv_b64)
+        .env("CE_KEY_ENCODING", "base64")
+        .args(["encrypt", "{}"])
         .assert()
-        .success();
-    assert_eq!(fs::read_to_string(&out).unwrap(), SAMPLE);
+        .success()
+        .stdout(expected);
+    // Wrong lengths are reported in bytes after decoding.
+    ce().args([
+        "encrypt",
+        "--key-encoding",
+        "hex",
+        "--key",
+        &key_hex[..62],
+        "--iv",
+        &iv_hex,
+        "{}",
+    ])
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains("31 bytes after hex decoding"));
+    ce().args([
+        "encrypt",
+        "--key-encoding",
+        "base64",
+        "--key",
+        "!!!!",
+        "--iv",
+        &iv_b64,
+        "{}",
+    ])
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains("not valid base64"));
 }
 
 #[test]
-fn special_files_are_written_directly_and_survive() {
-    ce_keyed()
-        .args(["encrypt", SAMPLE, "-o", "/dev/null"])
-        .assert()
-        .success();
-    assert!(
-        std::path::Path::new("/dev/null")
-            .metadata()
-            .unwrap()
-            .file_type()
-            .is_char_device_like()
+fn gcm_nonces_are_fresh_and_the_iv_is_not_needed() {
+    let a = encrypt_with("gcm-base64", "{}");
+    let b = encrypt_with("gcm-base64", "{}");
+    assert_ne!(a, b);
+    assert_ne!(
+        base64_decode(a.trim_end())[..12],
+        base64_decode(b.trim_end())[..12]
     );
+    // Only a key: fine for GCM, an error for CBC.
+    let text = ce()
+        .env("CE_SECRET_KEY", KEY)
+        .args(["encrypt", "--method", "gcm-base64", "{}"])
+        .stdout_ok();
+    ce().args(["decrypt", "--method", "gcm-base64", "--key", KEY])
+        .write_stdin(text)
+        .assert()
+        .success()
+        .stdout("{}");
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("pipe");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
+/// `--lines` input: three payloads, a blank line (skipped) and a CRLF line ending.
+const LINES: &str = "[{\"n\":1}]\n\n{\"b\": \"é\"}\r\n[3]\n";
+
+#[test]
+fn one_ciphertext_per_line_in_order_for_every_method() {
+    let expected_cbc: String = ["[{\"n\":1}]", "{\"b\": \"é\"}", "[3]"]
+        .iter()
+        .map(|p| openssl_encrypt(KEY, IV, p.as_bytes()) + "\n")
+        .collect();
+    let out = ce_keyed()
+        .args(["encrypt", "--lines"])
+        .write_stdin(LINES)
+        .stdout_ok();
+    assert_eq!(String::from_utf8(out).unwrap(), expected_cbc);
+    for method in ["cbc-base64", "cbc-hex", "gcm-base64"] {
+        let ct = ce_keyed()
+            .args(["encrypt", "--lines", "--method", method])
+            .write_stdin(LINES)
+            .stdout_ok();
+        assert_eq!(ct.iter().filter(|&&b| b == b'\n').count(), 3, "{method}");
+        ce_keyed()
+            .args(["decrypt", "--lines", "--method", method])
+            .write_stdin(ct)
+            .assert()
             .success()
-    );
-    let reader_path = fifo.clone();
-    let reader = std::thread::spawn(move || fs::read(reader_path).unwrap());
+            .stdout("[{\"n\":1}]\n{\"b\": \"é\"}\n[3]\n");
+    }
+}
+
+#[test]
+fn a_bad_line_stops_the_run_and_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.enc");
     ce_keyed()
-        .args(["encrypt", SAMPLE, "-o"])
-        .arg(&fifo)
+        .args(["encrypt", "--lines", "-o"])
+        .arg(&out)
+        .write_stdin("[1]\n[2]\n{oops}\n[4]\n")
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::starts_with(
+            "error: line 3: the payload is not valid JSON",
+        ));
+    assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
+    // --raw lets any line through.
+    ce_keyed()
+        .args(["encrypt", "--lines", "--raw"])
+        .write_stdin("{oops}\n")
         .assert()
         .success();
-    let got = reader.join().unwrap();
-    assert_eq!(
-        String::from_utf8(got).unwrap(),
-        openssl_encrypt(KEY, IV, SAMPLE.as_bytes()) + "\n"
-    );
-    assert!(
-        fs::symlink_metadata(&fifo)
-            .unwrap()
-            .file_type()
-            .is_fifo_like(),
-        "still a FIFO"
-    );
-}
-
-trait FileTypeExt {
-    fn is_char_device_like(&self) -> bool;
-    fn is_fifo_like(&self) -> bool;
-}
-impl FileTypeExt for fs::FileType {
-    fn is_char_device_like(&self) -> bool {
-        std::os::unix::fs::FileTypeExt::is_char_device(self)
-    }
-    fn is_fifo_like(&self) -> bool {
-        std::os::unix::fs::FileTypeExt::is_fifo(self)
-    }
-}
-
-#[test]
-fn closed_stdout_ends_quietly() {
-    use std::io::Read;
-    use std::process::{Command as Std, Stdio};
-    let big = format!("[{}]", vec!["\"x\""; 400_000].join(","));
-    let lines = "[1]\n".repeat(200_000);
-    let dir = tempfile::tempdir().unwrap();
-    let encrypted = dir.path().join("big.enc");
-    fs::write(&encrypted, openssl_encrypt(KEY, IV, big.as_bytes())).unwrap();
-    let jsonl = dir.path().join("lines.jsonl");
-    fs::write(&jsonl, &lines).unwrap();
-    for (args, first_bytes) in [
-        (vec!["decrypt", "-i"], big.as_bytes()[..20].to_vec()),
-        (
-            vec!["encrypt", "--lines", "-i"],
-            openssl_encrypt(KEY, IV, b"[1]").as_bytes()[..20].to_vec(),
-        ),
-    ] {
-        let input = if args[0] == "decrypt" {
-            &encrypted
-        } else {
-            &jsonl
-        };
-        let mut child = Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
-            .env("CE_SECRET_KEY", KEY)
-            .env("CE_SECRET_IV", IV)
-            .args(&args)
-            .arg(input)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = [0u8; 20];
-        child.stdout.take().unwrap().read_exact(&mut first).unwrap(); // then the pipe closes
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(&first[..], &first_bytes[..], "{args:?}");
-        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
-        assert!(out.status.success(), "{args:?}: {:?}", out.status);
-    }
-}
-
-#[test]
-fn usage_errors_exit_2() {
-    ce().args(["encrypt", "--no-such-flag"])
+    ce_keyed()
+        .args(["decrypt", "--lines"])
+        .write_stdin(format!(
+            "{}\nnot base64!\n",
+            openssl_encrypt(KEY, IV, b"[1]")
+        ))
         .assert()
-        .code(2)
-        .stdout("");
-    ce().args(["encrypt", "--method", "aes-128", "{}"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("cbc-base64").and(predicate::str::contains("11258")));
-    ce().arg("frobnicate").assert().code(2);
+        .code(1)
+        .stderr(predicate::str::starts_with("error: line 2: "));
 }
 
 #[test]
-fn every_subcommand_help_has_examples_and_environment() {
-    for sub in ["encrypt", "decrypt"] {
-        ce().args([sub, "--help"]).assert().success().stdout(
-            predicate::str::contains("EXAMPLES:")
-                .and(predicate::str::contains("CE_SECRET_KEY"))
-                .and(predicate::str::contains("CE_SECRET_IV")),
-        );
-    }
-    ce().args(["keygen", "--help"]).assert().success().stdout(
-        predicate::str::contains("EXAMPLES:").and(predicate::str::contains("CE_SECRET_KEY")),
+fn request_bodies_and_event_checks_per_line() {
+    let sample_line = format!("{SAMPLE}\n");
+    let out = ce_keyed()
+        .args(["encrypt", "--lines", "--request", "--check-events"])
+        .write_stdin(sample_line.repeat(2))
+        .stdout_ok();
+    let text = String::from_utf8(out).unwrap();
+    let expected = format!(
+        "{{\"encryptedRequest\":\"{}\"}}\n",
+        openssl_encrypt(KEY, IV, SAMPLE.as_bytes())
     );
+    assert_eq!(text, expected.repeat(2));
+    ce_keyed()
+        .args(["encrypt", "--lines", "--check-events"])
+        .write_stdin(format!("{sample_line}[]\n"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "line 2: payload: the array is empty",
+        ));
+}
+
+#[test]
+fn output_is_streamed_while_input_is_still_open() {
+    // Write one line, read its ciphertext back, and only then send the next:
+    // this deadlocks (and the test times out) unless ce-crypt flushes as it goes.
+    let mut child = Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
+        .env("CE_SECRET_KEY", KEY)
+        .env("CE_SECRET_IV", IV)
+        .args(["encrypt", "--lines"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A watchdog turns a deadlock into a failure instead of a hung test run.
+    let done = Arc::new(AtomicBool::new(false));
+    let (pid, watching) = (child.id(), Arc::clone(&done));
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(30));
+        if !watching.load(Ordering::SeqCst) {
+            let _ = Std::new("kill").arg(pid.to_string()).status();
+        }
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    for payload in ["[1]", "[2]", "[3]"] {
+        writeln!(stdin, "{payload}").unwrap();
+        stdin.flush().unwrap();
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line, openssl_encrypt(KEY, IV, payload.as_bytes()) + "\n");
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    done.store(true, Ordering::SeqCst);
+}
+
+#[test]
+fn verify_and_compact_do_not_combine_with_lines() {
+    ce_keyed()
+        .args(["encrypt", "--lines", "--verify"])
+        .write_stdin("[1]\n")
+        .assert()
+        .code(2);
+    ce_keyed()
+        .args(["encrypt", "--lines", "--compact"])
+        .write_stdin("[1]\n")
+        .assert()
+        .code(2);
+    ce_keyed()
+        .args(["decrypt", "--lines", "--pretty"])
+        .write_stdin("x\n")
+        .assert()
+        .code(2);
 }

@@ -1,4 +1,5 @@
-//! `ce-crypt keygen` as a user runs it.
+//! `ce-crypt keygen` as a user runs it, and its output used as a key file for every key encoding
+//! and method.
 
 mod common;
 use common::*;
@@ -117,4 +118,48 @@ fn keygen_output_works_as_a_key_file() {
         String::from_utf8(ciphertext).unwrap().trim_end(),
         openssl_encrypt(&key, &iv, SAMPLE.as_bytes())
     );
+}
+
+#[test]
+fn keygen_key_file_encrypt_decrypt_round_trips_for_every_encoding_and_method() {
+    let dir = tempfile::tempdir().unwrap();
+    for encoding in ["utf8", "base64", "hex"] {
+        let file = dir.path().join(format!("{encoding}.env"));
+        ce().args(["keygen", "--key-encoding", encoding, "-o"])
+            .arg(&file)
+            .assert()
+            .success();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(
+            text.contains("CE_KEY_ENCODING="),
+            encoding != "utf8",
+            "{text}"
+        );
+        for method in ["cbc-base64", "cbc-hex", "gcm-base64"] {
+            let ct = ce()
+                .args(["encrypt", "--method", method, "--key-file"])
+                .arg(&file)
+                .arg(SAMPLE)
+                .stdout_ok();
+            ce().args(["decrypt", "--method", method, "--key-file"])
+                .arg(&file)
+                .write_stdin(ct)
+                .assert()
+                .success()
+                .stdout(SAMPLE);
+        }
+        let json = ce()
+            .args(["keygen", "--format", "json", "--key-encoding", encoding])
+            .stdout_ok();
+        let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(value.get("key_encoding").is_some(), encoding != "utf8");
+    }
+    // A file naming one encoding and a flag naming another is refused.
+    let file = dir.path().join("hex.env");
+    ce().args(["encrypt", "--key-encoding", "base64", "--key-file"])
+        .arg(&file)
+        .arg("{}")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("CE_KEY_ENCODING=hex"));
 }

@@ -1,25 +1,9 @@
-//! The three Netcore methods and the key encodings, from the command line,
-//! with GCM checked against Python's `cryptography` package both ways.
+//! `ce-crypt methods` and the method table behind `--method`: every alias selects its method,
+//! and GCM's wire format is checked against Python's `cryptography` package both ways.
 
 mod common;
 use common::*;
-use predicates::prelude::*;
 use std::process::{Command as Std, Stdio};
-
-fn encrypt(method: &str, payload: &str) -> String {
-    let out = ce_keyed()
-        .args(["encrypt", "--method", method, payload])
-        .assert()
-        .success();
-    String::from_utf8(out.get_output().stdout.clone()).unwrap()
-}
-
-fn decrypt(method: &str, text: &str) -> Vec<u8> {
-    ce_keyed()
-        .args(["decrypt", "--method", method])
-        .write_stdin(text.to_owned())
-        .stdout_ok()
-}
 
 #[test]
 fn every_alias_selects_its_method() {
@@ -31,18 +15,22 @@ fn every_alias_selects_its_method() {
         "aes_256_cbc_base64",
         "11256",
     ] {
-        assert_eq!(encrypt(alias, SAMPLE), cbc, "{alias}");
+        assert_eq!(encrypt_with(alias, SAMPLE), cbc, "{alias}");
     }
     let raw_hex = {
         let bytes = openssl_cbc(&[], SAMPLE.as_bytes());
         hex(&bytes) + "\n"
     };
     for alias in ["cbc-hex", "Cbc-Hex", "AES_256_CBC_HEX", "11257"] {
-        assert_eq!(encrypt(alias, SAMPLE), raw_hex, "{alias}");
+        assert_eq!(encrypt_with(alias, SAMPLE), raw_hex, "{alias}");
     }
     for alias in ["gcm-base64", "AES_256_GCM_BASE64", "11258"] {
-        let text = encrypt(alias, SAMPLE);
-        assert_eq!(decrypt("gcm-base64", &text), SAMPLE.as_bytes(), "{alias}");
+        let text = encrypt_with(alias, SAMPLE);
+        assert_eq!(
+            decrypt_with("gcm-base64", &text),
+            SAMPLE.as_bytes(),
+            "{alias}"
+        );
     }
 }
 
@@ -73,85 +61,6 @@ fn methods_lists_the_table() {
     }
 }
 
-#[test]
-fn hex_decrypt_accepts_either_case_and_whitespace() {
-    let text = encrypt("cbc-hex", SAMPLE);
-    assert!(
-        text.trim_end()
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    );
-    let upper = text.to_uppercase();
-    assert_eq!(decrypt("cbc-hex", &upper), SAMPLE.as_bytes());
-    let wrapped: String = text
-        .trim_end()
-        .as_bytes()
-        .chunks(60)
-        .map(|c| String::from_utf8_lossy(c) + "\n")
-        .collect();
-    assert_eq!(decrypt("11257", &wrapped), SAMPLE.as_bytes());
-    ce_keyed()
-        .args(["decrypt", "--method", "cbc-hex", "abcg"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("not valid hex"));
-}
-
-#[test]
-fn gcm_detects_any_change_and_wrong_keys() {
-    let text = encrypt("gcm-base64", SAMPLE);
-    let mut bytes = base64_decode(text.trim_end());
-    let last = bytes.len() - 1;
-    for index in [0, 12, last / 2, last] {
-        bytes[index] ^= 0x40;
-        let tampered = base64_encode(&bytes);
-        ce_keyed()
-            .args(["decrypt", "--method", "gcm-base64", &tampered])
-            .assert()
-            .code(1)
-            .stdout("")
-            .stderr(predicate::str::contains("authentication failed"));
-        bytes[index] ^= 0x40;
-    }
-    ce().env("CE_SECRET_KEY", "0".repeat(32))
-        .args(["decrypt", "--method", "gcm-base64", text.trim_end()])
-        .assert()
-        .code(1)
-        .stdout("")
-        .stderr(predicate::str::contains("authentication failed"));
-    ce_keyed()
-        .args([
-            "decrypt",
-            "--method",
-            "gcm-base64",
-            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        ])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("shorter than the 28 bytes"));
-}
-
-#[test]
-fn gcm_nonces_are_fresh_and_the_iv_is_not_needed() {
-    let a = encrypt("gcm-base64", "{}");
-    let b = encrypt("gcm-base64", "{}");
-    assert_ne!(a, b);
-    assert_ne!(
-        base64_decode(a.trim_end())[..12],
-        base64_decode(b.trim_end())[..12]
-    );
-    // Only a key: fine for GCM, an error for CBC.
-    let text = ce()
-        .env("CE_SECRET_KEY", KEY)
-        .args(["encrypt", "--method", "gcm-base64", "{}"])
-        .stdout_ok();
-    ce().args(["decrypt", "--method", "gcm-base64", "--key", KEY])
-        .write_stdin(text)
-        .assert()
-        .success()
-        .stdout("{}");
-}
-
 fn python(script: &str, args: &[&str]) -> String {
     let out = Std::new("python3")
         .arg("-c")
@@ -171,7 +80,7 @@ fn python(script: &str, args: &[&str]) -> String {
 #[test]
 fn gcm_interoperates_with_python_cryptography() {
     // Ours opens there: nonce = first 12 bytes, the rest is ciphertext ‖ tag.
-    let ours = encrypt("gcm-base64", SAMPLE);
+    let ours = encrypt_with("gcm-base64", SAMPLE);
     let opened = python(
         "import sys, base64\n\
          from cryptography.hazmat.primitives.ciphers.aead import AESGCM\n\
@@ -190,136 +99,5 @@ fn gcm_interoperates_with_python_cryptography() {
          print(base64.b64encode(nonce + ct).decode())",
         &[KEY, SAMPLE],
     );
-    assert_eq!(decrypt("gcm-base64", &theirs), SAMPLE.as_bytes());
-}
-
-#[test]
-fn key_encodings_from_flags_and_environment() {
-    let key_hex = hex(KEY.as_bytes());
-    let iv_hex = hex(IV.as_bytes());
-    let key_b64 = base64_encode(KEY.as_bytes());
-    let iv_b64 = base64_encode(IV.as_bytes());
-    let expected = openssl_encrypt(KEY, IV, b"{}") + "\n";
-    ce().args([
-        "encrypt",
-        "--key-encoding",
-        "hex",
-        "--key",
-        &key_hex,
-        "--iv",
-        &iv_hex,
-        "{}",
-    ])
-    .assert()
-    .success()
-    .stdout(expected.clone());
-    ce().args([
-        "encrypt",
-        "--key-encoding",
-        "base64",
-        "--key",
-        &key_b64,
-        "--iv",
-        &iv_b64,
-        "{}",
-    ])
-    .assert()
-    .success()
-    .stdout(expected.clone());
-    ce().env("CE_SECRET_KEY", &key_hex)
-        .env("CE_SECRET_IV", &iv_hex)
-        .args(["encrypt", "--key-encoding", "hex", "{}"])
-        .assert()
-        .success()
-        .stdout(expected.clone());
-    ce().env("CE_SECRET_KEY", &key_b64)
-        .env("CE_SECRET_IV", &iv_b64)
-        .env("CE_KEY_ENCODING", "base64")
-        .args(["encrypt", "{}"])
-        .assert()
-        .success()
-        .stdout(expected);
-    // Wrong lengths are reported in bytes after decoding.
-    ce().args([
-        "encrypt",
-        "--key-encoding",
-        "hex",
-        "--key",
-        &key_hex[..62],
-        "--iv",
-        &iv_hex,
-        "{}",
-    ])
-    .assert()
-    .code(1)
-    .stderr(predicate::str::contains("31 bytes after hex decoding"));
-    ce().args([
-        "encrypt",
-        "--key-encoding",
-        "base64",
-        "--key",
-        "!!!!",
-        "--iv",
-        &iv_b64,
-        "{}",
-    ])
-    .assert()
-    .code(1)
-    .stderr(predicate::str::contains("not valid base64"));
-}
-
-#[test]
-fn keygen_key_file_encrypt_decrypt_round_trips_for_every_encoding_and_method() {
-    let dir = tempfile::tempdir().unwrap();
-    for encoding in ["utf8", "base64", "hex"] {
-        let file = dir.path().join(format!("{encoding}.env"));
-        ce().args(["keygen", "--key-encoding", encoding, "-o"])
-            .arg(&file)
-            .assert()
-            .success();
-        let text = std::fs::read_to_string(&file).unwrap();
-        assert_eq!(
-            text.contains("CE_KEY_ENCODING="),
-            encoding != "utf8",
-            "{text}"
-        );
-        for method in ["cbc-base64", "cbc-hex", "gcm-base64"] {
-            let ct = ce()
-                .args(["encrypt", "--method", method, "--key-file"])
-                .arg(&file)
-                .arg(SAMPLE)
-                .stdout_ok();
-            ce().args(["decrypt", "--method", method, "--key-file"])
-                .arg(&file)
-                .write_stdin(ct)
-                .assert()
-                .success()
-                .stdout(SAMPLE);
-        }
-        let json = ce()
-            .args(["keygen", "--format", "json", "--key-encoding", encoding])
-            .stdout_ok();
-        let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
-        assert_eq!(value.get("key_encoding").is_some(), encoding != "utf8");
-    }
-    // A file naming one encoding and a flag naming another is refused.
-    let file = dir.path().join("hex.env");
-    ce().args(["encrypt", "--key-encoding", "base64", "--key-file"])
-        .arg(&file)
-        .arg("{}")
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("CE_KEY_ENCODING=hex"));
-}
-
-fn base64_encode(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .unwrap()
+    assert_eq!(decrypt_with("gcm-base64", &theirs), SAMPLE.as_bytes());
 }

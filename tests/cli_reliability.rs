@@ -1,5 +1,6 @@
-//! Reliability and secret hygiene from the command line: permissions warnings,
-//! kill-safe output files, special files, no plaintext after a failed check.
+//! Reliability and secret hygiene across `encrypt` and `decrypt`: output files written whole
+//! or not at all (even when killed), special files and closed pipes, key-file permission
+//! warnings, no plaintext after a failed check, odd inputs failing cleanly.
 
 mod common;
 use common::*;
@@ -93,6 +94,56 @@ fn killed_at_any_moment_the_output_is_old_or_whole() {
 }
 
 #[test]
+fn output_file_is_written_whole_and_failures_leave_it_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events.enc");
+    ce_keyed()
+        .args(["encrypt", SAMPLE, "-o"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout("");
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        openssl_encrypt(KEY, IV, SAMPLE.as_bytes()) + "\n"
+    );
+
+    // A failing run leaves the old content, and no temporary file.
+    fails_with(
+        ce_keyed().args(["encrypt", "[1,", "-o"]).arg(&out),
+        "not valid JSON",
+    );
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        openssl_encrypt(KEY, IV, SAMPLE.as_bytes()) + "\n"
+    );
+    fails_with(
+        ce_keyed().args(["decrypt", "AAAA", "-o"]).arg(&out),
+        "not a multiple",
+    );
+    assert_eq!(entries(dir.path()), ["events.enc"]);
+
+    // A failing run with a new name leaves nothing at all.
+    let fresh = dir.path().join("fresh.out");
+    fails_with(
+        ce_keyed().args(["decrypt", "AAAA", "-o"]).arg(&fresh),
+        "not a multiple",
+    );
+    assert_eq!(entries(dir.path()), ["events.enc"]);
+
+    // Decrypting into the file replaces it with the plaintext.
+    ce_keyed()
+        .arg("decrypt")
+        .arg("-i")
+        .arg(&out)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(fs::read_to_string(&out).unwrap(), SAMPLE);
+}
+
+#[test]
 fn dev_stdout_is_written_directly() {
     // -o /dev/stdout with stdout a pipe: the text arrives, and /dev/stdout survives.
     let out = ce_keyed()
@@ -122,6 +173,105 @@ fn dev_stdout_is_written_directly() {
     assert!(std::os::unix::fs::FileTypeExt::is_char_device(
         &fs::metadata("/dev/null").unwrap().file_type()
     ));
+}
+
+#[test]
+fn special_files_are_written_directly_and_survive() {
+    ce_keyed()
+        .args(["encrypt", SAMPLE, "-o", "/dev/null"])
+        .assert()
+        .success();
+    assert!(
+        std::path::Path::new("/dev/null")
+            .metadata()
+            .unwrap()
+            .file_type()
+            .is_char_device_like()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader_path = fifo.clone();
+    let reader = std::thread::spawn(move || fs::read(reader_path).unwrap());
+    ce_keyed()
+        .args(["encrypt", SAMPLE, "-o"])
+        .arg(&fifo)
+        .assert()
+        .success();
+    let got = reader.join().unwrap();
+    assert_eq!(
+        String::from_utf8(got).unwrap(),
+        openssl_encrypt(KEY, IV, SAMPLE.as_bytes()) + "\n"
+    );
+    assert!(
+        fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo_like(),
+        "still a FIFO"
+    );
+}
+
+trait FileTypeExt {
+    fn is_char_device_like(&self) -> bool;
+    fn is_fifo_like(&self) -> bool;
+}
+
+impl FileTypeExt for fs::FileType {
+    fn is_char_device_like(&self) -> bool {
+        std::os::unix::fs::FileTypeExt::is_char_device(self)
+    }
+    fn is_fifo_like(&self) -> bool {
+        std::os::unix::fs::FileTypeExt::is_fifo(self)
+    }
+}
+
+#[test]
+fn closed_stdout_ends_quietly() {
+    use std::io::Read;
+    use std::process::{Command as Std, Stdio};
+    let big = format!("[{}]", vec!["\"x\""; 400_000].join(","));
+    let lines = "[1]\n".repeat(200_000);
+    let dir = tempfile::tempdir().unwrap();
+    let encrypted = dir.path().join("big.enc");
+    fs::write(&encrypted, openssl_encrypt(KEY, IV, big.as_bytes())).unwrap();
+    let jsonl = dir.path().join("lines.jsonl");
+    fs::write(&jsonl, &lines).unwrap();
+    for (args, first_bytes) in [
+        (vec!["decrypt", "-i"], big.as_bytes()[..20].to_vec()),
+        (
+            vec!["encrypt", "--lines", "-i"],
+            openssl_encrypt(KEY, IV, b"[1]").as_bytes()[..20].to_vec(),
+        ),
+    ] {
+        let input = if args[0] == "decrypt" {
+            &encrypted
+        } else {
+            &jsonl
+        };
+        let mut child = Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
+            .env("CE_SECRET_KEY", KEY)
+            .env("CE_SECRET_IV", IV)
+            .args(&args)
+            .arg(input)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 20];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap(); // then the pipe closes
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(&first[..], &first_bytes[..], "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+        assert!(out.status.success(), "{args:?}: {:?}", out.status);
+    }
 }
 
 #[test]

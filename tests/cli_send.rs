@@ -1,5 +1,5 @@
-//! `ce-crypt send`, `encrypt --request` and `--check-events` against a real HTTP
-//! server on 127.0.0.1 that each test starts. Nothing here reaches the internet.
+//! `ce-crypt send` against a real HTTP server on 127.0.0.1 that each test starts: headers, body,
+//! API key, errors, timeouts, `--dry-run`, event checks. Nothing here reaches the internet.
 
 mod common;
 use common::*;
@@ -323,84 +323,4 @@ fn disagreeing_asset_ids_need_the_flag() {
         .assert()
         .success()
         .stdout(predicate::str::contains("-H 'x-asset: A1'"));
-}
-
-#[test]
-fn encrypt_request_prints_the_body() {
-    let out = ce_keyed()
-        .args(["encrypt", "--request", SAMPLE])
-        .stdout_ok();
-    let text = String::from_utf8(out).unwrap();
-    assert_eq!(text.lines().count(), 1);
-    assert_eq!(
-        text,
-        format!(
-            "{{\"encryptedRequest\":\"{}\"}}\n",
-            openssl_encrypt(KEY, IV, SAMPLE.as_bytes())
-        )
-    );
-    // Failing checks print nothing, not even the start of the body.
-    ce_keyed()
-        .args(["encrypt", "--request", "[1,"])
-        .assert()
-        .code(1)
-        .stdout("");
-}
-
-#[test]
-fn encrypt_check_events_reports_every_problem() {
-    let payload = r#"[{"asset_id":"A","activity_name":"x","timestamp":"2025-08-26T12:05:43Z","identity":"u","activity_source":"web","activity_params":{}}, {"activity_name":"", "timestamp": 5, "identity": true, "activity_source":"web","activity_params":{}}]"#;
-    let stderr = ce_keyed()
-        .args(["encrypt", "--check-events", payload])
-        .stderr_failed();
-    assert_eq!(
-        stderr.lines().collect::<Vec<_>>(),
-        [
-            "error: event[1].asset_id: missing",
-            "error: event[1].activity_name: empty",
-            "error: event[1].timestamp: must be a string like 2025-08-26T12:05:43Z, found a number",
-            "error: event[1].identity: must be a string or an integer, found a boolean",
-        ]
-    );
-    ce_keyed()
-        .args(["encrypt", "--check-events", "[]"])
-        .assert()
-        .code(1)
-        .stderr("error: payload: the array is empty; send at least one event\n");
-    ce_keyed()
-        .args(["encrypt", "--check-events", SAMPLE])
-        .assert()
-        .success();
-}
-
-#[test]
-fn decrypt_reads_request_bodies() {
-    for method in ["cbc-base64", "cbc-hex", "gcm-base64"] {
-        let body = ce_keyed()
-            .args(["encrypt", "--request", "--method", method, SAMPLE])
-            .stdout_ok();
-        ce_keyed()
-            .args(["decrypt", "--method", method])
-            .write_stdin(body)
-            .assert()
-            .success()
-            .stdout(SAMPLE);
-    }
-    let pretty_body = format!(
-        "{{\n  \"encryptedRequest\": \"{}\"\n}}\n",
-        openssl_encrypt(KEY, IV, SAMPLE.as_bytes())
-    );
-    ce_keyed()
-        .arg("decrypt")
-        .write_stdin(pretty_body)
-        .assert()
-        .success()
-        .stdout(SAMPLE);
-    ce_keyed()
-        .arg("decrypt")
-        .write_stdin(r#"{"something":"else"}"#)
-        .assert()
-        .code(1)
-        .stdout("")
-        .stderr(predicate::str::contains("not a request body"));
 }

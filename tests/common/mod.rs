@@ -10,6 +10,17 @@ pub use assert_cmd::Command;
 pub const KEY: &str = "Xk29vPqL0aZt7RmN4bWc8YdE1fGh3JsU";
 pub const IV: &str = "Qw5Er7Ty9Ui2Op4A";
 
+/// Every subcommand: each has `--help` with examples, and a section in the man page.
+pub const SUBCOMMANDS: &[&str] = &[
+    "keygen",
+    "encrypt",
+    "decrypt",
+    "send",
+    "methods",
+    "completions",
+    "man",
+];
+
 /// The sample event from Netcore's documentation.
 pub const SAMPLE: &str = r#"[{"asset_id":"ADGMOT35CHFLVDHBJNIG50K969QH6J0F1L9HV20UJQ4PNQB1","activity_name":"Page Browse","timestamp":"2025-08-26T12:05:43Z","identity":"user@example.com","activity_source":"web","activity_params":{"page_url":"https://www.example.com/products/shoes?color=red","page_title":"Red Shoes – Example Store","price":59.99,"currency":"EUR","tags":["new","sale"]}}]"#;
 
@@ -131,4 +142,51 @@ pub fn in_terminal(command: &str) -> String {
         .output()
         .expect("util-linux `script` is needed to give the command a terminal");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Asserts the failure contract: exit 1, nothing on stdout, one `error:` line naming `needle`
+/// (and neither [`KEY`] nor [`IV`], nor a panic); returns standard error.
+pub fn fails_with(cmd: &mut Command, needle: &str) -> String {
+    let stderr = cmd.stderr_failed();
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains(needle), "expected {needle:?} in {stderr}");
+    assert!(
+        !stderr.contains(KEY) && !stderr.contains(IV),
+        "secret in {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+/// `ce-crypt encrypt --method METHOD PAYLOAD` with [`KEY`] and [`IV`]; asserts success, returns stdout.
+pub fn encrypt_with(method: &str, payload: &str) -> String {
+    let out = ce_keyed()
+        .args(["encrypt", "--method", method, payload])
+        .assert()
+        .success();
+    String::from_utf8(out.get_output().stdout.clone()).unwrap()
+}
+
+/// `ce-crypt decrypt --method METHOD` of `text` on stdin with [`KEY`] and [`IV`]; asserts success,
+/// returns stdout.
+pub fn decrypt_with(method: &str, text: &str) -> Vec<u8> {
+    ce_keyed()
+        .args(["decrypt", "--method", method])
+        .write_stdin(text.to_owned())
+        .stdout_ok()
+}
+
+/// Standard Base64 with padding.
+pub fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Decodes standard Base64 with padding; panics (failing the test) on bad input.
+pub fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
 }

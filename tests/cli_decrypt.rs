@@ -1,0 +1,160 @@
+//! `ce-crypt decrypt`: what it accepts (whitespace, hex in either case, request bodies), `--pretty`,
+//! and its errors, GCM tampering included.
+
+mod common;
+use common::*;
+use predicates::prelude::*;
+
+#[test]
+fn decrypt_ignores_whitespace_and_prints_exact_bytes() {
+    let payload = format!("{SAMPLE}{SAMPLE}\n"); // long enough for openssl to wrap at 64 columns
+    let wrapped = openssl_cbc(&["-a"], payload.as_bytes());
+    assert!(wrapped.iter().filter(|&&b| b == b'\n').count() > 3);
+    let got = ce_keyed()
+        .arg("decrypt")
+        .write_stdin(wrapped.clone())
+        .stdout_ok();
+    assert_eq!(got, payload.as_bytes());
+    let spaced: Vec<u8> = wrapped.iter().flat_map(|&b| [b, b' ']).collect();
+    assert_eq!(
+        ce_keyed().arg("decrypt").write_stdin(spaced).stdout_ok(),
+        payload.as_bytes()
+    );
+    let one_line = openssl_encrypt(KEY, IV, b"[1]");
+    assert_eq!(ce_keyed().args(["decrypt", &one_line]).stdout_ok(), b"[1]");
+}
+
+#[test]
+fn hex_decrypt_accepts_either_case_and_whitespace() {
+    let text = encrypt_with("cbc-hex", SAMPLE);
+    assert!(
+        text.trim_end()
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    );
+    let upper = text.to_uppercase();
+    assert_eq!(decrypt_with("cbc-hex", &upper), SAMPLE.as_bytes());
+    let wrapped: String = text
+        .trim_end()
+        .as_bytes()
+        .chunks(60)
+        .map(|c| String::from_utf8_lossy(c) + "\n")
+        .collect();
+    assert_eq!(decrypt_with("11257", &wrapped), SAMPLE.as_bytes());
+    ce_keyed()
+        .args(["decrypt", "--method", "cbc-hex", "abcg"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not valid hex"));
+}
+
+#[test]
+fn decrypt_reads_request_bodies() {
+    for method in ["cbc-base64", "cbc-hex", "gcm-base64"] {
+        let body = ce_keyed()
+            .args(["encrypt", "--request", "--method", method, SAMPLE])
+            .stdout_ok();
+        ce_keyed()
+            .args(["decrypt", "--method", method])
+            .write_stdin(body)
+            .assert()
+            .success()
+            .stdout(SAMPLE);
+    }
+    let pretty_body = format!(
+        "{{\n  \"encryptedRequest\": \"{}\"\n}}\n",
+        openssl_encrypt(KEY, IV, SAMPLE.as_bytes())
+    );
+    ce_keyed()
+        .arg("decrypt")
+        .write_stdin(pretty_body)
+        .assert()
+        .success()
+        .stdout(SAMPLE);
+    ce_keyed()
+        .arg("decrypt")
+        .write_stdin(r#"{"something":"else"}"#)
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains("not a request body"));
+}
+
+#[test]
+fn decrypt_pretty_reindents_and_the_default_stays_exact() {
+    let payload = r#"[{"a":1.50e+3,"b":{"c":[true,null]}}]"#;
+    let ct = openssl_encrypt(KEY, IV, payload.as_bytes());
+    ce_keyed()
+        .args(["decrypt", &ct])
+        .assert()
+        .success()
+        .stdout(payload);
+    let out = ce_keyed().args(["decrypt", "--pretty", &ct]).stdout_ok();
+    let pretty = String::from_utf8(out).unwrap();
+    assert!(
+        pretty.starts_with("[\n  {\n    \"a\": 1.50e+3,"),
+        "{pretty}"
+    );
+    let a: serde_json::Value = serde_json::from_str(&pretty).unwrap();
+    let b: serde_json::Value = serde_json::from_str(payload).unwrap();
+    assert_eq!(a, b);
+    let raw = openssl_encrypt(KEY, IV, b"not json");
+    ce_keyed()
+        .args(["decrypt", "--pretty", &raw])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains("--pretty needs a JSON plaintext"));
+}
+
+#[test]
+fn decrypt_errors_are_distinct() {
+    fails_with(
+        ce_keyed().arg("decrypt").write_stdin("abc$def"),
+        "not valid Base64",
+    );
+    fails_with(ce_keyed().arg("decrypt").write_stdin(" \n"), "empty");
+    fails_with(
+        ce_keyed().arg("decrypt").write_stdin("AAAAAAAA"),
+        "not a multiple of 16",
+    );
+    let other = openssl_encrypt("00000000000000000000000000000000", IV, SAMPLE.as_bytes());
+    fails_with(
+        ce_keyed().args(["decrypt", &other]),
+        "wrong key or IV, or corrupted data",
+    );
+}
+
+#[test]
+fn gcm_detects_any_change_and_wrong_keys() {
+    let text = encrypt_with("gcm-base64", SAMPLE);
+    let mut bytes = base64_decode(text.trim_end());
+    let last = bytes.len() - 1;
+    for index in [0, 12, last / 2, last] {
+        bytes[index] ^= 0x40;
+        let tampered = base64_encode(&bytes);
+        ce_keyed()
+            .args(["decrypt", "--method", "gcm-base64", &tampered])
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr(predicate::str::contains("authentication failed"));
+        bytes[index] ^= 0x40;
+    }
+    ce().env("CE_SECRET_KEY", "0".repeat(32))
+        .args(["decrypt", "--method", "gcm-base64", text.trim_end()])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains("authentication failed"));
+    ce_keyed()
+        .args([
+            "decrypt",
+            "--method",
+            "gcm-base64",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("shorter than the 28 bytes"));
+}
