@@ -225,7 +225,24 @@ pub struct KeyFile {
     pub iv: Option<SecretString>,
     /// `CE_KEY_ENCODING`, when the file names one.
     pub encoding: Option<KeyEncoding>,
+    /// `CE_API_KEY`: the panel's API key, for uploads.
+    pub api_key: Option<SecretString>,
+    /// `CE_ASSET_ID`: the asset id uploads name in `x-asset`.
+    pub asset_id: Option<String>,
+    /// `CE_REGION`: `us`, `in` or `eu`, as written.
+    pub region: Option<String>,
+    /// `CE_ENDPOINT`: an upload URL, as written.
+    pub endpoint: Option<String>,
 }
+
+/// Key-file name (and environment variable) of the panel's API key.
+pub const API_KEY_VAR: &str = "CE_API_KEY";
+/// Key-file name (and environment variable) of the asset id.
+pub const ASSET_ID_VAR: &str = "CE_ASSET_ID";
+/// Key-file name (and environment variable) of the region.
+pub const REGION_VAR: &str = "CE_REGION";
+/// Key-file name (and environment variable) of the upload endpoint.
+pub const ENDPOINT_VAR: &str = "CE_ENDPOINT";
 
 impl KeyFile {
     /// Parses `NAME=VALUE` lines, as `ce-crypt keygen` writes them.
@@ -249,9 +266,26 @@ impl KeyFile {
                 });
             };
             let value = unquote(value.trim());
+            let repeated = KeyError::KeyFileLine {
+                line,
+                problem: "repeats a name given earlier in the file",
+            };
+            let setting = match name.trim() {
+                ASSET_ID_VAR => Some(&mut file.asset_id),
+                REGION_VAR => Some(&mut file.region),
+                ENDPOINT_VAR => Some(&mut file.endpoint),
+                _ => None,
+            };
+            if let Some(setting) = setting {
+                if setting.replace(value.to_owned()).is_some() {
+                    return Err(repeated);
+                }
+                continue;
+            }
             let slot = match name.trim() {
                 KEY_VAR => &mut file.key,
                 IV_VAR => &mut file.iv,
+                API_KEY_VAR => &mut file.api_key,
                 ENCODING_VAR => {
                     file.encoding = Some(value.parse().map_err(|_| KeyError::KeyFileLine {
                         line,
@@ -262,10 +296,7 @@ impl KeyFile {
                 _ => continue,
             };
             if slot.is_some() {
-                return Err(KeyError::KeyFileLine {
-                    line,
-                    problem: "repeats a name given earlier in the file",
-                });
+                return Err(repeated);
             }
             *slot = Some(SecretString::from(value));
         }
@@ -384,6 +415,20 @@ mod tests {
         assert_eq!(file.key.unwrap().expose(), KEY);
         assert_eq!(file.iv.unwrap().expose(), IV);
         assert_eq!(file.encoding, Some(KeyEncoding::Utf8));
+    }
+
+    #[test]
+    fn key_files_may_hold_upload_settings() {
+        let text = format!(
+            "{KEY_VAR}={KEY}\n{API_KEY_VAR}=\"panel key\"\n{ASSET_ID_VAR}=ADG1\n{REGION_VAR}=in\n{ENDPOINT_VAR}=https://h/x\n"
+        );
+        let file = KeyFile::parse(&text).unwrap();
+        assert_eq!(file.api_key.unwrap().expose(), "panel key");
+        assert_eq!(file.asset_id.as_deref(), Some("ADG1"));
+        assert_eq!(file.region.as_deref(), Some("in"));
+        assert_eq!(file.endpoint.as_deref(), Some("https://h/x"));
+        let twice = KeyFile::parse(&format!("{REGION_VAR}=us\n{REGION_VAR}=eu\n")).unwrap_err();
+        assert!(twice.to_string().contains("line 2"), "{twice}");
     }
 
     #[test]

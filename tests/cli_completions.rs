@@ -1,4 +1,5 @@
 //! `ce-crypt completions`: a script for every shell, and the bash one loads and completes.
+#![cfg(feature = "cli")]
 
 mod common;
 use common::*;

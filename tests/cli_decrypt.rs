@@ -1,5 +1,6 @@
 //! `ce-crypt decrypt`: what it accepts (whitespace, hex in either case, request bodies), `--pretty`,
 //! and its errors, GCM tampering included.
+#![cfg(feature = "cli")]
 
 mod common;
 use common::*;

@@ -1,6 +1,7 @@
 //! `ce-crypt encrypt`: where the payload comes from, `--raw`, `--verify`, `--compact`, `--request`,
 //! `--check-events`, key sources and encodings and their errors, fresh GCM nonces, and `--lines`
 //! (one payload per line).
+#![cfg(feature = "cli")]
 
 mod common;
 use common::*;

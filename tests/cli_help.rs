@@ -1,5 +1,6 @@
 //! What spans the subcommands: `--version`, every `--help` with its examples and environment,
 //! and usage errors (exit 2).
+#![cfg(feature = "cli")]
 
 mod common;
 use common::*;

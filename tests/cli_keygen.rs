@@ -1,5 +1,6 @@
 //! `ce-crypt keygen` as a user runs it, and its output used as a key file for every key encoding
 //! and method.
+#![cfg(feature = "cli")]
 
 mod common;
 use common::*;

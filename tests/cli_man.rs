@@ -1,4 +1,5 @@
 //! `ce-crypt man`: a roff page covering every subcommand.
+#![cfg(feature = "cli")]
 
 mod common;
 use common::*;

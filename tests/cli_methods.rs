@@ -1,5 +1,6 @@
 //! `ce-crypt methods` and the method table behind `--method`: every alias selects its method,
 //! and GCM's wire format is checked against Python's `cryptography` package both ways.
+#![cfg(feature = "cli")]
 
 mod common;
 use common::*;

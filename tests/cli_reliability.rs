@@ -1,6 +1,7 @@
 //! Reliability and secret hygiene across `encrypt` and `decrypt`: output files written whole
 //! or not at all (even when killed), special files and closed pipes, key-file permission
 //! warnings, no plaintext after a failed check, odd inputs failing cleanly.
+#![cfg(feature = "cli")]
 
 mod common;
 use common::*;

@@ -1,9 +1,11 @@
 //! `ce-crypt send` against a real HTTP server on 127.0.0.1 that each test starts: headers, body,
 //! API key, errors, timeouts, `--dry-run`, event checks. Nothing here reaches the internet.
+#![cfg(feature = "cli")]
 
 mod common;
 use common::*;
 use predicates::prelude::*;
+use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::thread::{self, JoinHandle};
@@ -233,48 +235,108 @@ fn the_api_key_is_required_and_never_a_flag() {
 }
 
 #[test]
-fn dry_run_sends_nothing_and_prints_curl() {
+fn dry_run_sends_nothing_and_prints_a_script() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let url = format!("http://{}/upload", listener.local_addr().unwrap());
-    let out = send()
-        .args(["--dry-run", "--endpoint", &url, SAMPLE])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let curl = String::from_utf8(out.stdout).unwrap();
+    let script = String::from_utf8(
+        send()
+            .args(["--dry-run", "--endpoint", &url, SAMPLE])
+            .stdout_ok(),
+    )
+    .unwrap();
     assert!(
         listener.accept().is_err(),
         "--dry-run connected to the server"
     );
+    assert!(script.contains(&format!("'{url}'")), "{script}");
+    assert!(script.contains("\nx-eCode: 11256\n"), "{script}");
     assert!(
-        curl.starts_with(&format!("curl -sS -X POST '{url}'")),
-        "{curl}"
+        script.contains("\nAuthorization: Bearer ${CE_API_KEY}\n"),
+        "{script}"
     );
-    assert!(curl.contains("-H 'x-eCode: 11256'"));
-    assert!(curl.contains("\"Authorization: Bearer $CE_API_KEY\""));
-    assert!(!curl.contains(API_KEY));
-    let body_start = curl.find("--data-raw '").unwrap() + "--data-raw '".len();
-    let body = &curl[body_start..curl.trim_end().len() - 1];
-    let value: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert!(!script.contains(API_KEY));
+    // Without --endpoint, the region's URL.
+    let default = String::from_utf8(send().args(["--dry-run", SAMPLE]).stdout_ok()).unwrap();
+    assert!(
+        default.contains("'https://api2.netcoresmartech.com/v1/activity/upload'"),
+        "{default}"
+    );
+    let india = String::from_utf8(
+        send()
+            .args(["--dry-run", "--region", "in", SAMPLE])
+            .stdout_ok(),
+    )
+    .unwrap();
+    assert!(
+        india.contains("'https://apiin2.netcoresmartech.com/v1/activity/upload'"),
+        "{india}"
+    );
+}
+
+#[test]
+fn the_dry_run_script_posts_a_megabyte_with_curl_and_no_key_in_argv() {
+    let event = SAMPLE.trim_start_matches('[').trim_end_matches(']');
+    let payload = format!("[{}]", vec![event; 3000].join(","));
+    assert!(payload.len() > 1024 * 1024);
+    let script = String::from_utf8(
+        send()
+            .args([
+                "--dry-run",
+                "--endpoint",
+                "http://127.0.0.1:9/v1/activity/upload",
+            ])
+            .write_stdin(payload.clone())
+            .stdout_ok(),
+    )
+    .unwrap();
+    assert!(!script.contains(API_KEY));
+    // Everything before the here-documents is the command line: no key, no body in it.
+    let command_line = script.split("<<CE_CRYPT_HEADERS").next().unwrap();
+    assert!(!command_line.contains("Bearer") && !command_line.contains("encryptedRequest"));
+
+    let (url, server) = serve("202 Accepted", r#"{"status":"queued"}"#);
+    let dir = tempfile::tempdir().unwrap();
+    let script_file = dir.path().join("upload.sh");
+    fs::write(
+        &script_file,
+        script.replace("http://127.0.0.1:9/v1/activity/upload", &url),
+    )
+    .unwrap();
+    let out = std::process::Command::new("sh")
+        .arg(&script_file)
+        .env("CE_API_KEY", API_KEY)
+        .env_remove("http_proxy")
+        .env_remove("all_proxy")
+        .env_remove("ALL_PROXY")
+        .output()
+        .expect("sh and curl are needed (apt-get install curl)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
-        value["encryptedRequest"],
-        openssl_encrypt(KEY, IV, SAMPLE.as_bytes())
+        String::from_utf8_lossy(&out.stdout),
+        r#"{"status":"queued"}"#
     );
-    // The printed command really is shell syntax: sh parses it (with curl swapped for echo).
-    let echoed = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(curl.replacen("curl", "printf '%s\\n'", 1))
-        .env("CE_API_KEY", "k")
+    let got = server.join().unwrap();
+    assert_eq!(
+        got.header("authorization"),
+        Some(format!("Bearer {API_KEY}").as_str())
+    );
+    assert_eq!(got.header("x-ecode"), Some("11256"));
+    let body: serde_json::Value = serde_json::from_str(&got.body).unwrap();
+    let ciphertext = body["encryptedRequest"].as_str().unwrap();
+    assert_eq!(ciphertext, openssl_encrypt(KEY, IV, payload.as_bytes()));
+    // Without CE_API_KEY the script stops before curl runs.
+    let unset = std::process::Command::new("sh")
+        .arg(&script_file)
+        .env_remove("CE_API_KEY")
         .output()
         .unwrap();
-    let args = String::from_utf8(echoed.stdout).unwrap();
-    assert!(
-        args.lines().any(|l| l == "Authorization: Bearer k"),
-        "{args}"
-    );
-    assert!(args.lines().any(|l| l == body), "{args}");
+    assert!(!unset.status.success());
+    assert!(String::from_utf8_lossy(&unset.stderr).contains("set CE_API_KEY"));
 }
 
 #[test]
@@ -322,5 +384,5 @@ fn disagreeing_asset_ids_need_the_flag() {
         .args(["--dry-run", "--asset", "A1", &payload])
         .assert()
         .success()
-        .stdout(predicate::str::contains("-H 'x-asset: A1'"));
+        .stdout(predicate::str::contains("\nx-asset: A1\n"));
 }

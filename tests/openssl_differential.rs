@@ -3,6 +3,7 @@
 //! 256 generated payloads (every length mod 16, non-ASCII text, escapes, nesting)
 //! under random keys: our Base64 must equal `openssl enc -aes-256-cbc -a -A`, and
 //! our decryption of openssl's output must give the exact bytes back.
+#![cfg(feature = "cli")]
 
 mod common;
 use common::*;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use ce_crypt::Method;
+use ce_crypt::upload::Region;
 
 /// The ENVIRONMENT section shared by the commands that read keys.
 macro_rules! environment {
@@ -16,7 +17,10 @@ ENVIRONMENT:
   CE_SECRET_KEY    the 32-byte key, used when neither --key nor --key-file is given
   CE_SECRET_IV     the 16-byte IV (CBC methods), read with CE_SECRET_KEY
   CE_KEY_ENCODING  utf8 (default), base64 or hex: how the two above map to bytes
-  CE_API_KEY       the panel's API key, for `ce-crypt send`"
+  CE_PROFILE       a profile name, as --profile NAME
+  CE_API_KEY       the panel's API key, for `ce-crypt send`
+  CE_ASSET_ID, CE_REGION, CE_ENDPOINT, CE_CA_FILE   as --asset, --region, --endpoint, --cacert
+  HTTPS_PROXY, ALL_PROXY, NO_PROXY   the proxy for `send`, as curl reads them"
     };
 }
 
@@ -86,7 +90,8 @@ EXAMPLES:
 EXAMPLES:
   ce-crypt send --key-file ce.env -i events.json   # CE_API_KEY holds the panel's API key
   ce-crypt send --key-file ce.env --asset ADGMOT35... -i events.json
-  ce-crypt send --key-file ce.env --dry-run -i events.json   # print the curl command
+  ce-crypt send --key-file ce.env --dry-run -i events.json   # print a curl script, send nothing
+  ce-crypt send --profile prod --region in -i events.json    # ~/.config/ce-crypt/prod.env
   ce-crypt send --key-file ce.env --api-key-file api.key --method gcm-base64 -i events.json
 
 ", environment!()))]
@@ -180,6 +185,10 @@ pub struct KeyArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "iv"])]
     pub key_file: Option<PathBuf>,
 
+    /// Use the key file of profile NAME: $XDG_CONFIG_HOME/ce-crypt/NAME.env (~/.config/...) [env: CE_PROFILE].
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["key", "iv", "key_file"])]
+    pub profile: Option<String>,
+
     /// How --key/--iv and CE_SECRET_KEY/CE_SECRET_IV map to bytes [default: utf8].
     #[arg(long, value_enum)]
     pub key_encoding: Option<KeyEncodingArg>,
@@ -252,7 +261,7 @@ pub struct SendArgs {
     #[command(flatten)]
     pub payload: PayloadArgs,
 
-    /// The asset id for x-asset [default: the asset_id all events share].
+    /// The asset id for x-asset [env: CE_ASSET_ID; default: the asset_id all events share].
     #[arg(long, value_name = "ID")]
     pub asset: Option<String>,
 
@@ -260,15 +269,35 @@ pub struct SendArgs {
     #[arg(long, value_name = "FILE")]
     pub api_key_file: Option<PathBuf>,
 
-    /// Where to POST.
-    #[arg(long, value_name = "URL", default_value = ce_crypt::upload::DEFAULT_ENDPOINT)]
-    pub endpoint: String,
+    /// Netcore data centre: us (api2...), in (apiin2...) or eu (apieu2...) [env: CE_REGION; default: us].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<Region>,
+
+    /// Where to POST, instead of the region's endpoint (https://; http:// only to this machine) [env: CE_ENDPOINT].
+    #[arg(long, value_name = "URL", conflicts_with = "region")]
+    pub endpoint: Option<String>,
+
+    /// Also trust the CA certificates in FILE (PEM), e.g. a company proxy's [env: CE_CA_FILE].
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Go through this proxy (http://, https://, socks5://HOST:PORT) instead of the one HTTPS_PROXY/ALL_PROXY name.
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+
+    /// Connect directly: ignore HTTPS_PROXY, ALL_PROXY and the like.
+    #[arg(long, conflicts_with = "proxy")]
+    pub no_proxy: bool,
+
+    /// Print the request (API key redacted), the answer's status and the time taken on standard error.
+    #[arg(short, long)]
+    pub verbose: bool,
 
     /// Give up when the whole request takes longer than SECONDS.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_timeout)]
     pub timeout: f64,
 
-    /// Send nothing; print the equivalent curl command (with $CE_API_KEY for the key).
+    /// Send nothing; print an equivalent sh script for curl ($CE_API_KEY stands for the key).
     #[arg(long)]
     pub dry_run: bool,
 
@@ -280,7 +309,7 @@ pub struct SendArgs {
 fn parse_timeout(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
-        _ => Err("give a number of seconds between 0 and 86400, e.g. 30 or 2.5".into()),
+        _ => Err("give a number of seconds above 0 and at most 86400, e.g. 30 or 2.5".into()),
     }
 }
 

@@ -182,8 +182,21 @@ fn advice_for(
     if let Some(LineError::NewlineInPlaintext) = cause.downcast_ref::<LineError>() {
         return Some("; decrypt it without --lines".to_owned());
     }
-    if let Some(UploadError::Timeout { .. }) = cause.downcast_ref::<UploadError>() {
-        return Some("; check the network or raise --timeout".to_owned());
+    if let Some(error) = cause.downcast_ref::<UploadError>() {
+        return match error {
+            UploadError::Timeout { .. } => {
+                Some("; check the network or raise --timeout".to_owned())
+            }
+            UploadError::Certificate { .. } => Some(
+                "; if a company proxy or a private CA signs it, pass --cacert FILE (or set \
+                 CE_CA_FILE) with that CA's certificate"
+                    .to_owned(),
+            ),
+            UploadError::Connection { proxy: Some(_), .. } => {
+                Some("; check the proxy, or pass --no-proxy to connect directly".to_owned())
+            }
+            _ => None,
+        };
     }
     None
 }

@@ -1,8 +1,10 @@
-//! Finding the key and IV: `--key`/`--iv`, then `--key-file`, then the environment.
+//! Finding the key and IV: `--key`/`--iv`, then `--key-file` or a profile
+//! (`--profile NAME` or `CE_PROFILE`), then the environment; and reading
+//! secrets from files and the environment, for keys and the API key alike.
 
 use std::env;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use ce_crypt::keys::{ENCODING_VAR, IV_VAR, KEY_VAR, KeyFile};
@@ -29,10 +31,29 @@ struct Found {
     source: KeySource,
 }
 
+/// Environment variable naming a profile, as `--profile` does.
+const PROFILE_VAR: &str = "CE_PROFILE";
+
 /// The cipher for `method`, with key material from the first source that has
-/// a key: flags, then the key file, then the environment.
+/// a key: flags, then the key file or profile, then the environment.
 pub fn resolve(args: KeyArgs, method: Method) -> Result<Cipher> {
+    Ok(resolve_with_file(args, method)?.0)
+}
+
+/// Like [`resolve`], also handing back the key file or profile it read, whose
+/// upload settings `send` uses.
+pub fn resolve_with_file(args: KeyArgs, method: Method) -> Result<(Cipher, Option<KeyFile>)> {
     let flag_encoding = args.key_encoding.map(KeyEncoding::from);
+    let file_path = match (args.key_file, args.profile) {
+        (Some(path), _) => Some(path),
+        (None, Some(name)) => Some(profile_path(&name)?),
+        (None, None) if args.key.is_none() => match env::var(PROFILE_VAR) {
+            Ok(name) if !name.trim().is_empty() => Some(profile_path(&name)?),
+            _ => None,
+        },
+        (None, None) => None,
+    };
+    let mut key_file = None;
     let found = if let Some(key) = args.key {
         Found {
             key: SecretString::new(key),
@@ -40,8 +61,10 @@ pub fn resolve(args: KeyArgs, method: Method) -> Result<Cipher> {
             encoding: flag_encoding.unwrap_or_default(),
             source: KeySource::Flags,
         }
-    } else if let Some(path) = args.key_file {
-        from_file(&path, flag_encoding)?
+    } else if let Some(path) = file_path {
+        let (found, file) = from_file(&path, flag_encoding)?;
+        key_file = Some(file);
+        found
     } else if let Some(key) = env_secret(KEY_VAR)? {
         let encoding = match (flag_encoding, env_secret(ENCODING_VAR)?) {
             (Some(flag), _) => flag,
@@ -73,7 +96,35 @@ pub fn resolve(args: KeyArgs, method: Method) -> Result<Cipher> {
         }
         _ => None,
     };
-    Cipher::new(method, key, iv).with_context(source)
+    let cipher = Cipher::new(method, key, iv).with_context(source)?;
+    Ok((cipher, key_file))
+}
+
+/// `$XDG_CONFIG_HOME/ce-crypt/NAME.env`, or `~/.config/ce-crypt/NAME.env`.
+fn profile_path(name: &str) -> Result<PathBuf> {
+    let name = name.trim();
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        bail!("the profile name {name:?} is not a plain name: use letters, digits, - and _");
+    }
+    let config = match env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => match env::var_os("HOME").filter(|v| !v.is_empty()) {
+            Some(home) => PathBuf::from(home).join(".config"),
+            None => {
+                bail!("cannot find the profile {name}: neither XDG_CONFIG_HOME nor HOME is set")
+            }
+        },
+    };
+    let path = config.join("ce-crypt").join(format!("{name}.env"));
+    if !path.exists() {
+        bail!(
+            "the profile {name} does not exist: create {} (ce-crypt keygen -o {} writes the keys; \
+             add CE_API_KEY=, CE_ASSET_ID=, CE_REGION= lines as needed)",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(path)
 }
 
 /// An environment variable holding a secret, if it is set.
@@ -96,7 +147,7 @@ pub fn read_secret_file(path: &Path, what: &str) -> Result<SecretString> {
     Ok(text)
 }
 
-fn from_file(path: &Path, flag_encoding: Option<KeyEncoding>) -> Result<Found> {
+fn from_file(path: &Path, flag_encoding: Option<KeyEncoding>) -> Result<(Found, KeyFile)> {
     let text = read_secret_file(path, "key file")?;
     let file = KeyFile::parse(text.expose()).with_context(|| path.display().to_string())?;
     let encoding = match (file.encoding, flag_encoding) {
@@ -107,18 +158,19 @@ fn from_file(path: &Path, flag_encoding: Option<KeyEncoding>) -> Result<Found> {
         (Some(encoding), _) | (None, Some(encoding)) => encoding,
         (None, None) => KeyEncoding::Utf8,
     };
-    let Some(key) = file.key else {
+    let Some(key) = file.key.clone() else {
         bail!(
             "the key file {} has no {KEY_VAR}= line; create one with `ce-crypt keygen -o FILE`",
             path.display()
         );
     };
-    Ok(Found {
+    let found = Found {
         key,
-        iv: file.iv,
+        iv: file.iv.clone(),
         encoding,
         source: KeySource::File(path.to_owned()),
-    })
+    };
+    Ok((found, file))
 }
 
 /// Warns, as ssh does, when a secret file can be read by anyone but its owner.

@@ -1,85 +1,226 @@
 //! `ce-crypt send`: check, encrypt and POST a payload to the activity upload API.
+//!
+//! Settings come from, first match wins: flags, the environment, the key file
+//! or profile, the defaults (region us; the asset_id the events share).
 
+use std::env;
+use std::fs;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
-use ce_crypt::upload::{self, Client, Upload};
-use ce_crypt::{SecretString, events, request};
+use anyhow::{Context, Result, bail};
+use ce_crypt::keys::{API_KEY_VAR, ASSET_ID_VAR, ENDPOINT_VAR, KeyFile, REGION_VAR};
+use ce_crypt::upload::curl::{self, CurlOptions};
+use ce_crypt::upload::{
+    ApiKey, Client, ClientConfig, Endpoint, ExtraCa, ProxyUrl, Region, Upload, check_header_value,
+    header_lines, proxy,
+};
+use ce_crypt::{Cipher, events, request};
 
 use super::args::SendArgs;
 use super::input::Input;
 use super::keysource;
 
-/// Environment variable holding the panel's API key.
-const API_KEY_VAR: &str = "CE_API_KEY";
+/// Environment variable naming an extra CA file, as `--cacert` does.
+const CA_FILE_VAR: &str = "CE_CA_FILE";
 
-/// Checks, encrypts and sends (or, with `--dry-run`, prints the curl command).
+/// Checks, encrypts and sends (or, with `--dry-run`, prints a curl script).
 pub fn run(args: SendArgs) -> Result<()> {
-    let cipher = keysource::resolve(args.payload.keys, args.payload.method)?;
+    let (cipher, key_file) = keysource::resolve_with_file(args.payload.keys, args.payload.method)?;
+    let key_file = key_file.unwrap_or_default();
+    let endpoint = endpoint(args.endpoint, args.region, &key_file)?;
     // Look for the API key before reading the payload, so a missing key fails fast.
     let api_key = if args.dry_run {
         None
     } else {
-        Some(api_key(args.api_key_file.as_deref())?)
+        Some(api_key(args.api_key_file, &key_file)?)
     };
+    let ca_file = args.cacert.or_else(|| env_path(CA_FILE_VAR));
+    let explicit_proxy = args.proxy.is_some();
+    let proxy = if args.no_proxy {
+        None
+    } else if let Some(url) = args.proxy {
+        Some(ProxyUrl::parse(&url)?)
+    } else {
+        proxy::from_environment(&endpoint, |name| env::var(name).ok())?
+    };
+
     let payload =
         Input::choose(args.payload.text, args.payload.input.input, "payload")?.read_all()?;
-
     let summary = if args.no_check {
         // Still JSON, and still look for a shared asset_id, without judging the events.
         events::summarize(&payload)?
     } else {
         events::check(&payload)?
     };
-    let asset_id = match (args.asset, summary.shared_asset_id) {
-        (Some(asset), _) => asset,
-        (None, Some(shared)) => shared,
-        (None, None) => bail!(
-            "the events do not share one asset_id: pass --asset ID (the asset id from the panel)"
-        ),
-    };
-
+    let asset_id = asset_id(args.asset, &key_file, summary.shared_asset_id)?;
     let body = request::body(&cipher.encrypt(&payload)?);
-    let request = Upload {
-        endpoint: &args.endpoint,
+    let upload = Upload {
+        endpoint: &endpoint,
         method: cipher.method(),
         asset_id: &asset_id,
         body: &body,
     };
+
     let mut stdout = io::stdout().lock();
     let Some(api_key) = api_key else {
-        writeln!(stdout, "{}", upload::curl_command(&request))?;
+        let options = CurlOptions {
+            ca_files: ca_file.iter().map(|p| p.display().to_string()).collect(),
+            // A proxy from the environment reaches curl through the same variables.
+            proxy: match (args.no_proxy, &proxy) {
+                (true, _) => Some(None),
+                (false, Some(proxy)) if explicit_proxy => Some(Some(proxy.to_string())),
+                _ => None,
+            },
+            timeout_seconds: Some(args.timeout),
+        };
+        stdout.write_all(curl::curl_script(&upload, &options).as_bytes())?;
+        stdout.flush()?;
         return Ok(());
     };
-    let client = Client::new(Duration::from_secs_f64(args.timeout));
-    let answer = client.send(&request, &api_key)?;
+
+    let mut config = ClientConfig::new()
+        .timeout(Duration::from_secs_f64(args.timeout))
+        .proxy(proxy);
+    if let Some(path) = &ca_file {
+        let pem = fs::read(path)
+            .with_context(|| format!("could not read the CA file {}", path.display()))?;
+        config = config.extra_ca(ExtraCa {
+            name: format!("the CA file {}", path.display()),
+            pem,
+        });
+    }
+    let client = Client::new(config)?;
+    if args.verbose {
+        describe(&client, &upload, &cipher);
+    }
+    let answer = client.send(&upload, &api_key);
+    if args.verbose {
+        match &answer {
+            Ok(answer) => eprintln!(
+                "< {} {} in {:.3} s",
+                answer.status,
+                answer.reason,
+                answer.elapsed.as_secs_f64()
+            ),
+            Err(error) => eprintln!("< {error}"),
+        }
+    }
+    let answer = answer?;
     stdout.write_all(answer.body.as_bytes())?;
     if !answer.body.ends_with('\n') {
         stdout.write_all(b"\n")?;
     }
     stdout.flush()?;
+    if answer.body_incomplete {
+        eprintln!(
+            "note: the API accepted the upload ({} {}); its answer was longer than 1 MiB or \
+             broke off, and only its start is shown",
+            answer.status, answer.reason
+        );
+    }
     Ok(())
 }
 
-/// The panel's API key: `--api-key-file FILE`, else `CE_API_KEY`. Never a flag.
-fn api_key(file: Option<&Path>) -> Result<SecretString> {
-    let key = match file {
-        Some(path) => {
-            let text = keysource::read_secret_file(path, "API key file")?;
-            SecretString::from(text.expose().trim())
-        }
-        None => match keysource::env_secret(API_KEY_VAR)? {
-            Some(value) => value,
-            None => bail!(
-                "no API key: set {API_KEY_VAR} to the panel's API key, or pass --api-key-file FILE \
-                 (or use --dry-run to see the request without sending it)"
-            ),
-        },
-    };
-    if key.expose().is_empty() {
-        bail!("the API key is empty: set {API_KEY_VAR} or fill the --api-key-file");
+/// `-v`: what is about to be sent, the API key redacted.
+fn describe(client: &Client, upload: &Upload<'_>, cipher: &Cipher) {
+    let trust = client.trust();
+    eprintln!(
+        "* method {} ({}), trust: {} system + {} bundled + {} extra CA certificates, proxy: {}",
+        cipher.method().name(),
+        cipher.method().code(),
+        trust.system,
+        trust.bundled,
+        trust.extra,
+        client
+            .proxy()
+            .map_or_else(|| "none".to_owned(), ToString::to_string)
+    );
+    eprintln!("> POST {}", upload.endpoint);
+    for (name, value) in header_lines(upload, "[redacted]") {
+        eprintln!("> {name}: {value}");
     }
-    Ok(key)
+    eprintln!("> ({} bytes of body)", upload.body.len());
+}
+
+/// `--endpoint`, `--region`, `CE_ENDPOINT`, `CE_REGION`, then the key file's, then us.
+fn endpoint(flag: Option<String>, region: Option<Region>, file: &KeyFile) -> Result<Endpoint> {
+    let from = |url: &str, source: &str| {
+        Endpoint::parse(url).with_context(|| format!("{source} names the endpoint"))
+    };
+    let region_from = |name: &str, source: &str| -> Result<Endpoint> {
+        let region: Region = name
+            .parse()
+            .with_context(|| format!("{source} names the region"))?;
+        Ok(region.endpoint())
+    };
+    if let Some(url) = flag {
+        return from(&url, "--endpoint");
+    }
+    if let Some(region) = region {
+        return Ok(region.endpoint());
+    }
+    if let Some(url) = env_text(ENDPOINT_VAR) {
+        return from(&url, ENDPOINT_VAR);
+    }
+    if let Some(name) = env_text(REGION_VAR) {
+        return region_from(&name, REGION_VAR);
+    }
+    if let Some(url) = &file.endpoint {
+        return from(url, &format!("{ENDPOINT_VAR} in the key file"));
+    }
+    if let Some(name) = &file.region {
+        return region_from(name, &format!("{REGION_VAR} in the key file"));
+    }
+    Ok(Endpoint::default())
+}
+
+/// `--api-key-file`, then `CE_API_KEY`, then the key file's. Never a flag.
+fn api_key(flag_file: Option<PathBuf>, file: &KeyFile) -> Result<ApiKey> {
+    if let Some(path) = flag_file {
+        let text = keysource::read_secret_file(&path, "API key file")?;
+        return ApiKey::new(text.expose())
+            .with_context(|| format!("the API key file {}", path.display()));
+    }
+    if let Some(value) = keysource::env_secret(API_KEY_VAR)? {
+        return ApiKey::new(value.expose()).context(API_KEY_VAR);
+    }
+    if let Some(value) = &file.api_key {
+        return ApiKey::new(value.expose())
+            .with_context(|| format!("{API_KEY_VAR} in the key file"));
+    }
+    bail!(
+        "no API key: set {API_KEY_VAR} to the panel's API key, or pass --api-key-file FILE, or \
+         add {API_KEY_VAR}= to the key file (or use --dry-run to see the request without sending it)"
+    )
+}
+
+/// `--asset`, then `CE_ASSET_ID`, then the key file's, then the asset_id the events share.
+fn asset_id(flag: Option<String>, file: &KeyFile, shared: Option<String>) -> Result<String> {
+    let (asset, source) = if let Some(asset) = flag {
+        (asset, "--asset".to_owned())
+    } else if let Some(asset) = env_text(ASSET_ID_VAR) {
+        (asset, ASSET_ID_VAR.to_owned())
+    } else if let Some(asset) = file.asset_id.clone() {
+        (asset, format!("{ASSET_ID_VAR} in the key file"))
+    } else if let Some(asset) = shared {
+        (asset, "the events' asset_id".to_owned())
+    } else {
+        bail!(
+            "the events do not share one asset_id: pass --asset ID (the asset id from the panel)"
+        );
+    };
+    check_header_value(&asset, "asset id").with_context(|| source)?;
+    Ok(asset)
+}
+
+fn env_text(name: &str) -> Option<String> {
+    env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_path(name: &str) -> Option<PathBuf> {
+    env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }

@@ -1,0 +1,472 @@
+//! The activity upload API: a [`Client`] that POSTs request bodies, and the
+//! curl script that does the same.
+//!
+//! Rules a customer's data and API key can rely on:
+//! - HTTPS only; plain HTTP to loopback hosts alone, for testing ([`Endpoint`]).
+//! - Redirects are never followed: a 3xx is an error, and nothing counts as sent.
+//! - The status decides: any 2xx is success whatever its body, which is read
+//!   up to a bound and kept lossily; an error answer's body is cleaned of
+//!   control characters, shortened, and any copy of the API key in it redacted.
+//! - The API key travels only in the `Authorization` header: it is never part
+//!   of an error, a report or the dry-run script.
+//! - Trust is the operating system's store plus any extra CA ([`trust`]);
+//!   proxies are chosen as curl chooses them ([`proxy`]).
+//!
+//! One client keeps its connections open across requests.
+
+pub mod curl;
+pub mod endpoint;
+pub mod proxy;
+pub mod trust;
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use crate::method::Method;
+use crate::secret::SecretString;
+
+pub use endpoint::{Endpoint, EndpointError, Region};
+pub use proxy::{ProxyError, ProxyUrl};
+pub use trust::{ExtraCa, TrustError, TrustSummary};
+
+/// How much of a 2xx answer's body is kept.
+const SUCCESS_BODY_LIMIT: u64 = 1024 * 1024;
+/// How much of an error answer's body is read.
+const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+/// How many characters of an error answer's body a message shows.
+const ERROR_BODY_SHOWN: usize = 500;
+
+/// Everything one upload needs but the API key.
+#[derive(Debug, Clone, Copy)]
+pub struct Upload<'a> {
+    /// Where to POST.
+    pub endpoint: &'a Endpoint,
+    /// The method, whose code goes in `x-eCode`.
+    pub method: Method,
+    /// The panel's asset id, for `x-asset` (see [`check_header_value`]).
+    pub asset_id: &'a str,
+    /// The request body from [`request::body`](crate::request::body).
+    pub body: &'a str,
+}
+
+/// The request headers of `upload`, with `key` standing for the API key.
+pub fn header_lines(upload: &Upload<'_>, key: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("Content-Type", "application/json".to_owned()),
+        ("x-eCode", upload.method.code().to_string()),
+        ("x-asset", upload.asset_id.to_owned()),
+        ("Authorization", format!("Bearer {key}")),
+    ]
+}
+
+/// A header value that cannot be sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeaderValueError {
+    /// Nothing but whitespace, or nothing at all.
+    #[error("the {what} is empty")]
+    Empty {
+        /// `API key`, `asset id`.
+        what: &'static str,
+    },
+    /// A control character (a newline, say) would break the request.
+    #[error(
+        "the {what} contains a control character (at character {position}), which cannot be \
+         sent in an HTTP header"
+    )]
+    ControlCharacter {
+        /// `API key`, `asset id`.
+        what: &'static str,
+        /// 1-based position of the first one.
+        position: usize,
+    },
+}
+
+/// Checks a header value: not empty or whitespace-only, no control characters.
+/// Messages say where the problem is, never what the value holds.
+pub fn check_header_value(value: &str, what: &'static str) -> Result<(), HeaderValueError> {
+    if value.trim().is_empty() {
+        return Err(HeaderValueError::Empty { what });
+    }
+    match value.chars().position(char::is_control) {
+        Some(index) => Err(HeaderValueError::ControlCharacter {
+            what,
+            position: index + 1,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The panel's API key, trimmed and checked for use in a header.
+#[derive(Debug, Clone)]
+pub struct ApiKey(SecretString);
+
+impl ApiKey {
+    /// Trims `text` and checks it.
+    pub fn new(text: &str) -> Result<ApiKey, HeaderValueError> {
+        let key = text.trim();
+        check_header_value(key, "API key")?;
+        Ok(ApiKey(SecretString::from(key)))
+    }
+
+    /// The key itself.
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+/// How a [`Client`] connects.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    timeout: Duration,
+    proxy: Option<ProxyUrl>,
+    extra_cas: Vec<ExtraCa>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            timeout: Duration::from_secs(30),
+            proxy: None,
+            extra_cas: Vec::new(),
+        }
+    }
+}
+
+impl ClientConfig {
+    /// Direct connections, the system's trust store, 30 s per request.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bound on each whole request, connection to last byte.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The proxy to go through (see [`proxy::from_environment`]), or none.
+    pub fn proxy(mut self, proxy: Option<ProxyUrl>) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
+    /// Trusts `ca` too, beside the system's store.
+    pub fn extra_ca(mut self, ca: ExtraCa) -> Self {
+        self.extra_cas.push(ca);
+        self
+    }
+}
+
+/// An HTTP client for the upload API; it reuses connections across requests.
+#[derive(Debug, Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+    config: ClientConfig,
+    trust: TrustSummary,
+}
+
+/// A 2xx answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The HTTP status code.
+    pub status: u16,
+    /// Its reason phrase.
+    pub reason: String,
+    /// The response body, lossily decoded, at most 1 MiB of it.
+    pub body: String,
+    /// Whether the body was longer than what was kept, or could not be read to
+    /// its end (the upload succeeded all the same).
+    pub body_incomplete: bool,
+    /// From sending to the end of the answer.
+    pub elapsed: Duration,
+}
+
+/// Why an upload failed. No message holds the API key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UploadError {
+    /// The API answered with a status other than 2xx or 3xx.
+    #[error("the API answered {status} {reason}: {body}")]
+    Rejected {
+        /// The HTTP status code.
+        status: u16,
+        /// Its reason phrase.
+        reason: String,
+        /// The response body, cleaned and shortened, the API key redacted.
+        body: String,
+    },
+    /// The API answered with a redirect, which is never followed for an upload.
+    #[error(
+        "the API answered {status} {reason}, a redirect to {location}; uploads never follow \
+         redirects (the events were not delivered)"
+    )]
+    Redirected {
+        /// The HTTP status code.
+        status: u16,
+        /// Its reason phrase.
+        reason: String,
+        /// The `Location` header, cleaned (or `(none)`).
+        location: String,
+    },
+    /// No complete answer within the timeout.
+    #[error("no answer from {endpoint} within {seconds} s")]
+    Timeout {
+        /// The endpoint.
+        endpoint: String,
+        /// The timeout, in seconds.
+        seconds: f64,
+    },
+    /// The host name did not resolve.
+    #[error("could not resolve the host of {endpoint}: check the URL and your DNS")]
+    HostNotFound {
+        /// The endpoint.
+        endpoint: String,
+    },
+    /// The server's certificate was not trusted.
+    #[error("the certificate of {host} is not trusted: {detail}")]
+    Certificate {
+        /// The host whose certificate failed.
+        host: String,
+        /// What the TLS library said.
+        detail: String,
+    },
+    /// The connection could not be made or broke.
+    #[error("could not reach {endpoint}{}: {detail}", via(.proxy.as_ref()))]
+    Connection {
+        /// The endpoint.
+        endpoint: String,
+        /// The proxy in use, password redacted.
+        proxy: Option<String>,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+fn via(proxy: Option<&String>) -> String {
+    proxy.map_or_else(String::new, |proxy| format!(" through the proxy {proxy}"))
+}
+
+/// A client that cannot be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// An extra CA holds no certificate.
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+}
+
+impl Client {
+    /// A client as `config` says.
+    pub fn new(config: ClientConfig) -> Result<Client, ClientError> {
+        let (roots, trust) = trust::root_certs(&config.extra_cas)?;
+        let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(config.timeout))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .proxy(config.proxy.as_ref().and_then(ProxyUrl::to_ureq))
+            .tls_config(tls)
+            .user_agent(concat!("ce-crypt/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Ok(Client {
+            agent,
+            config,
+            trust,
+        })
+    }
+
+    /// What this client trusts.
+    pub fn trust(&self) -> TrustSummary {
+        self.trust
+    }
+
+    /// The proxy this client goes through, if any.
+    pub fn proxy(&self) -> Option<&ProxyUrl> {
+        self.config.proxy.as_ref()
+    }
+
+    /// POSTs the upload and returns the API's 2xx answer.
+    pub fn send(&self, upload: &Upload<'_>, api_key: &ApiKey) -> Result<Answer, UploadError> {
+        let started = Instant::now();
+        let mut request = self.agent.post(upload.endpoint.as_str());
+        for (name, value) in header_lines(upload, api_key.expose()) {
+            request = request.header(name, SecretString::new(value).expose());
+        }
+        let mut response = request
+            .send(upload.body)
+            .map_err(|e| self.classify(e, upload))?;
+        let status = response.status();
+        let reason = status.canonical_reason().unwrap_or("").to_owned();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get("location")
+                .map(|value| clean(&String::from_utf8_lossy(value.as_bytes()), api_key))
+                .unwrap_or_else(|| "(none)".to_owned());
+            return Err(UploadError::Redirected {
+                status: status.as_u16(),
+                reason,
+                location,
+            });
+        }
+        let limit = if status.is_success() {
+            SUCCESS_BODY_LIMIT
+        } else {
+            ERROR_BODY_LIMIT
+        };
+        let mut bytes = Vec::new();
+        let mut reader = response.body_mut().as_reader().take(limit + 1);
+        let read_whole = reader.read_to_end(&mut bytes).is_ok();
+        let incomplete = !read_whole || bytes.len() as u64 > limit;
+        bytes.truncate(limit as usize);
+        let body = String::from_utf8_lossy(&bytes).into_owned();
+        if status.is_success() {
+            Ok(Answer {
+                status: status.as_u16(),
+                reason,
+                body,
+                body_incomplete: incomplete,
+                elapsed: started.elapsed(),
+            })
+        } else {
+            Err(UploadError::Rejected {
+                status: status.as_u16(),
+                reason,
+                body: shorten(&clean(&body, api_key)),
+            })
+        }
+    }
+
+    fn classify(&self, error: ureq::Error, upload: &Upload<'_>) -> UploadError {
+        let endpoint = upload.endpoint.to_string();
+        let seconds = self.config.timeout.as_secs_f64();
+        let connection = |detail: String| UploadError::Connection {
+            endpoint: endpoint.clone(),
+            proxy: self.config.proxy.as_ref().map(ToString::to_string),
+            detail,
+        };
+        if let Some(detail) = certificate_problem(&error) {
+            return UploadError::Certificate {
+                host: upload.endpoint.host().to_owned(),
+                detail,
+            };
+        }
+        match error {
+            ureq::Error::Timeout(_) => UploadError::Timeout { endpoint, seconds },
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                UploadError::Timeout { endpoint, seconds }
+            }
+            ureq::Error::HostNotFound if self.config.proxy.is_none() => {
+                UploadError::HostNotFound { endpoint }
+            }
+            ureq::Error::Io(io) => connection(io.to_string()),
+            other => connection(other.to_string()),
+        }
+    }
+}
+
+/// The TLS library's words, when `error` is a certificate that did not verify.
+fn certificate_problem(error: &ureq::Error) -> Option<String> {
+    let rustls_error = match error {
+        ureq::Error::Rustls(inner) => Some(inner),
+        ureq::Error::Io(io) => io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()),
+        _ => None,
+    }?;
+    match rustls_error {
+        rustls::Error::InvalidCertificate(cert) => Some(format!("{cert:?}")),
+        _ => None,
+    }
+}
+
+/// `text` with the API key redacted and control characters (escape
+/// sequences, newlines) replaced by spaces, on one line.
+fn clean(text: &str, api_key: &ApiKey) -> String {
+    let redacted = text.replace(api_key.expose(), "[redacted]");
+    let visible: String = redacted
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    visible.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// At most [`ERROR_BODY_SHOWN`] characters, for an error message.
+fn shorten(line: &str) -> String {
+    match line.char_indices().nth(ERROR_BODY_SHOWN) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None if line.is_empty() => "(empty body)".to_owned(),
+        None => line.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> ApiKey {
+        ApiKey::new("panel-key-123").unwrap()
+    }
+
+    #[test]
+    fn error_bodies_are_cleaned_and_redacted() {
+        let body = "denied\u{1b}[31m for Bearer panel-key-123\r\n\tretry";
+        assert_eq!(
+            clean(body, &key()),
+            "denied [31m for Bearer [redacted] retry"
+        );
+        assert_eq!(shorten(""), "(empty body)");
+        assert_eq!(shorten(&"x".repeat(600)).chars().count(), 501);
+    }
+
+    #[test]
+    fn header_values_are_checked_without_showing_them() {
+        assert!(ApiKey::new("  k-1 \n").is_ok());
+        assert_eq!(
+            ApiKey::new(" \t").unwrap_err(),
+            HeaderValueError::Empty { what: "API key" }
+        );
+        let err = ApiKey::new("abc\ndef").unwrap_err();
+        assert_eq!(
+            err,
+            HeaderValueError::ControlCharacter {
+                what: "API key",
+                position: 4
+            }
+        );
+        assert!(!err.to_string().contains("abc"));
+        assert!(check_header_value("ADGMOT35", "asset id").is_ok());
+        assert!(check_header_value("", "asset id").is_err());
+        assert!(check_header_value("A\u{0}B", "asset id").is_err());
+    }
+
+    #[test]
+    fn transport_failures_name_the_endpoint() {
+        // DNS is not exercised for real (the tests stay off the network); the
+        // mapping from the client's errors is checked instead.
+        let endpoint = Endpoint::parse("https://api.example.invalid/v1/activity/upload").unwrap();
+        let upload = Upload {
+            endpoint: &endpoint,
+            method: Method::CbcBase64,
+            asset_id: "a",
+            body: "{}",
+        };
+        let client = Client::new(ClientConfig::new().timeout(Duration::from_millis(2500))).unwrap();
+        let classify = |error| client.classify(error, &upload);
+        let dns = classify(ureq::Error::HostNotFound).to_string();
+        assert_eq!(
+            dns,
+            "could not resolve the host of https://api.example.invalid/v1/activity/upload: \
+             check the URL and your DNS"
+        );
+        let timeout = classify(ureq::Error::Timeout(ureq::Timeout::Global)).to_string();
+        assert!(timeout.ends_with("within 2.5 s"), "{timeout}");
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let io = classify(ureq::Error::Io(refused)).to_string();
+        assert!(
+            io.starts_with("could not reach https://api.example.invalid/"),
+            "{io}"
+        );
+    }
+}
