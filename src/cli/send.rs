@@ -146,13 +146,9 @@ fn describe(client: &Client, upload: &Upload<'_>, cipher: &Cipher) {
 
 /// `--endpoint`, `--region`, `CE_ENDPOINT`, `CE_REGION`, then the key file's, then us.
 fn endpoint(flag: Option<String>, region: Option<Region>, file: &KeyFile) -> Result<Endpoint> {
-    let from = |url: &str, source: &str| {
-        Endpoint::parse(url).with_context(|| format!("{source} names the endpoint"))
-    };
+    let from = |url: &str, source: &str| Endpoint::parse(url).context(source.to_owned());
     let region_from = |name: &str, source: &str| -> Result<Endpoint> {
-        let region: Region = name
-            .parse()
-            .with_context(|| format!("{source} names the region"))?;
+        let region: Region = name.parse().context(source.to_owned())?;
         Ok(region.endpoint())
     };
     if let Some(url) = flag {
