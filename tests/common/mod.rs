@@ -1,5 +1,6 @@
 //! Helpers shared by the CLI tests.
 #![allow(dead_code)]
+pub mod net;
 
 use std::path::Path;
 use std::process::{Command as StdCommand, Stdio};
