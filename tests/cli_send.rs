@@ -386,3 +386,294 @@ fn disagreeing_asset_ids_need_the_flag() {
         .success()
         .stdout(predicate::str::contains("\nx-asset: A1\n"));
 }
+
+// ---- The client: redirects, statuses, trust, proxies, regions, profiles ----
+
+use common::net::{self as loopback, ConnectProxy, Socks5Proxy, TestServer};
+
+/// `send` of the sample payload to `url`.
+fn send_to(url: &str) -> Command {
+    let mut cmd = send();
+    cmd.args(["--endpoint", url, SAMPLE]);
+    cmd
+}
+
+#[test]
+fn redirects_are_errors_and_never_followed() {
+    for status in [301, 302, 303, 307, 308] {
+        let server = TestServer::start(loopback::always(loopback::redirect(
+            status,
+            "https://elsewhere.example/v1/activity/upload",
+        )));
+        let stderr = send_to(&server.url()).stderr_failed();
+        assert!(
+            stderr.starts_with(&format!("error: the API answered {status} "))
+                && stderr.contains("a redirect to https://elsewhere.example/v1/activity/upload")
+                && stderr.contains("not delivered"),
+            "{stderr}"
+        );
+        assert_eq!(server.request_count(), 1, "{status} was followed");
+    }
+}
+
+#[test]
+fn any_2xx_is_success_whatever_its_body() {
+    let weird = TestServer::start(loopback::always(loopback::non_utf8_body(200)));
+    let out = send_to(&weird.url()).stdout_ok();
+    assert_eq!(out, "caf\u{fffd} \u{fffd}\u{fffd}\n".as_bytes());
+
+    let huge = TestServer::start(loopback::always(loopback::body_of_len(200, 17 << 20)));
+    let assert = send_to(&huge.url()).assert().success();
+    let output = assert.get_output();
+    assert_eq!(output.stdout.len(), (1 << 20) + 1);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("accepted the upload (200 OK)"), "{stderr}");
+
+    let empty = TestServer::start(loopback::always(loopback::respond(204, "")));
+    assert_eq!(send_to(&empty.url()).stdout_ok(), b"\n");
+}
+
+#[test]
+fn error_bodies_lose_escapes_and_the_echoed_key() {
+    let server = TestServer::start(|request: &loopback::Request| {
+        let auth = request.header("authorization").unwrap_or("").to_owned();
+        loopback::respond(401, format!("\u{1b}[31mbad key\u{1b}[0m\n{auth}\r\n\u{7}"))
+    });
+    let stderr = send_to(&server.url()).stderr_failed();
+    assert_eq!(
+        stderr,
+        "error: the API answered 401 Unauthorized: [31mbad key [0m Bearer [redacted]\n"
+    );
+    assert!(!stderr.contains(API_KEY) && !stderr.contains('\u{1b}'));
+}
+
+#[test]
+fn plain_http_is_for_this_machine_only() {
+    let stderr = send_to("http://netcore.invalid/v1/activity/upload").stderr_failed();
+    assert!(
+        stderr.contains("unencrypted") && stderr.contains("only https:// is allowed"),
+        "{stderr}"
+    );
+    let stderr = send_to("https://user:hunter2@netcore.invalid/x").stderr_failed();
+    assert!(stderr.contains("user name or password") && !stderr.contains("hunter2"));
+}
+
+#[test]
+fn header_values_are_checked_before_anything_is_sent() {
+    let server = TestServer::start(loopback::always(loopback::json(200, "{}")));
+    let stderr = send_to(&server.url())
+        .args(["--asset", " "])
+        .stderr_failed();
+    assert_eq!(stderr, "error: --asset: the asset id is empty\n");
+    let stderr = send_to(&server.url())
+        .args(["--asset", "A1\nX-Evil: 1"])
+        .stderr_failed();
+    assert!(stderr.contains("--asset: the asset id contains a control character (at character 3)"));
+    let stderr = send_to(&server.url())
+        .env("CE_API_KEY", "secret-part\nmore")
+        .stderr_failed();
+    assert_eq!(
+        stderr,
+        "error: CE_API_KEY: the API key contains a control character (at character 12), \
+         which cannot be sent in an HTTP header\n"
+    );
+    assert_eq!(server.request_count(), 0);
+    // Surrounding whitespace is trimmed from CE_API_KEY as from a file.
+    send_to(&server.url())
+        .env("CE_API_KEY", format!("  {API_KEY}\n"))
+        .assert()
+        .success();
+    assert_eq!(
+        server.only_request().header("authorization"),
+        Some(format!("Bearer {API_KEY}").as_str())
+    );
+}
+
+#[test]
+fn https_trusts_the_system_store_plus_cacert() {
+    let server = TestServer::https(loopback::always(loopback::json(200, r#"{"ok":1}"#)));
+    let stderr = send_to(&server.url()).stderr_failed();
+    assert!(
+        stderr.starts_with("error: the certificate of localhost is not trusted")
+            && stderr.contains("--cacert FILE"),
+        "{stderr}"
+    );
+    let ca = server.ca_pem_path().to_str().unwrap().to_owned();
+    send_to(&server.url())
+        .args(["--cacert", &ca])
+        .assert()
+        .success();
+    send_to(&server.url())
+        .env("CE_CA_FILE", &ca)
+        .assert()
+        .success();
+    // SSL_CERT_FILE replaces the system store, as it does for OpenSSL.
+    send_to(&server.url())
+        .env("SSL_CERT_FILE", &ca)
+        .assert()
+        .success();
+    let stderr = send_to(&server.url())
+        .args(["--cacert", "Cargo.toml"])
+        .stderr_failed();
+    assert!(stderr.contains("holds no PEM certificate"), "{stderr}");
+}
+
+#[test]
+fn proxies_from_the_environment_as_curl_reads_them() {
+    let server = TestServer::https(loopback::always(loopback::json(200, "{}")));
+    let ca = server.ca_pem_path().to_str().unwrap().to_owned();
+    let target = format!("localhost:{}", server.addr().port());
+    let proxy = ConnectProxy::start();
+    send_to(&server.url())
+        .args(["--cacert", &ca])
+        .env("HTTPS_PROXY", proxy.url())
+        .assert()
+        .success();
+    assert_eq!(proxy.targets(), [target.clone()]);
+    // NO_PROXY as curl reads it, --no-proxy, and --proxy over the environment.
+    send_to(&server.url())
+        .args(["--cacert", &ca])
+        .env("HTTPS_PROXY", proxy.url())
+        .env("NO_PROXY", "example.org,localhost")
+        .assert()
+        .success();
+    send_to(&server.url())
+        .args(["--cacert", &ca, "--no-proxy"])
+        .env("HTTPS_PROXY", proxy.url())
+        .assert()
+        .success();
+    let other = ConnectProxy::start();
+    send_to(&server.url())
+        .args(["--cacert", &ca, "--proxy", &other.url()])
+        .env("HTTPS_PROXY", proxy.url())
+        .assert()
+        .success();
+    assert_eq!(proxy.targets().len(), 1, "the proxy was not bypassed");
+    assert_eq!(other.targets(), [target]);
+    assert_eq!(server.request_count(), 4);
+}
+
+#[test]
+fn socks_proxies_are_used_not_bypassed() {
+    let server = TestServer::start(loopback::always(loopback::json(200, "{}")));
+    let socks = Socks5Proxy::start();
+    send_to(&server.ip_url())
+        .env("ALL_PROXY", socks.url())
+        .assert()
+        .success();
+    assert_eq!(socks.targets().len(), 1, "{:?}", socks.targets());
+    assert_eq!(server.request_count(), 1);
+}
+
+#[test]
+fn a_dead_proxy_is_named() {
+    let server = TestServer::https(loopback::always(loopback::json(200, "{}")));
+    let dead = loopback::dead_url();
+    let stderr = send_to(&server.url())
+        .env("https_proxy", &dead)
+        .stderr_failed();
+    assert!(
+        stderr.contains(&format!("through the proxy {dead}")) && stderr.contains("--no-proxy"),
+        "{stderr}"
+    );
+    let with_password = dead.replace("http://", "http://me:hunter2@");
+    let stderr = send_to(&server.url())
+        .args(["--proxy", &with_password])
+        .stderr_failed();
+    assert!(
+        stderr.contains("me:[redacted]@") && !stderr.contains("hunter2"),
+        "{stderr}"
+    );
+    assert_eq!(server.request_count(), 0);
+}
+
+/// A profile folder holding `prod.env` with `lines` below the keys.
+fn profile(lines: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("ce-crypt");
+    fs::create_dir(&folder).unwrap();
+    let file = folder.join("prod.env");
+    fs::write(
+        &file,
+        format!("CE_SECRET_KEY={KEY}\nCE_SECRET_IV={IV}\n{lines}"),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+    dir
+}
+
+#[test]
+fn profiles_and_the_order_of_settings() {
+    let from_profile = TestServer::start(loopback::always(loopback::json(200, "{}")));
+    let from_env = TestServer::start(loopback::always(loopback::json(200, "{}")));
+    let config = profile(&format!(
+        "CE_API_KEY=profile-key\nCE_ASSET_ID=PROFILEASSET\nCE_ENDPOINT={}\n",
+        from_profile.url()
+    ));
+    let base = || {
+        let mut cmd = ce();
+        cmd.env("XDG_CONFIG_HOME", config.path()).arg("send");
+        cmd
+    };
+    // The profile alone: keys, API key, asset and endpoint.
+    base()
+        .args(["--profile", "prod", SAMPLE])
+        .assert()
+        .success();
+    let got = from_profile.only_request();
+    assert_eq!(got.header("authorization"), Some("Bearer profile-key"));
+    assert_eq!(got.header("x-asset"), Some("PROFILEASSET"));
+    // The environment beats the profile; CE_PROFILE picks it like --profile.
+    base()
+        .env("CE_PROFILE", "prod")
+        .env("CE_API_KEY", "env-key")
+        .env("CE_ASSET_ID", "ENVASSET")
+        .env("CE_ENDPOINT", from_env.url())
+        .arg(SAMPLE)
+        .assert()
+        .success();
+    let got = from_env.only_request();
+    assert_eq!(got.header("authorization"), Some("Bearer env-key"));
+    assert_eq!(got.header("x-asset"), Some("ENVASSET"));
+    // Flags beat both.
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("api.key");
+    fs::write(&key_file, "flag-key\n").unwrap();
+    base()
+        .env("CE_API_KEY", "env-key")
+        .env("CE_ENDPOINT", from_env.url())
+        .args(["--profile", "prod", "--asset", "FLAGASSET", "--endpoint"])
+        .arg(from_profile.url())
+        .arg("--api-key-file")
+        .arg(&key_file)
+        .arg(SAMPLE)
+        .assert()
+        .success();
+    let got = from_profile.wait_for_requests(2).pop().unwrap();
+    assert_eq!(got.header("authorization"), Some("Bearer flag-key"));
+    assert_eq!(got.header("x-asset"), Some("FLAGASSET"));
+    // A missing profile says where it was looked for.
+    let stderr = base()
+        .args(["--profile", "staging", SAMPLE])
+        .stderr_failed();
+    assert!(stderr.contains("ce-crypt/staging.env"), "{stderr}");
+}
+
+#[test]
+fn verbose_shows_the_request_without_the_key() {
+    let server = TestServer::start(loopback::always(loopback::json(200, "{}")));
+    let assert = send_to(&server.url()).arg("-v").assert().success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains(&format!("> POST {}", server.url())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("> Authorization: Bearer [redacted]"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("> x-eCode: 11256"), "{stderr}");
+    assert!(stderr.contains("< 200 OK in "), "{stderr}");
+    assert!(!stderr.contains(API_KEY));
+}

@@ -44,17 +44,27 @@ impl StdoutOk for Command {
     }
 }
 
-/// `ce-crypt` with no key material in its environment.
+/// Every variable ce-crypt reads, besides the proxy and CA ones in [`net::PROXY_ENV`].
+pub const CE_ENV: [&str; 9] = [
+    "CE_SECRET_KEY",
+    "CE_SECRET_IV",
+    "CE_KEY_ENCODING",
+    "CE_API_KEY",
+    "CE_ASSET_ID",
+    "CE_REGION",
+    "CE_ENDPOINT",
+    "CE_PROFILE",
+    "XDG_CONFIG_HOME",
+];
+
+/// `ce-crypt` with none of its variables in its environment (no keys, no
+/// profile, no proxy), so a developer's own settings cannot change a test.
 pub fn ce() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ce-crypt"));
-    for var in [
-        "CE_SECRET_KEY",
-        "CE_SECRET_IV",
-        "CE_KEY_ENCODING",
-        "CE_API_KEY",
-    ] {
+    for var in CE_ENV {
         cmd.env_remove(var);
     }
+    net::clear_proxy_env(&mut cmd);
     cmd
 }
 
