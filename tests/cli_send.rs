@@ -529,7 +529,7 @@ fn proxies_from_the_environment_as_curl_reads_them() {
         .env("HTTPS_PROXY", proxy.url())
         .assert()
         .success();
-    assert_eq!(proxy.targets(), [target.clone()]);
+    assert_eq!(proxy.targets(), std::slice::from_ref(&target));
     // NO_PROXY as curl reads it, --no-proxy, and --proxy over the environment.
     send_to(&server.url())
         .args(["--cacert", &ca])
