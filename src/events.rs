@@ -26,6 +26,7 @@ impl fmt::Display for Problem {
 
 /// Every problem found in a payload's events.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 #[error("{}", .problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
 pub struct EventErrors {
     /// The problems, in payload order.
