@@ -332,6 +332,21 @@ mod tests {
         Cipher::new(method, Key::new([1; 32]), Some(Iv::new([2; 16]))).unwrap()
     }
 
+    /// JSON-checked, bare `encrypt_lines` of `input`: the result and what was written.
+    fn encrypt_json(
+        method: Method,
+        input: impl AsRef<[u8]>,
+    ) -> (Result<LinesSummary, LinesError>, Vec<u8>) {
+        let mut out = Vec::new();
+        let result = cipher(method).encrypt_lines(
+            input.as_ref(),
+            Check::Json,
+            CiphertextForm::Bare,
+            &mut out,
+        );
+        (result, out)
+    }
+
     /// The whole error chain, as the CLI prints it.
     fn chain(error: &LinesError) -> String {
         let mut text = error.to_string();
@@ -374,15 +389,8 @@ mod tests {
 
     #[test]
     fn a_bad_line_is_named() {
-        let mut out = Vec::new();
-        let err = cipher(Method::CbcBase64)
-            .encrypt_lines(
-                &b"[1]\n\n[2,\n"[..],
-                Check::Json,
-                CiphertextForm::Bare,
-                &mut out,
-            )
-            .unwrap_err();
+        let (result, mut out) = encrypt_json(Method::CbcBase64, b"[1]\n\n[2,\n");
+        let err = result.unwrap_err();
         assert!(matches!(
             err,
             LinesError::Line {
@@ -418,30 +426,16 @@ mod tests {
         let mut input = "[1]\n".repeat(100_000);
         input.push_str("[oops\n");
         input.push_str(&"[2]\n".repeat(10));
-        let mut out = Vec::new();
-        let err = cipher(Method::CbcBase64)
-            .encrypt_lines(
-                io::Cursor::new(input),
-                Check::Json,
-                CiphertextForm::Bare,
-                &mut out,
-            )
-            .unwrap_err();
+        let (result, out) = encrypt_json(Method::CbcBase64, input);
+        let err = result.unwrap_err();
         assert!(chain(&err).starts_with("line 100001: "), "{err}");
         assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 100_000);
     }
 
     #[test]
     fn a_bad_first_line_writes_nothing() {
-        let mut out = Vec::new();
-        let err = cipher(Method::CbcHex)
-            .encrypt_lines(
-                &b"[oops\n[1]\n"[..],
-                Check::Json,
-                CiphertextForm::Bare,
-                &mut out,
-            )
-            .unwrap_err();
+        let (result, out) = encrypt_json(Method::CbcHex, b"[oops\n[1]\n");
+        let err = result.unwrap_err();
         assert!(matches!(err, LinesError::Line { line: 1, .. }), "{err}");
         assert!(out.is_empty());
     }
