@@ -231,6 +231,9 @@ pub enum UploadError {
         /// What the TLS library said.
         detail: String,
     },
+    /// The asset id cannot be sent in a header.
+    #[error(transparent)]
+    Header(#[from] HeaderValueError),
     /// The connection could not be made or broke.
     #[error("could not reach {endpoint}{}: {detail}", via(.proxy.as_ref()))]
     Connection {
@@ -290,6 +293,7 @@ impl Client {
 
     /// POSTs the upload and returns the API's 2xx answer.
     pub fn send(&self, upload: &Upload<'_>, api_key: &ApiKey) -> Result<Answer, UploadError> {
+        check_header_value(upload.asset_id, "asset id")?;
         let started = Instant::now();
         let mut request = self.agent.post(upload.endpoint.as_str());
         for (name, value) in header_lines(upload, api_key.expose()) {
@@ -439,6 +443,27 @@ mod tests {
         assert!(check_header_value("ADGMOT35", "asset id").is_ok());
         assert!(check_header_value("", "asset id").is_err());
         assert!(check_header_value("A\u{0}B", "asset id").is_err());
+    }
+
+    #[test]
+    fn a_bad_asset_id_is_refused_before_connecting() {
+        // Port 9 on loopback: nothing is sent, so nothing needs to listen.
+        let endpoint = Endpoint::parse("http://127.0.0.1:9/v1/activity/upload").unwrap();
+        let upload = Upload {
+            endpoint: &endpoint,
+            method: Method::CbcBase64,
+            asset_id: "A1\r\nX-Injected: 1",
+            body: "{}",
+        };
+        let client = Client::new(ClientConfig::new()).unwrap();
+        let err = client.send(&upload, &key()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                UploadError::Header(HeaderValueError::ControlCharacter { position: 3, .. })
+            ),
+            "{err}"
+        );
     }
 
     #[test]
