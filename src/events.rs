@@ -53,9 +53,9 @@ pub enum EventCheckError {
     Events(#[from] EventErrors),
 }
 
-/// Parses a payload (the same UTF-8 check as `check_json`, then straight into a value).
+/// Parses a payload, judged as JSON exactly as `check_json` judges it.
 fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
-    Ok(serde_json::from_str(payload::utf8_text(bytes)?)?)
+    Ok(serde_json::from_str(payload::json_text(bytes)?)?)
 }
 
 /// Summarises a JSON payload without judging its events (when the checks are skipped).

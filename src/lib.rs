@@ -56,7 +56,7 @@ pub use hazmat::text::DecodeError;
 pub use keys::{KeyEncoding, KeyError};
 pub use lines::{LineError, LinesError};
 pub use method::{CipherMode, Method, TextEncoding, UnknownMethod};
-pub use payload::{Check, JsonError};
+pub use payload::{Check, JsonError, JsonErrorKind};
 pub use request::{CiphertextForm, NotARequestBody};
 pub use secret::{Iv, Key, SecretBytes, SecretString};
 #[cfg(feature = "send")]
