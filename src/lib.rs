@@ -50,7 +50,7 @@ mod secret;
 pub mod upload;
 
 pub use cipher::{Cipher, CipherError, DecryptError, EncryptError, EncryptOptions};
-pub use events::EventCheckError;
+pub use events::{EventCheckError, EventRules};
 pub use hazmat::crypto::CryptoError;
 pub use hazmat::text::DecodeError;
 pub use keys::{KeyEncoding, KeyError};

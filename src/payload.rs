@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::de::IgnoredAny;
 
-use crate::events::{self, EventCheckError};
+use crate::events::{self, EventCheckError, EventRules, Warnings};
 
 /// The payload is not JSON the API can read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,24 +230,27 @@ fn position(bytes: &[u8], offset: usize) -> (usize, usize) {
 }
 
 /// What a payload must pass before it is encrypted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Check {
     /// Any bytes.
     None,
-    /// Valid JSON.
+    /// Valid JSON ([`check_json`]).
     #[default]
     Json,
-    /// A well-formed array of events, as the upload API takes them.
-    Events,
+    /// A well-formed array of events, as the upload API takes them ([`events::check`]).
+    Events(EventRules),
 }
 
 impl Check {
-    /// Runs the check.
-    pub fn run(self, payload: &[u8]) -> Result<(), EventCheckError> {
+    /// Runs the check; the event checks also return their warnings.
+    pub fn run(&self, payload: &[u8]) -> Result<Warnings, EventCheckError> {
         match self {
-            Check::None => Ok(()),
-            Check::Json => Ok(check_json(payload)?),
-            Check::Events => events::check(payload).map(drop),
+            Check::None => Ok(Warnings::default()),
+            Check::Json => {
+                check_json(payload)?;
+                Ok(Warnings::default())
+            }
+            Check::Events(rules) => Ok(events::check(payload, rules)?.warnings),
         }
     }
 }

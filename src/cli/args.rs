@@ -250,6 +250,10 @@ pub struct EncryptArgs {
     #[arg(long, conflicts_with = "raw")]
     pub check_events: bool,
 
+    /// With --check-events: refuse what the checks only warn about (empty arrays, old or future timestamps).
+    #[arg(long, requires = "check_events")]
+    pub strict: bool,
+
     /// Remove insignificant whitespace from the JSON first (values kept byte for byte).
     #[arg(long, conflicts_with_all = ["raw", "lines"])]
     pub compact: bool,

@@ -9,7 +9,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use ce_crypt::events::EventErrors;
+use ce_crypt::events::{EventErrors, Problem, Warnings};
 use ce_crypt::keys::{ENCODING_VAR, IV_VAR, KEY_VAR, LengthHint};
 use ce_crypt::lines::LinesError;
 use ce_crypt::{
@@ -49,23 +49,47 @@ pub enum Doing {
 
 /// Prints the error on standard error.
 pub fn report(error: &anyhow::Error, doing: Doing) {
-    let mut stderr = io::stderr().lock();
     if let Some(events) = event_errors(error) {
-        let prefix = error
+        let line = error
             .chain()
             .find_map(|cause| match cause.downcast_ref::<LinesError>() {
-                Some(LinesError::Line { line, .. }) => Some(format!("line {line}: ")),
+                Some(LinesError::Line { line, .. }) => Some(*line),
                 _ => None,
-            })
-            .unwrap_or_default();
-        for problem in &events.problems {
-            let _ = writeln!(stderr, "error: {prefix}{problem}");
-        }
+            });
+        problems(line, &events.problems);
+        let mut warnings = Warnings::default();
+        warnings.merge(events.warnings.clone(), line);
+        warn(&warnings);
         return;
     }
     let message = format!("{error:#}").replace('\n', " ");
     let advice = advice(error, doing).unwrap_or_default();
-    let _ = writeln!(stderr, "error: {message}{advice}");
+    let _ = writeln!(io::stderr().lock(), "error: {message}{advice}");
+}
+
+/// Prints one `error:` line per problem, after `line N: ` when the payload was line N.
+pub fn problems(line: Option<u64>, problems: &[Problem]) {
+    let mut stderr = io::stderr().lock();
+    let prefix = line.map(|n| format!("line {n}: ")).unwrap_or_default();
+    for problem in problems {
+        let _ = writeln!(stderr, "error: {prefix}{problem}");
+    }
+}
+
+/// Prints one `warning:` line per rule that warned: its first match, and the count.
+pub fn warn(warnings: &Warnings) {
+    let mut stderr = io::stderr().lock();
+    for tally in warnings.iter() {
+        let prefix = tally
+            .line
+            .map(|n| format!("line {n}: "))
+            .unwrap_or_default();
+        let count = match tally.count {
+            1 => "--strict makes this an error".to_owned(),
+            n => format!("{n} like this in all; --strict makes them errors"),
+        };
+        let _ = writeln!(stderr, "warning: {prefix}{} ({count})", tally.first);
+    }
 }
 
 /// A reader of our output went away (`ce-crypt ... | head`): end quietly.

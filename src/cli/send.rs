@@ -7,7 +7,7 @@ use std::env;
 use std::fs;
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use ce_crypt::keys::{API_KEY_VAR, ASSET_ID_VAR, ENDPOINT_VAR, KeyFile, REGION_VAR};
@@ -16,9 +16,10 @@ use ce_crypt::upload::{
     ApiKey, Client, ClientConfig, Endpoint, ExtraCa, ProxyUrl, Region, Upload, check_header_value,
     header_lines, proxy,
 };
-use ce_crypt::{Cipher, events, request};
+use ce_crypt::{Cipher, EventRules, events, request};
 
 use super::args::SendArgs;
+use super::error;
 use super::input::Input;
 use super::keysource;
 
@@ -52,7 +53,9 @@ pub fn run(args: SendArgs) -> Result<()> {
         // Still JSON, and still look for a shared asset_id, without judging the events.
         events::summarize(&payload)?
     } else {
-        events::check(&payload)?
+        let summary = events::check(&payload, &EventRules::new(SystemTime::now()))?;
+        error::warn(&summary.warnings);
+        summary
     };
     let asset_id = asset_id(args.asset, &key_file, summary.shared_asset_id)?;
     let body = request::body(&cipher.encrypt(&payload)?);
