@@ -29,7 +29,12 @@ pub fn main() -> ExitCode {
     // clap prints usage errors itself and exits 2, help and version with 0.
     let cli = Cli::parse();
     let doing = match &cli.command {
-        Command::Encrypt(args) if !args.raw && !args.check_events => Doing::EncryptJson,
+        Command::Encrypt(args) if args.raw => Doing::Other,
+        Command::Encrypt(args) if args.check_events => Doing::EncryptEvents,
+        Command::Encrypt(args) if args.compact => Doing::EncryptCompact,
+        Command::Encrypt(_) => Doing::EncryptJson,
+        Command::Decrypt(args) if args.pretty => Doing::DecryptPretty,
+        Command::Send(_) => Doing::Send,
         _ => Doing::Other,
     };
     match run(cli) {
