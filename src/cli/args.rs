@@ -308,6 +308,10 @@ pub struct SendArgs {
     /// Skip the event checks (the payload must still be JSON).
     #[arg(long)]
     pub no_check: bool,
+
+    /// Refuse what the event checks only warn about (empty arrays, old or future timestamps).
+    #[arg(long, conflicts_with = "no_check")]
+    pub strict: bool,
 }
 
 fn parse_timeout(text: &str) -> Result<f64, String> {
