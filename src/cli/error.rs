@@ -53,6 +53,8 @@ pub enum Doing {
     DecryptPretty,
     /// `send`, which has no `--raw`.
     Send,
+    /// `check`.
+    Check,
     /// Anything else.
     Other,
 }
@@ -263,7 +265,7 @@ fn json_advice(kind: JsonErrorKind, doing: Doing) -> Option<&'static str> {
         Doing::Send => {
             Some("; the upload API takes only JSON, so send has no --raw: fix the payload")
         }
-        Doing::DecryptPretty | Doing::Other => None,
+        Doing::DecryptPretty | Doing::Check | Doing::Other => None,
     }
 }
 
@@ -300,7 +302,9 @@ mod tests {
         assert!(
             line(json(b"["), Doing::EncryptJson).ends_with("(pass --raw to encrypt any bytes)")
         );
-        assert!(!line(json(b"["), Doing::Other).contains("--"));
+        for doing in [Doing::Other, Doing::Check] {
+            assert!(!line(json(b"["), doing).contains("--"), "{doing:?}");
+        }
         // Where --raw conflicts with the flag in use, or does not exist, the advice says so.
         let events = line(json(b"["), Doing::EncryptEvents);
         assert!(

@@ -5,6 +5,7 @@
 //! share; `error` turns errors into one line with advice.
 
 mod args;
+mod check;
 mod decrypt;
 mod docs;
 mod encrypt;
@@ -35,6 +36,7 @@ pub fn main() -> ExitCode {
         Command::Encrypt(_) => Doing::EncryptJson,
         Command::Decrypt(args) if args.pretty => Doing::DecryptPretty,
         Command::Send(_) => Doing::Send,
+        Command::Check(_) => Doing::Check,
         _ => Doing::Other,
     };
     match run(cli) {
@@ -52,6 +54,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keygen(args) => keygen::run(args),
         Command::Encrypt(args) => encrypt::run(args),
         Command::Decrypt(args) => decrypt::run(args),
+        Command::Check(args) => check::run(args),
         Command::Send(args) => send::run(args),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
