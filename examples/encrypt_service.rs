@@ -9,7 +9,9 @@
 
 use std::error::Error;
 
-use ce_crypt::{Check, Cipher, Iv, Key, KeyEncoding, Method, request};
+use std::time::SystemTime;
+
+use ce_crypt::{Cipher, EventRules, Iv, Key, KeyEncoding, Method, events, request};
 
 /// Builds the cipher once, from the account's key and IV.
 fn cipher_from_env() -> Result<Cipher, Box<dyn Error>> {
@@ -27,7 +29,10 @@ fn cipher_from_env() -> Result<Cipher, Box<dyn Error>> {
 fn request_body(cipher: &Cipher, events: &serde_json::Value) -> Result<String, Box<dyn Error>> {
     let payload = serde_json::to_vec(events)?;
     // The same checks `ce-crypt send` runs: refuse what the API would drop.
-    Check::Events.run(&payload)?;
+    let checked = events::check(&payload, &EventRules::new(SystemTime::now()))?;
+    for warning in checked.warnings.iter() {
+        eprintln!("warning: {} ({} in all)", warning.first, warning.count);
+    }
     Ok(request::body(&cipher.encrypt(&payload)?))
 }
 

@@ -84,12 +84,12 @@ pub enum DecryptError {
 /// as JSON and written as bare ciphertext text.
 ///
 /// ```
-/// use ce_crypt::{Check, CiphertextForm, EncryptOptions};
+/// use ce_crypt::{Check, CiphertextForm, EncryptOptions, EventRules};
 /// let options = EncryptOptions::new()
-///     .check(Check::Events)
+///     .check(Check::Events(EventRules::new(std::time::SystemTime::now())))
 ///     .form(CiphertextForm::RequestBody);
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct EncryptOptions {
     check: Check,
     form: CiphertextForm,
@@ -199,7 +199,8 @@ impl Cipher {
     /// Nothing reaches `out` before the check has passed, unless
     /// `options.discardable_output` allows the check to overlap encryption; with
     /// `options.verify`, nothing reaches it before the ciphertext has been
-    /// decrypted again and compared.
+    /// decrypted again and compared. Warnings of the event checks do not stop
+    /// it and are not returned: run [`crate::events::check`] first to see them.
     pub fn encrypt_payload_to<W: Write>(
         &self,
         payload: Vec<u8>,

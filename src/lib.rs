@@ -50,13 +50,13 @@ mod secret;
 pub mod upload;
 
 pub use cipher::{Cipher, CipherError, DecryptError, EncryptError, EncryptOptions};
-pub use events::EventCheckError;
+pub use events::{EventCheckError, EventRules};
 pub use hazmat::crypto::CryptoError;
 pub use hazmat::text::DecodeError;
 pub use keys::{KeyEncoding, KeyError};
 pub use lines::{LineError, LinesError};
 pub use method::{CipherMode, Method, TextEncoding, UnknownMethod};
-pub use payload::{Check, JsonError};
+pub use payload::{Check, JsonError, JsonErrorKind};
 pub use request::{CiphertextForm, NotARequestBody};
 pub use secret::{Iv, Key, SecretBytes, SecretString};
 #[cfg(feature = "send")]

@@ -14,7 +14,7 @@
 use std::io::{self, Read, Write};
 
 use crate::cipher::{Cipher, DecryptError, EncryptError};
-use crate::events::EventCheckError;
+use crate::events::{EventCheckError, Warnings};
 use crate::payload::Check;
 use crate::read::read_some;
 use crate::request::{self, CiphertextForm, NotARequestBody};
@@ -65,12 +65,14 @@ pub enum LineError {
 }
 
 /// How many lines were processed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LinesSummary {
     /// Non-empty lines transformed.
     pub payloads: u64,
     /// Lines read in all (blank ones included).
     pub lines: u64,
+    /// What the event checks warned about, over all lines.
+    pub warnings: Warnings,
 }
 
 /// Whole input lines, each checked, the first of them numbered `first_line`.
@@ -78,6 +80,7 @@ pub struct LinesSummary {
 pub struct LineChunk {
     text: Vec<u8>,
     first_line: u64,
+    warnings: Warnings,
 }
 
 /// Reads whole lines from `R` and checks each non-blank one, in chunks.
@@ -149,7 +152,8 @@ impl<R: Read> LineChunks<R> {
             let rest = self.pending.split_off(whole);
             let mut text = std::mem::replace(&mut self.pending, rest);
             let first_line = self.next_line;
-            if let Err((checked, error)) = self.check_lines(&text) {
+            let mut warnings = Warnings::default();
+            if let Err((checked, error)) = self.check_lines(&text, &mut warnings) {
                 self.done = true;
                 text.truncate(checked);
                 if text.is_empty() {
@@ -157,24 +161,35 @@ impl<R: Read> LineChunks<R> {
                 }
                 self.failure = Some(error);
             }
-            return Ok(Some(LineChunk { text, first_line }));
+            return Ok(Some(LineChunk {
+                text,
+                first_line,
+                warnings,
+            }));
         }
     }
 
-    /// Checks the lines of `text`; on the first bad line, says how many bytes
-    /// before it passed, and why it failed.
-    fn check_lines(&mut self, text: &[u8]) -> Result<(), (usize, LinesError)> {
+    /// Checks the lines of `text`, adding up their warnings; on the first bad
+    /// line, says how many bytes before it passed, and why it failed.
+    fn check_lines(
+        &mut self,
+        text: &[u8],
+        warnings: &mut Warnings,
+    ) -> Result<(), (usize, LinesError)> {
         let mut checked_len = 0;
         for line in lines_of(text) {
             let content = strip_cr(line);
-            if !is_blank(content)
-                && let Err(error) = self.check.run(content)
-            {
-                let error = LinesError::Line {
-                    line: self.next_line,
-                    cause: LineError::Check(error),
-                };
-                return Err((checked_len, error));
+            if !is_blank(content) {
+                match self.check.run(content) {
+                    Ok(found) => warnings.merge(found, Some(self.next_line)),
+                    Err(error) => {
+                        let error = LinesError::Line {
+                            line: self.next_line,
+                            cause: LineError::Check(error),
+                        };
+                        return Err((checked_len, error));
+                    }
+                }
             }
             checked_len += line.len() + 1;
             self.next_line += 1;
@@ -274,7 +289,7 @@ fn for_each_line<W: Write>(
 ) -> Result<LinesSummary, LinesError> {
     let mut summary = LinesSummary::default();
     for chunk in chunks {
-        let chunk = match chunk {
+        let mut chunk = match chunk {
             Ok(chunk) => chunk,
             Err(error) => {
                 // What was done before the bad line stays done, and visible.
@@ -282,6 +297,9 @@ fn for_each_line<W: Write>(
                 return Err(error);
             }
         };
+        summary
+            .warnings
+            .merge(std::mem::take(&mut chunk.warnings), None);
         for (offset, line) in lines_of(&chunk.text).enumerate() {
             summary.lines = chunk.first_line + offset as u64;
             let content = strip_cr(line);
@@ -376,7 +394,8 @@ mod tests {
                 summary,
                 LinesSummary {
                     payloads: 3,
-                    lines: 5
+                    lines: 5,
+                    warnings: Warnings::default(),
                 }
             );
             let mut decrypted = Vec::new();
@@ -458,7 +477,8 @@ mod tests {
             summary,
             LinesSummary {
                 payloads: 3,
-                lines: 3
+                lines: 3,
+                warnings: Warnings::default(),
             }
         );
         let mut back = Vec::new();

@@ -1,22 +1,97 @@
 //! The payload before it is encrypted: which check it must pass, the JSON check
 //! itself, and whitespace-only rewrites (compact, pretty).
 
+use std::fmt;
+
 use serde::de::IgnoredAny;
 
-use crate::events::{self, EventCheckError};
+use crate::events::{self, EventCheckError, EventRules, Warnings};
 
-/// The payload is not valid JSON.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the payload is not valid JSON: {message} at line {line}, column {column}")]
+/// The payload is not JSON the API can read.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct JsonError {
-    /// What serde_json found wrong.
+    /// What is wrong, in broad terms (advice depends on it).
+    pub kind: JsonErrorKind,
+    /// What serde_json (or the encoding check) found wrong.
     pub message: String,
     /// 1-based line.
     pub line: usize,
-    /// 1-based column.
+    /// 1-based column, in bytes.
     pub column: usize,
 }
+
+/// The kinds of [`JsonError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JsonErrorKind {
+    /// Not JSON's grammar.
+    Syntax,
+    /// Bytes that are not UTF-8.
+    Utf8,
+    /// A UTF-8 byte-order mark (EF BB BF) before the JSON text.
+    ByteOrderMark,
+    /// The text is in another Unicode encoding than UTF-8.
+    Encoding(WideEncoding),
+    /// A `\uD800`-`\uDFFF` escape without the other half of its UTF-16 pair.
+    LoneSurrogate,
+}
+
+/// UTF-16 and UTF-32, which JSON exchanged between systems must not use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WideEncoding {
+    /// UTF-16, little-endian (what Windows tools write as "Unicode").
+    Utf16Le,
+    /// UTF-16, big-endian.
+    Utf16Be,
+    /// UTF-32, little-endian.
+    Utf32Le,
+    /// UTF-32, big-endian.
+    Utf32Be,
+}
+
+impl fmt::Display for WideEncoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WideEncoding::Utf16Le => "UTF-16 (little-endian)",
+            WideEncoding::Utf16Be => "UTF-16 (big-endian)",
+            WideEncoding::Utf32Le => "UTF-32 (little-endian)",
+            WideEncoding::Utf32Be => "UTF-32 (big-endian)",
+        })
+    }
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (message, line, column) = (&self.message, self.line, self.column);
+        match self.kind {
+            JsonErrorKind::Syntax | JsonErrorKind::Utf8 => write!(
+                f,
+                "the payload is not valid JSON: {message} at line {line}, column {column}"
+            ),
+            JsonErrorKind::LoneSurrogate => write!(
+                f,
+                "the payload holds a lone surrogate, {message} at line {line}, column {column}: \
+                 one half of a UTF-16 pair without the other, it stands for no character and has \
+                 no UTF-8 form, so parsers refuse or mangle it (RFC 8259 section 8.2); write the \
+                 character itself, or both halves of its pair"
+            ),
+            JsonErrorKind::ByteOrderMark => write!(
+                f,
+                "the payload starts with a UTF-8 byte-order mark (bytes EF BB BF), which JSON \
+                 sent between systems must not carry (RFC 8259 section 8.1) and the API's parser \
+                 would not read; remove it (save the file as UTF-8 without BOM)"
+            ),
+            JsonErrorKind::Encoding(encoding) => write!(
+                f,
+                "the payload is {encoding}, but JSON sent between systems must be UTF-8 \
+                 (RFC 8259 section 8.1); convert it to UTF-8, without a byte-order mark"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for JsonError {}
 
 impl From<serde_json::Error> for JsonError {
     fn from(error: serde_json::Error) -> Self {
@@ -27,6 +102,7 @@ impl From<serde_json::Error> for JsonError {
             None => full,
         };
         JsonError {
+            kind: JsonErrorKind::Syntax,
             message,
             line: error.line(),
             column: error.column(),
@@ -34,52 +110,147 @@ impl From<serde_json::Error> for JsonError {
     }
 }
 
-/// Checks that `bytes` are one JSON value (UTF-8, nothing after it but whitespace).
+/// Checks that `bytes` are one JSON value the API can read: UTF-8 without a
+/// byte-order mark, nothing after the value but whitespace, no lone surrogate.
 ///
 /// Builds no value tree (`IgnoredAny`), so it runs at parsing speed in constant memory.
 pub fn check_json(bytes: &[u8]) -> Result<(), JsonError> {
-    serde_json::from_str::<IgnoredAny>(utf8_text(bytes)?)?;
-    Ok(())
+    json_text(bytes).map(drop)
 }
 
-/// `bytes` as text, or where its UTF-8 (JSON's encoding) breaks.
+/// `bytes` as JSON text, judged as [`check_json`] judges it.
+///
+/// Every check of a payload goes through here, so that the plain JSON check
+/// and the event checks can never disagree about what is JSON.
+///
+/// Lone surrogates (`"\ud800"`) are refused although JSON's grammar allows
+/// them: they encode no character, so they have no UTF-8 form; serde_json
+/// refuses them when it reads a string, Python's `json` reads them into text
+/// it cannot encode again, and other parsers replace them with U+FFFD. An
+/// event holding one would be refused or changed on the way in.
+pub fn json_text(bytes: &[u8]) -> Result<&str, JsonError> {
+    let text = utf8_text(bytes)?;
+    serde_json::from_str::<IgnoredAny>(text)?;
+    if let Some(at) = lone_surrogate(text) {
+        let (line, column) = position(bytes, at);
+        return Err(JsonError {
+            kind: JsonErrorKind::LoneSurrogate,
+            message: text[at..at + 6].to_owned(),
+            line,
+            column,
+        });
+    }
+    Ok(text)
+}
+
+/// `bytes` as UTF-8 text, or what is wrong with its encoding: a byte-order
+/// mark, UTF-16 or UTF-32 (told apart as RFC 4627 section 3 does), or where
+/// the UTF-8 breaks.
 ///
 /// serde_json does not look inside strings it ignores, so this runs over the
 /// whole text first; it runs at many GB/s.
-pub fn utf8_text(bytes: &[u8]) -> Result<&str, JsonError> {
+fn utf8_text(bytes: &[u8]) -> Result<&str, JsonError> {
+    let whole = |kind, message: &str| JsonError {
+        kind,
+        message: message.to_owned(),
+        line: 1,
+        column: 1,
+    };
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        return Err(whole(
+            JsonErrorKind::ByteOrderMark,
+            "a UTF-8 byte-order mark",
+        ));
+    }
+    if let Some(encoding) = wide_encoding(bytes) {
+        return Err(whole(JsonErrorKind::Encoding(encoding), "not UTF-8"));
+    }
     std::str::from_utf8(bytes).map_err(|e| {
-        let before = &bytes[..e.valid_up_to()];
-        let line_start = before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
+        let (line, column) = position(bytes, e.valid_up_to());
         JsonError {
+            kind: JsonErrorKind::Utf8,
             message: "invalid UTF-8".into(),
-            line: before.iter().filter(|&&b| b == b'\n').count() + 1,
-            column: before.len() - line_start + 1,
+            line,
+            column,
         }
     })
 }
 
+/// UTF-16 or UTF-32, by the byte-order mark or by the zero bytes around the
+/// first character (JSON text starts with an ASCII character).
+fn wide_encoding(bytes: &[u8]) -> Option<WideEncoding> {
+    use WideEncoding::*;
+    match bytes {
+        [0xFF, 0xFE, 0, 0, ..] | [1..=255, 0, 0, 0, ..] => Some(Utf32Le),
+        [0, 0, 0xFE, 0xFF, ..] | [0, 0, 0, 1..=255, ..] => Some(Utf32Be),
+        [0xFF, 0xFE, ..] | [1..=255, 0, ..] => Some(Utf16Le),
+        [0xFE, 0xFF, ..] | [0, 1..=255, ..] => Some(Utf16Be),
+        _ => None,
+    }
+}
+
+/// Where the first lone surrogate escape starts, in text that is valid JSON.
+///
+/// In valid JSON a backslash only ever starts an escape inside a string, so
+/// the escapes can be read off without tracking strings: a high surrogate
+/// (`\uD800`-`\uDBFF`) must be followed at once by a low one
+/// (`\uDC00`-`\uDFFF`), and a low one must follow a high one.
+fn lone_surrogate(text: &str) -> Option<usize> {
+    let unit = |at: usize| -> Option<u16> {
+        let hex = text.get(at..at + 6)?.strip_prefix("\\u")?;
+        u16::from_str_radix(hex, 16).ok()
+    };
+    let mut from = 0;
+    while let Some(found) = text.get(from..).and_then(|rest| rest.find('\\')) {
+        let at = from + found;
+        from = match unit(at) {
+            Some(0xD800..=0xDBFF) => match unit(at + 6) {
+                Some(0xDC00..=0xDFFF) => at + 12,
+                _ => return Some(at),
+            },
+            Some(0xDC00..=0xDFFF) => return Some(at),
+            Some(_) => at + 6,
+            None => at + 2,
+        };
+    }
+    None
+}
+
+/// The 1-based line and byte column of `offset` in `bytes`.
+fn position(bytes: &[u8], offset: usize) -> (usize, usize) {
+    let before = &bytes[..offset];
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    (
+        before.iter().filter(|&&b| b == b'\n').count() + 1,
+        offset - line_start + 1,
+    )
+}
+
 /// What a payload must pass before it is encrypted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Check {
     /// Any bytes.
     None,
-    /// Valid JSON.
+    /// Valid JSON ([`check_json`]).
     #[default]
     Json,
-    /// A well-formed array of events, as the upload API takes them.
-    Events,
+    /// A well-formed array of events, as the upload API takes them ([`events::check`]).
+    Events(EventRules),
 }
 
 impl Check {
-    /// Runs the check.
-    pub fn run(self, payload: &[u8]) -> Result<(), EventCheckError> {
+    /// Runs the check; the event checks also return their warnings.
+    pub fn run(&self, payload: &[u8]) -> Result<Warnings, EventCheckError> {
         match self {
-            Check::None => Ok(()),
-            Check::Json => Ok(check_json(payload)?),
-            Check::Events => events::check(payload).map(drop),
+            Check::None => Ok(Warnings::default()),
+            Check::Json => {
+                check_json(payload)?;
+                Ok(Warnings::default())
+            }
+            Check::Events(rules) => Ok(events::check(payload, rules)?.warnings),
         }
     }
 }
@@ -206,6 +377,111 @@ mod tests {
             (utf8.message.as_str(), utf8.line, utf8.column),
             ("invalid UTF-8", 2, 3)
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_named_not_parsed() {
+        let err = check_json(b"\xEF\xBB\xBF[1]").unwrap_err();
+        assert_eq!(err.kind, JsonErrorKind::ByteOrderMark);
+        let text = err.to_string();
+        assert!(text.contains("byte-order mark (bytes EF BB BF)"), "{text}");
+        assert!(
+            text.contains("save the file as UTF-8 without BOM"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("expected value") && !text.contains("--"),
+            "{text}"
+        );
+        // Only at the start: inside a string it is a character like any other.
+        check_json("[\"\u{feff}\"]".as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn utf16_and_utf32_are_named() {
+        let encode16 = |le: bool| -> Vec<u8> {
+            "[{\"a\":1}]"
+                .encode_utf16()
+                .flat_map(|u| if le { u.to_le_bytes() } else { u.to_be_bytes() })
+                .collect()
+        };
+        let with_bom = |bom: &[u8], body: Vec<u8>| [bom, &body].concat();
+        let utf32le: Vec<u8> = "[1]"
+            .chars()
+            .flat_map(|c| (c as u32).to_le_bytes())
+            .collect();
+        let utf32be: Vec<u8> = "[1]"
+            .chars()
+            .flat_map(|c| (c as u32).to_be_bytes())
+            .collect();
+        for (bytes, encoding) in [
+            (encode16(true), WideEncoding::Utf16Le),
+            (encode16(false), WideEncoding::Utf16Be),
+            (with_bom(b"\xFF\xFE", encode16(true)), WideEncoding::Utf16Le),
+            (
+                with_bom(b"\xFE\xFF", encode16(false)),
+                WideEncoding::Utf16Be,
+            ),
+            (utf32le.clone(), WideEncoding::Utf32Le),
+            (utf32be.clone(), WideEncoding::Utf32Be),
+            (with_bom(b"\xFF\xFE\0\0", utf32le), WideEncoding::Utf32Le),
+            (with_bom(b"\0\0\xFE\xFF", utf32be), WideEncoding::Utf32Be),
+        ] {
+            let err = check_json(&bytes).unwrap_err();
+            assert_eq!(err.kind, JsonErrorKind::Encoding(encoding), "{bytes:?}");
+            let text = err.to_string();
+            assert!(
+                text.starts_with(&format!("the payload is {encoding}, but JSON"))
+                    && text.contains("convert it to UTF-8"),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            check_json(b"\xff[1]").unwrap_err().kind,
+            JsonErrorKind::Utf8
+        );
+    }
+
+    #[test]
+    fn lone_surrogates_are_refused_with_their_place() {
+        for (text, escape, column) in [
+            (r#"["\ud800"]"#, r"\ud800", 3),
+            (r#"["\uDBFF"]"#, r"\uDBFF", 3),
+            (r#"["ab\udc00"]"#, r"\udc00", 5),
+            (r#"["\ud800\ud800"]"#, r"\ud800", 3),
+            (r#"["\ud800x\udc00"]"#, r"\ud800", 3),
+            (r#"["\ud800\n"]"#, r"\ud800", 3),
+            (r#"["\udc00\ud800"]"#, r"\udc00", 3),
+            (r#"["\ud83d\ude00", "\ude00"]"#, r"\ude00", 19),
+            (r#"{"\ud800": 1}"#, r"\ud800", 3),
+        ] {
+            let err = check_json(text.as_bytes()).unwrap_err();
+            assert_eq!(err.kind, JsonErrorKind::LoneSurrogate, "{text}");
+            assert_eq!(
+                (err.message.as_str(), err.line, err.column),
+                (escape, 1, column),
+                "{text}"
+            );
+            let message = err.to_string();
+            assert!(
+                message.contains(&format!(
+                    "{escape} at line 1, column {column}: one half of a UTF-16 pair"
+                )) && message.contains("stands for no character"),
+                "{message}"
+            );
+        }
+        let err = check_json(b"[\n  \"\\udfff\"]").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 4));
+        // Pairs, other escapes, and a backslash followed by a u are fine.
+        for good in [
+            r#"["\ud83d\ude00"]"#,
+            r#"["\uD83D\uDE00\u00e9\u0041"]"#,
+            r#"["\\ud800"]"#,
+            r#"["\\\ud83d\ude00\\"]"#,
+            r#"["\"\ud83d\ude00\/"]"#,
+        ] {
+            check_json(good.as_bytes()).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
     }
 
     #[test]

@@ -136,8 +136,13 @@ fn encrypt_check_events_reports_every_problem() {
         [
             "error: event[1].asset_id: missing",
             "error: event[1].activity_name: empty",
-            "error: event[1].timestamp: must be a string like 2025-08-26T12:05:43Z, found a number",
+            "error: event[1].timestamp: must be a string, found a number; write UTC as \
+             2021-12-29T12:06:28Z, or local time with its offset as 2021-12-29T06:12:28+05:30 \
+             (fractions of a second allowed)",
             "error: event[1].identity: must be a string or an integer, found a boolean",
+            // Warnings come after the errors, once per rule.
+            "warning: event[0].timestamp: 2025-08-26T12:05:43Z is more than 24 hours old: the API \
+             stores the event but starts no journey for it (--strict makes this an error)",
         ]
     );
     ce_keyed()

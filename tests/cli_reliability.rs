@@ -330,10 +330,19 @@ fn odd_inputs_fail_cleanly() {
     }
     ce_keyed()
         .args(["encrypt"])
-        .write_stdin(vec![0xffu8, 0xfe])
+        .write_stdin(vec![b'[', 0xffu8, 0xfe, b']'])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("invalid UTF-8"));
+    // FF FE first is UTF-16's byte-order mark: named as such.
+    ce_keyed()
+        .args(["encrypt"])
+        .write_stdin(vec![0xffu8, 0xfe])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "the payload is UTF-16 (little-endian)",
+        ));
     ce_keyed()
         .args(["encrypt"])
         .write_stdin("")

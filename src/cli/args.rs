@@ -85,6 +85,19 @@ EXAMPLES:
 ", environment!()))]
     Decrypt(DecryptArgs),
 
+    /// Check a payload's events against the API's rules; send nothing.
+    #[command(after_help = concat!("\
+EXAMPLES:
+  ce-crypt check -i events.json                 # every problem, with its place; exit 0 when clean
+  ce-crypt check --lines -i payloads.jsonl      # one payload per line, every line checked
+  ce-crypt check --strict --asset ADGMOT35... -i events.json
+  ce-crypt check --rules                        # the rules, and the documented behaviour behind each
+
+check reads no key and no variables: it only judges the events.
+
+", environment!()))]
+    Check(CheckArgs),
+
     /// Check, encrypt and POST a payload to the activity upload API.
     #[command(after_help = concat!("\
 EXAMPLES:
@@ -250,6 +263,10 @@ pub struct EncryptArgs {
     #[arg(long, conflicts_with = "raw")]
     pub check_events: bool,
 
+    /// With --check-events: refuse what the checks only warn about (see `ce-crypt check --rules`).
+    #[arg(long, requires = "check_events")]
+    pub strict: bool,
+
     /// Remove insignificant whitespace from the JSON first (values kept byte for byte).
     #[arg(long, conflicts_with_all = ["raw", "lines"])]
     pub compact: bool,
@@ -304,6 +321,37 @@ pub struct SendArgs {
     /// Skip the event checks (the payload must still be JSON).
     #[arg(long)]
     pub no_check: bool,
+
+    /// Refuse what the event checks only warn about (see `ce-crypt check --rules`).
+    #[arg(long, conflicts_with = "no_check")]
+    pub strict: bool,
+}
+
+/// Arguments of `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The payload; if absent, read from -i FILE or standard input.
+    #[arg(value_name = "PAYLOAD")]
+    pub text: Option<std::ffi::OsString>,
+
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Each non-empty input line is one payload (NDJSON); every line is checked.
+    #[arg(long)]
+    pub lines: bool,
+
+    /// Report what the rules only warn about as errors (empty arrays, old or future timestamps).
+    #[arg(long)]
+    pub strict: bool,
+
+    /// The asset the events will be sent to (x-asset): every asset_id must be this one.
+    #[arg(long, value_name = "ID")]
+    pub asset: Option<String>,
+
+    /// Print the rules, each with the documented behaviour behind it, and exit.
+    #[arg(long, conflicts_with_all = ["text", "input", "lines", "strict", "asset"])]
+    pub rules: bool,
 }
 
 fn parse_timeout(text: &str) -> Result<f64, String> {

@@ -1,12 +1,14 @@
 //! `ce-crypt encrypt`: payload in, ciphertext text (or a request body) out.
 
 use std::io::Write;
+use std::time::SystemTime;
 
 use anyhow::Result;
 use ce_crypt::lines::LineChunks;
-use ce_crypt::{Check, CiphertextForm, EncryptOptions, payload};
+use ce_crypt::{Check, CiphertextForm, EncryptOptions, EventRules, events, payload};
 
 use super::args::EncryptArgs;
+use super::error;
 use super::input::Input;
 use super::keysource;
 use super::output::{Existing, Output};
@@ -17,7 +19,7 @@ pub fn run(args: EncryptArgs) -> Result<()> {
     let cipher = keysource::resolve(args.payload.keys, args.payload.method)?;
     let input = Input::choose(args.payload.text, args.payload.input.input, "payload")?;
     let check = match (args.raw, args.check_events) {
-        (_, true) => Check::Events,
+        (_, true) => Check::Events(EventRules::new(SystemTime::now()).strict(args.strict)),
         (true, false) => Check::None,
         (false, false) => Check::Json,
     };
@@ -32,14 +34,25 @@ pub fn run(args: EncryptArgs) -> Result<()> {
         // Two cores: lines are read, split and checked on a second thread.
         let (reader, _) = input.open()?;
         let chunks = in_background(LineChunks::new(reader, check), 4);
-        cipher.encrypt_line_chunks(chunks, form, &mut out)?;
-        return out.commit();
+        let summary = cipher.encrypt_line_chunks(chunks, form, &mut out)?;
+        out.commit()?;
+        error::warn(&summary.warnings);
+        return Ok(());
     }
 
     let mut payload = input.read_all()?;
     if args.compact {
         payload = payload::compact_json(&payload)?;
     }
+    // The event checks run here rather than inside the cipher, so that their
+    // warnings can be shown; they include the JSON check.
+    let check = match check {
+        Check::Events(rules) => {
+            error::warn(&events::check(&payload, &rules)?.warnings);
+            Check::None
+        }
+        other => other,
+    };
     let payload_len = payload.len();
     let options = EncryptOptions::new()
         .check(check)

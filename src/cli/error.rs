@@ -9,12 +9,13 @@ use std::fmt;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use ce_crypt::events::EventErrors;
+use ce_crypt::events::{EventErrors, Problem, Warnings};
 use ce_crypt::keys::{ENCODING_VAR, IV_VAR, KEY_VAR, LengthHint};
 use ce_crypt::lines::LinesError;
+use ce_crypt::payload::WideEncoding;
 use ce_crypt::{
     CipherError, CryptoError, DecodeError, DecryptError, EncryptError, EventCheckError, JsonError,
-    KeyError, LineError, NotARequestBody, TextEncoding, UploadError,
+    JsonErrorKind, KeyError, LineError, NotARequestBody, TextEncoding, UploadError,
 };
 
 /// Where the key material came from: attached to key errors as context.
@@ -38,34 +39,69 @@ impl fmt::Display for KeySource {
     }
 }
 
-/// What the failing command was asked to do, where advice depends on it.
+/// What the failing command was asked to do, where advice depends on it: each
+/// command is told only what it can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Doing {
-    /// `encrypt`, which can take `--raw`.
+    /// `encrypt` checking for JSON, which `--raw` skips.
     EncryptJson,
+    /// `encrypt --check-events` (which `--raw` conflicts with).
+    EncryptEvents,
+    /// `encrypt --compact` (which `--raw` conflicts with).
+    EncryptCompact,
+    /// `decrypt --pretty`.
+    DecryptPretty,
+    /// `send`, which has no `--raw`.
+    Send,
+    /// `check`.
+    Check,
     /// Anything else.
     Other,
 }
 
 /// Prints the error on standard error.
 pub fn report(error: &anyhow::Error, doing: Doing) {
-    let mut stderr = io::stderr().lock();
     if let Some(events) = event_errors(error) {
-        let prefix = error
+        let line = error
             .chain()
             .find_map(|cause| match cause.downcast_ref::<LinesError>() {
-                Some(LinesError::Line { line, .. }) => Some(format!("line {line}: ")),
+                Some(LinesError::Line { line, .. }) => Some(*line),
                 _ => None,
-            })
-            .unwrap_or_default();
-        for problem in &events.problems {
-            let _ = writeln!(stderr, "error: {prefix}{problem}");
-        }
+            });
+        problems(line, &events.problems);
+        let mut warnings = Warnings::default();
+        warnings.merge(events.warnings.clone(), line);
+        warn(&warnings);
         return;
     }
     let message = format!("{error:#}").replace('\n', " ");
     let advice = advice(error, doing).unwrap_or_default();
-    let _ = writeln!(stderr, "error: {message}{advice}");
+    let _ = writeln!(io::stderr().lock(), "error: {message}{advice}");
+}
+
+/// Prints one `error:` line per problem, after `line N: ` when the payload was line N.
+pub fn problems(line: Option<u64>, problems: &[Problem]) {
+    let mut stderr = io::stderr().lock();
+    let prefix = line.map(|n| format!("line {n}: ")).unwrap_or_default();
+    for problem in problems {
+        let _ = writeln!(stderr, "error: {prefix}{problem}");
+    }
+}
+
+/// Prints one `warning:` line per rule that warned: its first match, and the count.
+pub fn warn(warnings: &Warnings) {
+    let mut stderr = io::stderr().lock();
+    for tally in warnings.iter() {
+        let prefix = tally
+            .line
+            .map(|n| format!("line {n}: "))
+            .unwrap_or_default();
+        let count = match tally.count {
+            1 => "--strict makes this an error".to_owned(),
+            n => format!("{n} like this in all; --strict makes them errors"),
+        };
+        let _ = writeln!(stderr, "warning: {prefix}{} ({count})", tally.first);
+    }
 }
 
 /// A reader of our output went away (`ce-crypt ... | head`): end quietly.
@@ -173,8 +209,8 @@ fn advice_for(
             _ => None,
         };
     }
-    if cause.downcast_ref::<JsonError>().is_some() && doing == Doing::EncryptJson {
-        return Some(" (pass --raw to encrypt any bytes)".to_owned());
+    if let Some(error) = cause.downcast_ref::<JsonError>() {
+        return json_advice(error.kind, doing).map(str::to_owned);
     }
     if cause.downcast_ref::<NotARequestBody>().is_some() {
         return Some("; pass the ciphertext itself".to_owned());
@@ -199,6 +235,38 @@ fn advice_for(
         };
     }
     None
+}
+
+/// What each command can do about a payload that is not JSON the API can read.
+fn json_advice(kind: JsonErrorKind, doing: Doing) -> Option<&'static str> {
+    if let JsonErrorKind::Encoding(encoding) = kind {
+        return Some(match encoding {
+            WideEncoding::Utf16Le => " (e.g. iconv -f UTF-16LE -t UTF-8 FILE)",
+            WideEncoding::Utf16Be => " (e.g. iconv -f UTF-16BE -t UTF-8 FILE)",
+            WideEncoding::Utf32Le => " (e.g. iconv -f UTF-32LE -t UTF-8 FILE)",
+            WideEncoding::Utf32Be => " (e.g. iconv -f UTF-32BE -t UTF-8 FILE)",
+        });
+    }
+    if doing == Doing::DecryptPretty {
+        return Some(" (--pretty needs a JSON plaintext; drop it to see the exact bytes)");
+    }
+    // --raw would send a BOM or a lone surrogate on to the API's parser: not advice.
+    if !matches!(kind, JsonErrorKind::Syntax | JsonErrorKind::Utf8) {
+        return None;
+    }
+    match doing {
+        Doing::EncryptJson => Some(" (pass --raw to encrypt any bytes)"),
+        Doing::EncryptEvents => Some(
+            " (--check-events needs a JSON array of events; without it, --raw encrypts any bytes)",
+        ),
+        Doing::EncryptCompact => {
+            Some(" (--compact needs JSON; without it, --raw encrypts any bytes)")
+        }
+        Doing::Send => {
+            Some("; the upload API takes only JSON, so send has no --raw: fix the payload")
+        }
+        Doing::DecryptPretty | Doing::Check | Doing::Other => None,
+    }
 }
 
 #[cfg(test)]
@@ -226,13 +294,47 @@ mod tests {
 
     #[test]
     fn raw_is_suggested_only_where_it_exists() {
-        let json = || {
-            let error = ce_crypt::payload::check_json(b"[").unwrap_err();
+        let json = |payload: &[u8]| {
+            let error = ce_crypt::payload::check_json(payload).unwrap_err();
             // Behind two transparent wrappers, as `Cipher::encrypt_payload_to` returns it.
             anyhow::Error::new(EncryptError::Check(EventCheckError::Json(error)))
         };
-        assert!(line(json(), Doing::EncryptJson).ends_with("(pass --raw to encrypt any bytes)"));
-        assert!(!line(json(), Doing::Other).contains("--raw"));
+        assert!(
+            line(json(b"["), Doing::EncryptJson).ends_with("(pass --raw to encrypt any bytes)")
+        );
+        for doing in [Doing::Other, Doing::Check] {
+            assert!(!line(json(b"["), doing).contains("--"), "{doing:?}");
+        }
+        // Where --raw conflicts with the flag in use, or does not exist, the advice says so.
+        let events = line(json(b"["), Doing::EncryptEvents);
+        assert!(
+            events.ends_with("without it, --raw encrypts any bytes)"),
+            "{events}"
+        );
+        let compact = line(json(b"["), Doing::EncryptCompact);
+        assert!(compact.ends_with("(--compact needs JSON; without it, --raw encrypts any bytes)"));
+        let send = line(json(b"["), Doing::Send);
+        assert!(
+            send.ends_with("so send has no --raw: fix the payload"),
+            "{send}"
+        );
+        let pretty = line(json(b"["), Doing::DecryptPretty);
+        assert!(
+            pretty.ends_with("(--pretty needs a JSON plaintext; drop it to see the exact bytes)")
+        );
+        // A BOM or a lone surrogate would reach the API's parser under --raw: never suggested.
+        for payload in [&b"\xEF\xBB\xBF[1]"[..], br#"["\udc00"]"#] {
+            for doing in [Doing::EncryptJson, Doing::EncryptEvents, Doing::Send] {
+                let text = line(json(payload), doing);
+                assert!(!text.contains("--raw"), "{doing:?}: {text}");
+            }
+        }
+        let utf16 = line(json(b"[\x001\x00]\x00"), Doing::EncryptJson);
+        assert!(
+            utf16.contains("is UTF-16 (little-endian)")
+                && utf16.ends_with("(e.g. iconv -f UTF-16LE -t UTF-8 FILE)"),
+            "{utf16}"
+        );
     }
 
     #[test]

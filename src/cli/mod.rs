@@ -5,6 +5,7 @@
 //! share; `error` turns errors into one line with advice.
 
 mod args;
+mod check;
 mod decrypt;
 mod docs;
 mod encrypt;
@@ -29,7 +30,13 @@ pub fn main() -> ExitCode {
     // clap prints usage errors itself and exits 2, help and version with 0.
     let cli = Cli::parse();
     let doing = match &cli.command {
-        Command::Encrypt(args) if !args.raw && !args.check_events => Doing::EncryptJson,
+        Command::Encrypt(args) if args.raw => Doing::Other,
+        Command::Encrypt(args) if args.check_events => Doing::EncryptEvents,
+        Command::Encrypt(args) if args.compact => Doing::EncryptCompact,
+        Command::Encrypt(_) => Doing::EncryptJson,
+        Command::Decrypt(args) if args.pretty => Doing::DecryptPretty,
+        Command::Send(_) => Doing::Send,
+        Command::Check(_) => Doing::Check,
         _ => Doing::Other,
     };
     match run(cli) {
@@ -47,6 +54,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keygen(args) => keygen::run(args),
         Command::Encrypt(args) => encrypt::run(args),
         Command::Decrypt(args) => decrypt::run(args),
+        Command::Check(args) => check::run(args),
         Command::Send(args) => send::run(args),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),

@@ -7,7 +7,7 @@ use std::env;
 use std::fs;
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use ce_crypt::keys::{API_KEY_VAR, ASSET_ID_VAR, ENDPOINT_VAR, KeyFile, REGION_VAR};
@@ -16,9 +16,10 @@ use ce_crypt::upload::{
     ApiKey, Client, ClientConfig, Endpoint, ExtraCa, ProxyUrl, Region, Upload, check_header_value,
     header_lines, proxy,
 };
-use ce_crypt::{Cipher, events, request};
+use ce_crypt::{Cipher, EventRules, events, request};
 
 use super::args::SendArgs;
+use super::error;
 use super::input::Input;
 use super::keysource;
 
@@ -48,13 +49,20 @@ pub fn run(args: SendArgs) -> Result<()> {
 
     let payload =
         Input::choose(args.payload.text, args.payload.input.input, "payload")?.read_all()?;
+    let chosen = chosen_asset(args.asset, &key_file);
     let summary = if args.no_check {
         // Still JSON, and still look for a shared asset_id, without judging the events.
         events::summarize(&payload)?
     } else {
-        events::check(&payload)?
+        // The events must all belong to the asset named for x-asset, if one is.
+        let rules = EventRules::new(SystemTime::now())
+            .strict(args.strict)
+            .asset(chosen.as_ref().map(|(asset, _)| asset.clone()));
+        let summary = events::check(&payload, &rules)?;
+        error::warn(&summary.warnings);
+        summary
     };
-    let asset_id = asset_id(args.asset, &key_file, summary.shared_asset_id)?;
+    let asset_id = asset_id(chosen, summary.shared_asset_id)?;
     let body = request::body(&cipher.encrypt(&payload)?);
     let upload = Upload {
         endpoint: &endpoint,
@@ -192,14 +200,23 @@ fn api_key(flag_file: Option<PathBuf>, file: &KeyFile) -> Result<ApiKey> {
     )
 }
 
-/// `--asset`, then `CE_ASSET_ID`, then the key file's, then the asset_id the events share.
-fn asset_id(flag: Option<String>, file: &KeyFile, shared: Option<String>) -> Result<String> {
-    let (asset, source) = if let Some(asset) = flag {
-        (asset, "--asset".to_owned())
+/// `--asset`, then `CE_ASSET_ID`, then the key file's: the asset named for x-asset, and where.
+fn chosen_asset(flag: Option<String>, file: &KeyFile) -> Option<(String, String)> {
+    if let Some(asset) = flag {
+        Some((asset, "--asset".to_owned()))
     } else if let Some(asset) = env_text(ASSET_ID_VAR) {
-        (asset, ASSET_ID_VAR.to_owned())
-    } else if let Some(asset) = file.asset_id.clone() {
-        (asset, format!("{ASSET_ID_VAR} in the key file"))
+        Some((asset, ASSET_ID_VAR.to_owned()))
+    } else {
+        file.asset_id
+            .clone()
+            .map(|asset| (asset, format!("{ASSET_ID_VAR} in the key file")))
+    }
+}
+
+/// The asset named (see `chosen_asset`), else the asset_id the events share.
+fn asset_id(chosen: Option<(String, String)>, shared: Option<String>) -> Result<String> {
+    let (asset, source) = if let Some(chosen) = chosen {
+        chosen
     } else if let Some(asset) = shared {
         (asset, "the events' asset_id".to_owned())
     } else {
