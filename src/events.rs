@@ -223,7 +223,7 @@ pub const RULES: &[RuleInfo] = &[
         subject: "event",
         severity: Severity::Warning,
         requires: "objects and arrays nested at most 128 deep",
-        documented: "not documented: ce-crypt's own limit, below which it checks nothing",
+        documented: "not documented: ce-crypt's own limit; it checks nothing nested deeper",
     },
 ];
 

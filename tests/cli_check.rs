@@ -188,3 +188,17 @@ fn help_man_and_completions_know_check() {
         .success()
         .stdout(predicate::str::contains("check"));
 }
+
+#[test]
+fn the_quick_start_events_pass() {
+    // examples/events.json is the README's quick-start payload: no errors, ever (its
+    // timestamps only grow old, which warns).
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/events.json");
+    let out = ce().args(["check", "-i", path]).stdout_ok();
+    let verdict = String::from_utf8(out).unwrap();
+    assert!(verdict.starts_with("ok: 2 events, no "), "{verdict}");
+    let text = std::fs::read_to_string(path).unwrap();
+    for needle in ["+05:30\"", "\"identity\"", "\"anonid\"", "\"items\": ["] {
+        assert!(text.contains(needle), "{needle}");
+    }
+}

@@ -93,7 +93,10 @@ fn posts_exactly_what_the_api_expects() {
         .assert()
         .success()
         .stdout("{\"status\":\"success\"}\n")
-        .stderr("");
+        // SAMPLE's timestamp is long past: the API stores it but starts no journey.
+        .stderr(predicate::str::starts_with(
+            "warning: event[0].timestamp: 2025-08-26T12:05:43Z is more than 24 hours old",
+        ));
     let got = server.join().unwrap();
     assert_eq!(got.request_line, "POST /v1/activity/upload HTTP/1.1");
     assert_eq!(got.header("content-type"), Some("application/json"));
@@ -129,7 +132,7 @@ fn method_code_asset_flag_and_key_file() {
             "--method",
             "gcm-base64",
             "--asset",
-            "MYASSET",
+            "ADGMOT35CHFLVDHBJNIG50K969QH6J0F1L9HV20UJQ4PNQB1",
             "--endpoint",
             &url,
             "--api-key-file",
@@ -141,7 +144,10 @@ fn method_code_asset_flag_and_key_file() {
         .stdout("queued\n");
     let got = server.join().unwrap();
     assert_eq!(got.header("x-ecode"), Some("11258"));
-    assert_eq!(got.header("x-asset"), Some("MYASSET"));
+    assert_eq!(
+        got.header("x-asset"),
+        Some("ADGMOT35CHFLVDHBJNIG50K969QH6J0F1L9HV20UJQ4PNQB1")
+    );
     assert_eq!(got.header("authorization"), Some("Bearer from-a-file"));
     let body: serde_json::Value = serde_json::from_str(&got.body).unwrap();
     ce_keyed()
@@ -172,7 +178,8 @@ fn error_statuses_are_reported_with_their_body() {
     ] {
         let (url, server) = serve(status, body);
         let stderr = send().args(["--endpoint", &url, SAMPLE]).stderr_failed();
-        assert_eq!(stderr.trim_end(), format!("error: {expected}"));
+        // After the warning that SAMPLE's timestamp is more than 24 hours old.
+        assert_eq!(stderr.lines().last().unwrap(), format!("error: {expected}"));
         assert!(!stderr.contains(API_KEY));
         server.join().unwrap();
     }
@@ -276,8 +283,12 @@ fn dry_run_sends_nothing_and_prints_a_script() {
 
 #[test]
 fn the_dry_run_script_posts_a_megabyte_with_curl_and_no_key_in_argv() {
-    let event = SAMPLE.trim_start_matches('[').trim_end_matches(']');
-    let payload = format!("[{}]", vec![event; 3000].join(","));
+    // At most 1000 events go in one request: longer events make up the megabyte.
+    let event = SAMPLE
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .replace("Red Shoes", &"Red Shoes ".repeat(80));
+    let payload = format!("[{}]", vec![event; 1000].join(","));
     assert!(payload.len() > 1024 * 1024);
     let script = String::from_utf8(
         send()
@@ -351,7 +362,9 @@ fn events_are_checked_before_sending() {
     assert_eq!(
         stderr.lines().collect::<Vec<_>>(),
         [
-            "error: event[0].timestamp: \"26/08/2025\" is not a UTC time like 2025-08-26T12:05:43Z",
+            "error: event[0].timestamp: \"26/08/2025\" is not a date-time the API takes: write UTC as \
+             2021-12-29T12:06:28Z, or local time with its offset as 2021-12-29T06:12:28+05:30 \
+             (fractions of a second allowed)",
             "error: event[0].activity_source: must be \"web\" or \"app\", found \"ios\"",
         ]
     );
@@ -372,16 +385,27 @@ fn disagreeing_asset_ids_need_the_flag() {
             .replace("ADGMOT35CHFLVDHBJNIG50K969QH6J0F1L9HV20UJQ4PNQB1", asset)
     };
     let payload = format!("[{},{}]", event("A1"), event("B2"));
+    // One request goes to one asset: the first event that differs is named.
     send()
         .args(["--dry-run", &payload])
         .assert()
         .code(1)
-        .stderr(
-            predicate::str::contains("do not share one asset_id")
-                .and(predicate::str::contains("--asset")),
-        );
+        .stdout("")
+        .stderr(predicate::str::starts_with(
+            "error: event[1].asset_id: \"B2\" differs from \"A1\" in event[0]",
+        ));
+    // Naming the asset does not make the other event's go there.
     send()
         .args(["--dry-run", "--asset", "A1", &payload])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::starts_with(
+            "error: event[1].asset_id: \"B2\" is not \"A1\", the asset this request goes to",
+        ));
+    // Without the checks, the named asset is used as given.
+    send()
+        .args(["--dry-run", "--no-check", "--asset", "A1", &payload])
         .assert()
         .success()
         .stdout(predicate::str::contains("\nx-asset: A1\n"));
