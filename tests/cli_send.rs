@@ -415,10 +415,10 @@ fn disagreeing_asset_ids_need_the_flag() {
 
 use common::net::{self as loopback, ConnectProxy, Socks5Proxy, TestServer};
 
-/// `send` of the sample payload to `url`.
+/// `send` of the sample payload, stamped now, to `url`.
 fn send_to(url: &str) -> Command {
     let mut cmd = send();
-    cmd.args(["--endpoint", url, SAMPLE]);
+    cmd.args(["--endpoint", url, &fresh_sample()]);
     cmd
 }
 
@@ -611,6 +611,9 @@ fn a_dead_proxy_is_named() {
     assert_eq!(server.request_count(), 0);
 }
 
+/// The asset id of [`SAMPLE`]'s event.
+const ASSET: &str = "ADGMOT35CHFLVDHBJNIG50K969QH6J0F1L9HV20UJQ4PNQB1";
+
 /// A profile folder holding `prod.env` with `lines` below the keys.
 fn profile(lines: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -632,9 +635,10 @@ fn profiles_and_the_order_of_settings() {
     let from_profile = TestServer::start(loopback::always(loopback::json(200, "{}")));
     let from_env = TestServer::start(loopback::always(loopback::json(200, "{}")));
     let config = profile(&format!(
-        "CE_API_KEY=profile-key\nCE_ASSET_ID=PROFILEASSET\nCE_ENDPOINT={}\n",
+        "CE_API_KEY=profile-key\nCE_ASSET_ID={ASSET}\nCE_ENDPOINT={}\n",
         from_profile.url()
     ));
+    let sample = fresh_sample();
     let base = || {
         let mut cmd = ce();
         cmd.env("XDG_CONFIG_HOME", config.path()).arg("send");
@@ -647,19 +651,24 @@ fn profiles_and_the_order_of_settings() {
         .success();
     let got = from_profile.only_request();
     assert_eq!(got.header("authorization"), Some("Bearer profile-key"));
-    assert_eq!(got.header("x-asset"), Some("PROFILEASSET"));
+    assert_eq!(got.header("x-asset"), Some(ASSET));
     // The environment beats the profile; CE_PROFILE picks it like --profile.
     base()
         .env("CE_PROFILE", "prod")
         .env("CE_API_KEY", "env-key")
-        .env("CE_ASSET_ID", "ENVASSET")
         .env("CE_ENDPOINT", from_env.url())
-        .arg(SAMPLE)
+        .arg(&sample)
         .assert()
         .success();
     let got = from_env.only_request();
     assert_eq!(got.header("authorization"), Some("Bearer env-key"));
-    assert_eq!(got.header("x-asset"), Some("ENVASSET"));
+    // The asset too: the environment's (another asset than the events') is refused.
+    let stderr = base()
+        .env("CE_PROFILE", "prod")
+        .env("CE_ASSET_ID", "ENVASSET")
+        .arg(&sample)
+        .stderr_failed();
+    assert!(stderr.contains("ENVASSET"), "{stderr}");
     // Flags beat both.
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("api.key");
@@ -667,7 +676,7 @@ fn profiles_and_the_order_of_settings() {
     base()
         .env("CE_API_KEY", "env-key")
         .env("CE_ENDPOINT", from_env.url())
-        .args(["--profile", "prod", "--asset", "FLAGASSET", "--endpoint"])
+        .args(["--profile", "prod", "--asset", ASSET, "--endpoint"])
         .arg(from_profile.url())
         .arg("--api-key-file")
         .arg(&key_file)
@@ -676,7 +685,7 @@ fn profiles_and_the_order_of_settings() {
         .success();
     let got = from_profile.wait_for_requests(2).pop().unwrap();
     assert_eq!(got.header("authorization"), Some("Bearer flag-key"));
-    assert_eq!(got.header("x-asset"), Some("FLAGASSET"));
+    assert_eq!(got.header("x-asset"), Some(ASSET));
     // A missing profile says where it was looked for.
     let stderr = base()
         .args(["--profile", "staging", SAMPLE])

@@ -49,7 +49,7 @@ pub fn run(args: SendArgs) -> Result<()> {
 
     let payload =
         Input::choose(args.payload.text, args.payload.input.input, "payload")?.read_all()?;
-    let chosen = chosen_asset(args.asset, &key_file);
+    let chosen = chosen_asset(args.asset, &key_file)?;
     let summary = if args.no_check {
         // Still JSON, and still look for a shared asset_id, without judging the events.
         events::summarize(&payload)?
@@ -200,9 +200,10 @@ fn api_key(flag_file: Option<PathBuf>, file: &KeyFile) -> Result<ApiKey> {
     )
 }
 
-/// `--asset`, then `CE_ASSET_ID`, then the key file's: the asset named for x-asset, and where.
-fn chosen_asset(flag: Option<String>, file: &KeyFile) -> Option<(String, String)> {
-    if let Some(asset) = flag {
+/// `--asset`, then `CE_ASSET_ID`, then the key file's: the asset named for
+/// x-asset, and where; checked as a header value at once.
+fn chosen_asset(flag: Option<String>, file: &KeyFile) -> Result<Option<(String, String)>> {
+    let chosen = if let Some(asset) = flag {
         Some((asset, "--asset".to_owned()))
     } else if let Some(asset) = env_text(ASSET_ID_VAR) {
         Some((asset, ASSET_ID_VAR.to_owned()))
@@ -210,7 +211,11 @@ fn chosen_asset(flag: Option<String>, file: &KeyFile) -> Option<(String, String)
         file.asset_id
             .clone()
             .map(|asset| (asset, format!("{ASSET_ID_VAR} in the key file")))
+    };
+    if let Some((asset, source)) = &chosen {
+        check_header_value(asset, "asset id").with_context(|| source.clone())?;
     }
+    Ok(chosen)
 }
 
 /// The asset named (see `chosen_asset`), else the asset_id the events share.

@@ -25,6 +25,15 @@ pub const SUBCOMMANDS: &[&str] = &[
 /// The sample event from Netcore's documentation.
 pub const SAMPLE: &str = r#"[{"asset_id":"ADGMOT35CHFLVDHBJNIG50K969QH6J0F1L9HV20UJQ4PNQB1","activity_name":"Page Browse","timestamp":"2025-08-26T12:05:43Z","identity":"user@example.com","activity_source":"web","activity_params":{"page_url":"https://www.example.com/products/shoes?color=red","page_title":"Red Shoes – Example Store","price":59.99,"currency":"EUR","tags":["new","sale"]}}]"#;
 
+/// [`SAMPLE`] stamped a minute ago, so that it draws no "more than 24 hours old" warning.
+pub fn fresh_sample() -> String {
+    let now = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(1);
+    SAMPLE.replace(
+        "2025-08-26T12:05:43Z",
+        &now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    )
+}
+
 /// Running a command for what it prints.
 pub trait StdoutOk {
     /// Asserts exit 0 and returns standard output.
