@@ -14,6 +14,7 @@ mod keygen;
 mod keysource;
 mod methods;
 mod output;
+mod process;
 mod read_ahead;
 mod send;
 
@@ -26,13 +27,15 @@ use error::Doing;
 
 /// Runs the command line; `main` returns what this returns.
 pub fn main() -> ExitCode {
+    process::disable_core_dumps();
     // clap prints usage errors itself and exits 2, help and version with 0.
     let cli = Cli::parse();
     let doing = match &cli.command {
         Command::Encrypt(args) if !args.raw && !args.check_events => Doing::EncryptJson,
         _ => Doing::Other,
     };
-    match run(cli) {
+    let result = output::clean_up_on_signals().and_then(|()| run(cli));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if error::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
