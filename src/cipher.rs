@@ -274,6 +274,32 @@ impl Cipher {
     }
 }
 
+/// Whether a CBC plaintext shows the classic wrong-IV signature: its first
+/// 16-byte block is not text (invalid UTF-8, or control characters) while
+/// everything after it is.
+///
+/// In CBC the IV only enters the first block, so a wrong IV garbles exactly
+/// those 16 bytes and leaves the rest correct. A caller can warn on this; it
+/// says nothing about binary plaintexts, which fail the second test too.
+pub fn looks_like_wrong_iv(plaintext: &[u8]) -> bool {
+    const BLOCK: usize = 16;
+    let is_text = |bytes: &[u8]| {
+        std::str::from_utf8(bytes)
+            .is_ok_and(|text| !text.chars().any(|c| c.is_control() && !c.is_whitespace()))
+    };
+    if plaintext.len() <= BLOCK || is_text(&plaintext[..BLOCK]) {
+        return false;
+    }
+    // The second block may begin inside a character the first one garbled.
+    let rest = &plaintext[BLOCK..];
+    let skip = rest
+        .iter()
+        .take(3)
+        .take_while(|&&b| b & 0xC0 == 0x80)
+        .count();
+    is_text(&rest[skip..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,5 +441,21 @@ mod tests {
         let source = std::error::Error::source(&err).unwrap();
         assert_eq!(source.to_string(), "full");
         assert!(std::error::Error::source(source).is_none());
+    }
+
+    #[test]
+    fn wrong_iv_signature_is_a_garbled_first_block_only() {
+        let good = br#"[{"activity_name":"Page Browse","x":1}]"#;
+        assert!(!looks_like_wrong_iv(good));
+        let mut garbled = good.to_vec();
+        garbled[..16].copy_from_slice(&[0xff; 16]);
+        assert!(looks_like_wrong_iv(&garbled));
+        garbled[20] = 0xff; // the rest broken too: binary, or a wrong key
+        assert!(!looks_like_wrong_iv(&garbled));
+        assert!(!looks_like_wrong_iv(&[0xff; 16]));
+        // An ASCII IV mistaken for another garbles into control characters.
+        let mut ascii = good.to_vec();
+        ascii[3] = 0x01;
+        assert!(looks_like_wrong_iv(&ascii));
     }
 }

@@ -233,6 +233,21 @@ pub struct KeyFile {
     pub region: Option<String>,
     /// `CE_ENDPOINT`: an upload URL, as written.
     pub endpoint: Option<String>,
+    /// Names from Netcore's own scripts that were read in place of ours, as
+    /// (name found, name meant): `SECRET_KEY` for `CE_SECRET_KEY`, `SECRET_IV`
+    /// for `CE_SECRET_IV`.
+    pub aliases: Vec<(&'static str, &'static str)>,
+}
+
+/// The names Netcore's reference scripts give the key and IV, read as ours.
+pub const ALIASES: [(&str, &str); 2] = [("SECRET_KEY", KEY_VAR), ("SECRET_IV", IV_VAR)];
+
+/// The JSON `ce-crypt keygen --format json` writes.
+#[derive(serde::Deserialize)]
+struct JsonKeyFile {
+    secret_key: Option<String>,
+    secret_iv: Option<String>,
+    key_encoding: Option<String>,
 }
 
 /// Key-file name (and environment variable) of the panel's API key.
@@ -245,12 +260,21 @@ pub const REGION_VAR: &str = "CE_REGION";
 pub const ENDPOINT_VAR: &str = "CE_ENDPOINT";
 
 impl KeyFile {
-    /// Parses `NAME=VALUE` lines, as `ce-crypt keygen` writes them.
+    /// Parses `NAME=VALUE` lines, as `ce-crypt keygen` writes them, or the
+    /// JSON object `ce-crypt keygen --format json` writes.
     ///
-    /// Blank lines and `#` comments are skipped; an `export ` prefix and matching
-    /// quotes around the value are accepted (shell and `.env` style); other names
-    /// are ignored so that the file can hold further settings.
+    /// What a shell would source is accepted: blank lines and `#` comments,
+    /// an `export` prefix (then spaces or tabs), single or double quotes
+    /// around the value, a trailing ` # comment`, CRLF line ends and a UTF-8
+    /// byte-order mark. Other names are ignored so that the file can hold
+    /// further settings; `SECRET_KEY` and `SECRET_IV`, as Netcore's scripts
+    /// name them, are read as `CE_SECRET_KEY` and `CE_SECRET_IV` (see
+    /// [`KeyFile::aliases`]).
     pub fn parse(text: &str) -> Result<KeyFile, KeyError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        if text.trim_start().starts_with('{') {
+            return KeyFile::parse_json(text);
+        }
         let mut file = KeyFile::default();
         for (index, raw) in text.lines().enumerate() {
             let line = index + 1;
@@ -258,19 +282,32 @@ impl KeyFile {
             if trimmed.is_empty() || trimmed.starts_with('#') {
                 continue;
             }
-            let statement = trimmed.strip_prefix("export ").unwrap_or(trimmed);
+            let statement = match trimmed.strip_prefix("export") {
+                Some(rest) if rest.starts_with([' ', '\t']) => rest.trim_start(),
+                _ => trimmed,
+            };
             let Some((name, value)) = statement.split_once('=') else {
                 return Err(KeyError::KeyFileLine {
                     line,
                     problem: "is not NAME=VALUE",
                 });
             };
-            let value = unquote(value.trim());
+            let value = shell_value(value.trim()).ok_or(KeyError::KeyFileLine {
+                line,
+                problem: "has a quote that is not closed, or text after the closing quote",
+            })?;
+            let name = match ALIASES.iter().find(|(alias, _)| *alias == name.trim()) {
+                Some(&(alias, ours)) => {
+                    file.aliases.push((alias, ours));
+                    ours
+                }
+                None => name.trim(),
+            };
             let repeated = KeyError::KeyFileLine {
                 line,
                 problem: "repeats a name given earlier in the file",
             };
-            let setting = match name.trim() {
+            let setting = match name {
                 ASSET_ID_VAR => Some(&mut file.asset_id),
                 REGION_VAR => Some(&mut file.region),
                 ENDPOINT_VAR => Some(&mut file.endpoint),
@@ -282,7 +319,7 @@ impl KeyFile {
                 }
                 continue;
             }
-            let slot = match name.trim() {
+            let slot = match name {
                 KEY_VAR => &mut file.key,
                 IV_VAR => &mut file.iv,
                 API_KEY_VAR => &mut file.api_key,
@@ -302,18 +339,44 @@ impl KeyFile {
         }
         Ok(file)
     }
+
+    fn parse_json(text: &str) -> Result<KeyFile, KeyError> {
+        let json: JsonKeyFile = serde_json::from_str(text).map_err(|e| KeyError::KeyFileLine {
+            line: e.line(),
+            problem: "is not the JSON keygen writes ({\"secret_key\": …, \"secret_iv\": …})",
+        })?;
+        let encoding = match json.key_encoding {
+            Some(name) => Some(name.parse().map_err(|_| KeyError::KeyFileLine {
+                line: 1,
+                problem: "names an unknown key encoding (use utf8, base64 or hex)",
+            })?),
+            None => None,
+        };
+        Ok(KeyFile {
+            key: json.secret_key.map(SecretString::new),
+            iv: json.secret_iv.map(SecretString::new),
+            encoding,
+            ..KeyFile::default()
+        })
+    }
 }
 
-fn unquote(value: &str) -> &str {
+/// A value as a shell reads it: quoted (`"…"`, `'…'`) or bare, where a bare
+/// value ends at ` #` (a comment). None if a quote is not closed, or text
+/// other than a comment follows it.
+fn shell_value(value: &str) -> Option<&str> {
     for quote in ['"', '\''] {
-        if let Some(inner) = value
-            .strip_prefix(quote)
-            .and_then(|v| v.strip_suffix(quote))
-        {
-            return inner;
+        if let Some(rest) = value.strip_prefix(quote) {
+            let (inner, after) = rest.split_once(quote)?;
+            let after = after.trim_start();
+            return (after.is_empty() || after.starts_with('#')).then_some(inner);
         }
     }
-    value
+    let end = value
+        .char_indices()
+        .find(|&(i, c)| c == '#' && value[..i].ends_with([' ', '\t']))
+        .map_or(value.len(), |(i, _)| i);
+    Some(value[..end].trim_end())
 }
 
 #[cfg(test)]
@@ -415,6 +478,47 @@ mod tests {
         assert_eq!(file.key.unwrap().expose(), KEY);
         assert_eq!(file.iv.unwrap().expose(), IV);
         assert_eq!(file.encoding, Some(KeyEncoding::Utf8));
+    }
+
+    #[test]
+    fn key_files_read_what_a_shell_would_source() {
+        const BOM: char = '\u{feff}';
+        let forms = [
+            format!("export\t{KEY_VAR}={KEY}\n{IV_VAR}={IV}\n"),
+            format!("{KEY_VAR}={KEY} # the key\n{IV_VAR}='{IV}'  # the IV\n"),
+            format!("{KEY_VAR}=\"{KEY}\"\r\n{IV_VAR}={IV}\r\n"),
+            format!("{BOM}{KEY_VAR}={KEY}\n{IV_VAR}={IV}\n"),
+            format!("{{\"secret_key\": \"{KEY}\", \"secret_iv\": \"{IV}\"}}\n"),
+            format!("{BOM}{{\"secret_key\": \"{KEY}\", \"secret_iv\": \"{IV}\"}}"),
+        ];
+        for text in &forms {
+            let file = KeyFile::parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            assert_eq!(file.key.unwrap().expose(), KEY, "{text:?}");
+            assert_eq!(file.iv.unwrap().expose(), IV, "{text:?}");
+            assert!(file.aliases.is_empty());
+        }
+        // A '#' inside a value is part of it; one after a space starts a comment.
+        let file = KeyFile::parse(&format!("{KEY_VAR}=a#b\n{IV_VAR}=\"c # d\"\n")).unwrap();
+        assert_eq!(file.key.unwrap().expose(), "a#b");
+        assert_eq!(file.iv.unwrap().expose(), "c # d");
+        assert!(KeyFile::parse(&format!("{KEY_VAR}=\"{KEY}\n")).is_err());
+        assert!(KeyFile::parse(&format!("{KEY_VAR}=\"{KEY}\" x\n")).is_err());
+        let json = KeyFile::parse(r#"{"secret_key": "k", "key_encoding": "hex"}"#).unwrap();
+        assert_eq!(json.encoding, Some(KeyEncoding::Hex));
+        assert!(KeyFile::parse(r#"{"secret_key": 1}"#).is_err());
+    }
+
+    #[test]
+    fn netcore_script_names_are_aliases() {
+        let file = KeyFile::parse(&format!("SECRET_KEY={KEY}\nSECRET_IV={IV}\n")).unwrap();
+        assert_eq!(file.key.unwrap().expose(), KEY);
+        assert_eq!(file.iv.unwrap().expose(), IV);
+        assert_eq!(
+            file.aliases,
+            [("SECRET_KEY", KEY_VAR), ("SECRET_IV", IV_VAR)]
+        );
+        let both = KeyFile::parse(&format!("SECRET_KEY={KEY}\n{KEY_VAR}={KEY}\n")).unwrap_err();
+        assert!(both.to_string().contains("repeats"), "{both}");
     }
 
     #[test]

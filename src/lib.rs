@@ -22,6 +22,7 @@
 //!
 //! Beyond the root:
 //! - [`payload`], [`events`]: the JSON and event checks a payload can be held to;
+//! - [`pretty`]: re-indenting a JSON plaintext for reading, streamed;
 //! - [`request`]: the upload API's request body, made and taken apart;
 //! - [`keys`], [`keygen`]: key strings, key files and new keys;
 //! - [`lines`]: one payload or ciphertext per input line, streamed;
@@ -43,13 +44,16 @@ pub mod keys;
 pub mod lines;
 mod method;
 pub mod payload;
+pub mod pretty;
 mod read;
 pub mod request;
 mod secret;
 #[cfg(feature = "send")]
 pub mod upload;
 
-pub use cipher::{Cipher, CipherError, DecryptError, EncryptError, EncryptOptions};
+pub use cipher::{
+    Cipher, CipherError, DecryptError, EncryptError, EncryptOptions, looks_like_wrong_iv,
+};
 pub use events::{EventCheckError, EventRules};
 pub use hazmat::crypto::CryptoError;
 pub use hazmat::text::DecodeError;

@@ -1,5 +1,5 @@
 //! The payload before it is encrypted: which check it must pass, the JSON check
-//! itself, and whitespace-only rewrites (compact, pretty).
+//! itself, and whitespace-only rewrites (compact; pretty is in [`crate::pretty`]).
 
 use std::fmt;
 
@@ -302,54 +302,6 @@ pub fn compact_json(bytes: &[u8]) -> Result<Vec<u8>, JsonError> {
         .collect())
 }
 
-/// Re-indents a JSON text (two spaces), touching no value, and ends it with a newline.
-///
-/// Like [`compact_json`], tokens are copied byte for byte: numbers keep their
-/// spelling, keys their order, strings their escapes.
-pub fn pretty_json(bytes: &[u8]) -> Result<Vec<u8>, JsonError> {
-    let compact = compact_json(bytes)?;
-    let mut out = Vec::with_capacity(compact.len() * 2);
-    let mut tracker = StringTracker::new();
-    let mut depth = 0usize;
-    let newline = |out: &mut Vec<u8>, depth: usize| {
-        out.push(b'\n');
-        out.resize(out.len() + 2 * depth, b' ');
-    };
-    let mut bytes = compact.iter().copied().peekable();
-    while let Some(b) = bytes.next() {
-        if tracker.is_string_byte(b) {
-            out.push(b);
-            continue;
-        }
-        match b {
-            b'{' | b'[' => {
-                out.push(b);
-                // An empty container stays on one line: `{}` and `[]`.
-                match bytes.next_if(|&next| next == b'}' || next == b']') {
-                    Some(close) => out.push(close),
-                    None => {
-                        depth += 1;
-                        newline(&mut out, depth);
-                    }
-                }
-            }
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                newline(&mut out, depth);
-                out.push(b);
-            }
-            b',' => {
-                out.push(b);
-                newline(&mut out, depth);
-            }
-            b':' => out.extend_from_slice(b": "),
-            _ => out.push(b),
-        }
-    }
-    out.push(b'\n');
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,19 +434,6 @@ mod tests {
         ] {
             check_json(good.as_bytes()).unwrap_or_else(|e| panic!("{good}: {e}"));
         }
-    }
-
-    #[test]
-    fn pretty_reindents_without_touching_values() {
-        let text = br#"[{"a":1.50e+3,"b":[],"c":{},"d":"x,{y}:\"z"},[1,2]]"#;
-        let pretty = String::from_utf8(pretty_json(text).unwrap()).unwrap();
-        assert_eq!(
-            pretty,
-            "[\n  {\n    \"a\": 1.50e+3,\n    \"b\": [],\n    \"c\": {},\n    \"d\": \"x,{y}:\\\"z\"\n  },\n  [\n    1,\n    2\n  ]\n]\n"
-        );
-        assert_eq!(compact_json(pretty.as_bytes()).unwrap(), text.to_vec());
-        assert_eq!(pretty_json(b" 42 ").unwrap(), b"42\n");
-        assert!(pretty_json(b"{").is_err());
     }
 
     #[test]

@@ -159,3 +159,70 @@ fn gcm_detects_any_change_and_wrong_keys() {
         .code(1)
         .stderr(predicate::str::contains("shorter than the 28 bytes"));
 }
+
+#[test]
+fn pretty_streams_deep_nesting_under_a_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    // Run under `ulimit -v`: a printer that builds its output in memory dies here.
+    let run = |plaintext: &str| {
+        let file = dir.path().join("nested.enc");
+        std::fs::write(&file, openssl_encrypt(KEY, IV, plaintext.as_bytes())).unwrap();
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(r#"ulimit -v 400000 && exec "$0" "$@" > /dev/null"#)
+            .arg(env!("CARGO_BIN_EXE_ce-crypt"))
+            .args(["decrypt", "--pretty", "-i"])
+            .arg(&file)
+            .env("CE_SECRET_KEY", KEY)
+            .env("CE_SECRET_IV", IV)
+            .output()
+            .unwrap()
+    };
+    let deep = run(&nested(1_000_000));
+    let stderr = String::from_utf8_lossy(&deep.stderr);
+    assert_eq!(deep.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: --pretty needs a JSON plaintext; drop it to see the exact bytes: \
+         the JSON nests deeper than 1000 levels, too deep to indent\n"
+    );
+    // At the limit, 1,000 levels of indentation per element stream out.
+    let wide = format!(
+        "{}{}{}",
+        "[".repeat(999),
+        vec!["[1]"; 2000].join(","),
+        "]".repeat(999)
+    );
+    let ok = run(&wide);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
+
+#[test]
+fn cbc_warns_when_only_the_first_block_is_garbled() {
+    let payload = br#"[{"activity_name":"Page Browse","identity":"user@example.com"}]"#;
+    let ciphertext = openssl_encrypt(KEY, IV, payload);
+    let wrong_iv = "AAAAAAAAAAAAAAAA";
+    let out = ce()
+        .args(["decrypt", "--key", KEY, "--iv", wrong_iv, &ciphertext])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(&out.stdout[16..], &payload[16..]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "warning: the first 16 bytes of the plaintext are garbled and the rest is text: \
+         the IV is probably wrong\n"
+    );
+    // The right IV: no warning.
+    ce_keyed()
+        .args(["decrypt", &ciphertext])
+        .assert()
+        .success()
+        .stderr("");
+}

@@ -494,3 +494,68 @@ fn verify_and_compact_do_not_combine_with_lines() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn key_files_take_what_a_shell_would_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = openssl_encrypt(KEY, IV, b"[1]") + "\n";
+    let forms = [
+        format!("export\tCE_SECRET_KEY={KEY}\nexport  CE_SECRET_IV={IV}\n"),
+        format!("CE_SECRET_KEY='{KEY}'\nCE_SECRET_IV=\"{IV}\"\n"),
+        format!("CE_SECRET_KEY={KEY} # the key\nCE_SECRET_IV={IV}\t# the IV\n"),
+        format!("CE_SECRET_KEY={KEY}\r\nCE_SECRET_IV={IV}\r\n"),
+        format!("\u{feff}CE_SECRET_KEY={KEY}\nCE_SECRET_IV={IV}\n"),
+    ];
+    for (n, text) in forms.iter().enumerate() {
+        let file = dir.path().join(format!("{n}.env"));
+        fs::write(&file, text).unwrap();
+        fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        let got = ce()
+            .args(["encrypt", "[1]", "--key-file"])
+            .arg(&file)
+            .assert()
+            .success()
+            .stderr("")
+            .get_output()
+            .stdout
+            .clone();
+        assert_eq!(String::from_utf8(got).unwrap(), expected, "{text:?}");
+    }
+
+    // What keygen --format json writes is a key file too.
+    let json = dir.path().join("k.json");
+    ce().args(["keygen", "--format", "json", "-o"])
+        .arg(&json)
+        .assert()
+        .success();
+    let ciphertext = ce()
+        .args(["encrypt", "[1]", "--key-file"])
+        .arg(&json)
+        .stdout_ok();
+    let plain = ce()
+        .args(["decrypt", "--key-file"])
+        .arg(&json)
+        .arg(String::from_utf8(ciphertext).unwrap().trim())
+        .stdout_ok();
+    assert_eq!(plain, b"[1]");
+
+    // The names Netcore's scripts use, with a note.
+    let netcore = dir.path().join("netcore.env");
+    fs::write(&netcore, format!("SECRET_KEY={KEY}\nSECRET_IV={IV}\n")).unwrap();
+    fs::set_permissions(
+        &netcore,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    ce().args(["encrypt", "[1]", "--key-file"])
+        .arg(&netcore)
+        .assert()
+        .success()
+        .stdout(expected)
+        .stderr(
+            predicate::str::contains(
+                "names SECRET_KEY, as Netcore's scripts do; read as CE_SECRET_KEY",
+            )
+            .and(predicate::str::contains("names SECRET_IV")),
+        );
+}

@@ -8,6 +8,7 @@ use common::*;
 use predicates::prelude::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::{Command as Std, Stdio};
 use std::time::Duration;
 
@@ -131,17 +132,44 @@ fn output_file_is_written_whole_and_failures_leave_it_untouched() {
         "not a multiple",
     );
     assert_eq!(entries(dir.path()), ["events.enc"]);
+}
 
-    // Decrypting into the file replaces it with the plaintext.
-    ce_keyed()
-        .arg("decrypt")
-        .arg("-i")
-        .arg(&out)
-        .arg("-o")
-        .arg(&out)
-        .assert()
-        .success();
-    assert_eq!(fs::read_to_string(&out).unwrap(), SAMPLE);
+#[test]
+fn output_never_names_the_input_or_the_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("events.enc");
+    let ciphertext = openssl_encrypt(KEY, IV, SAMPLE.as_bytes()) + "\n";
+    fs::write(&input, &ciphertext).unwrap();
+    let linked = dir.path().join("linked.enc");
+    fs::hard_link(&input, &linked).unwrap();
+    let key_file = dir.path().join("k.env");
+    fs::write(
+        &key_file,
+        format!("CE_SECRET_KEY={KEY}\nCE_SECRET_IV={IV}\n"),
+    )
+    .unwrap();
+    fs::set_permissions(&key_file, fs::Permissions::from_mode(0o600)).unwrap();
+    let key_text = fs::read_to_string(&key_file).unwrap();
+    let refused = |args: &[&str], output: &Path, what: &str| {
+        let mut cmd = ce();
+        cmd.current_dir(dir.path()).args(args).arg("-o").arg(output);
+        let stderr = fails_with(&mut cmd, "writing it would destroy what is being read");
+        assert!(stderr.contains(what), "{stderr}");
+        assert_eq!(fs::read_to_string(&input).unwrap(), ciphertext);
+        assert_eq!(fs::read_to_string(&key_file).unwrap(), key_text);
+    };
+    let keyed = ["--key-file", "k.env"];
+    let decrypt = [&["decrypt", "-i", "events.enc"][..], &keyed].concat();
+    let encrypt = [&["encrypt", "--raw", "-i", "events.enc"][..], &keyed].concat();
+    for args in [&decrypt, &encrypt] {
+        // The input, by the same name, another spelling and a hard link.
+        refused(args, Path::new("events.enc"), "is the input file");
+        refused(args, &dir.path().join("./events.enc"), "is the input file");
+        refused(args, Path::new("linked.enc"), "is the input file");
+        // The key file, by another spelling.
+        refused(args, Path::new("./k.env"), "is the key file");
+    }
+    assert_eq!(entries(dir.path()), ["events.enc", "k.env", "linked.enc"]);
 }
 
 #[test]
@@ -356,4 +384,238 @@ fn odd_inputs_fail_cleanly() {
         .assert()
         .success()
         .stdout(openssl_encrypt(KEY, IV, b"") + "\n");
+}
+
+#[test]
+fn signals_leave_no_temporary_file_and_the_output_old_or_whole() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("big.bin");
+    let bytes: Vec<u8> = (0..96u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    fs::write(&input, &bytes).unwrap();
+    drop(bytes);
+    let whole = dir.path().join("whole.enc");
+    ce_keyed()
+        .args(["encrypt", "--raw", "-i"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&whole)
+        .assert()
+        .success();
+    let whole = fs::read(&whole).unwrap();
+
+    let out_dir = dir.path().join("out");
+    fs::create_dir(&out_dir).unwrap();
+    let target = out_dir.join("events.enc");
+    let old = b"old content\n".to_vec();
+    let (mut caught, mut temps_seen) = (0, 0);
+    for (signal, code) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
+        for delay_ms in [40u64, 120, 240, 400] {
+            fs::write(&target, &old).unwrap();
+            fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).unwrap();
+            let mut child = Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
+                .env("CE_SECRET_KEY", KEY)
+                .env("CE_SECRET_IV", IV)
+                .args(["encrypt", "--raw", "-i"])
+                .arg(&input)
+                .arg("-o")
+                .arg(&target)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            // While it exists, the temporary file is private, whatever the target's mode.
+            for name in entries(&out_dir)
+                .into_iter()
+                .filter(|n| n.ends_with(".tmp"))
+            {
+                if let Ok(meta) = fs::metadata(out_dir.join(&name)) {
+                    assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+                    temps_seen += 1;
+                }
+            }
+            let sent = Std::new("kill")
+                .args(["-s", signal, &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(sent.success());
+            let status = child.wait().unwrap();
+            if status.code() == Some(code) {
+                caught += 1;
+            } else {
+                assert!(
+                    status.success() || status.signal().is_some(),
+                    "SIG{signal} after {delay_ms} ms: {status:?}"
+                );
+            }
+            assert_eq!(
+                entries(&out_dir),
+                ["events.enc"],
+                "SIG{signal} after {delay_ms} ms left a file behind"
+            );
+            let now = fs::read(&target).unwrap();
+            assert!(
+                now == old || now == whole,
+                "torn file after SIG{signal} at {delay_ms} ms: {} bytes",
+                now.len()
+            );
+        }
+    }
+    assert!(caught > 0 && temps_seen > 0, "no signal landed mid-write");
+}
+
+#[test]
+fn output_targets_links_and_read_only_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name);
+    let encrypt = |output: &Path| {
+        let mut cmd = ce_keyed();
+        cmd.args(["encrypt", "[1]", "-o"]).arg(output);
+        cmd
+    };
+    // A read-only file is replaced only with --force, and keeps its mode.
+    fs::write(at("ro.enc"), "old\n").unwrap();
+    fs::set_permissions(at("ro.enc"), fs::Permissions::from_mode(0o444)).unwrap();
+    fails_with(&mut encrypt(&at("ro.enc")), "is read-only: pass --force");
+    assert_eq!(fs::read_to_string(at("ro.enc")).unwrap(), "old\n");
+    encrypt(&at("ro.enc")).arg("--force").assert().success();
+    assert_eq!(
+        fs::read_to_string(at("ro.enc")).unwrap(),
+        openssl_encrypt(KEY, IV, b"[1]") + "\n"
+    );
+    let mode = fs::metadata(at("ro.enc")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o444);
+
+    // A hard-linked file is refused, never split from its other names.
+    fs::write(at("a.enc"), "old\n").unwrap();
+    fs::hard_link(at("a.enc"), at("b.enc")).unwrap();
+    fails_with(&mut encrypt(&at("a.enc")), "has other hard links");
+    assert_eq!(fs::read_to_string(at("b.enc")).unwrap(), "old\n");
+
+    // Symbolic links are followed, working or dangling: the link stays a link.
+    fs::write(at("real.enc"), "old\n").unwrap();
+    std::os::unix::fs::symlink("real.enc", at("working")).unwrap();
+    std::os::unix::fs::symlink("new.enc", at("dangling")).unwrap();
+    for (link, file) in [("working", "real.enc"), ("dangling", "new.enc")] {
+        encrypt(&at(link)).assert().success();
+        assert!(
+            fs::symlink_metadata(at(link)).unwrap().is_symlink(),
+            "{link}"
+        );
+        assert_eq!(
+            fs::read_to_string(at(file)).unwrap(),
+            openssl_encrypt(KEY, IV, b"[1]") + "\n"
+        );
+    }
+    std::os::unix::fs::symlink("key.env", at("key-link")).unwrap();
+    ce().args(["keygen", "-o"])
+        .arg(at("key-link"))
+        .assert()
+        .success();
+    assert!(
+        fs::read_to_string(at("key.env"))
+            .unwrap()
+            .contains("CE_SECRET_KEY=")
+    );
+
+    // A missing folder's error names the user's path, never a temporary one.
+    let stderr = fails_with(&mut encrypt(&at("nowhere/x.enc")), "nowhere/x.enc");
+    assert!(!stderr.contains(".ce-crypt-"), "{stderr}");
+}
+
+#[test]
+fn closed_or_full_stdout_is_an_error_for_every_writer() {
+    let writers: [&[&str]; 6] = [
+        &["keygen"],
+        &["encrypt", "[1]"],
+        &["decrypt", "uPj6eL3kfl5gRYm9Olv9vg=="],
+        &["methods"],
+        &["completions", "bash"],
+        &["man"],
+    ];
+    for args in writers {
+        let full = Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
+            .args(args)
+            .env("CE_SECRET_KEY", KEY)
+            .env("CE_SECRET_IV", IV)
+            .stdout(fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&full.stderr);
+        assert_eq!(
+            full.status.code(),
+            Some(1),
+            "{args:?} > /dev/full: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("No space left on device"),
+            "{args:?}: {stderr}"
+        );
+
+        let mut sh = Std::new("sh");
+        sh.arg("-c")
+            .arg(r#"exec "$0" "$@" >&-"#)
+            .arg(env!("CARGO_BIN_EXE_ce-crypt"))
+            .args(args)
+            .env("CE_SECRET_KEY", KEY)
+            .env("CE_SECRET_IV", IV);
+        let closed = sh.output().unwrap();
+        let stderr = String::from_utf8_lossy(&closed.stderr);
+        assert_eq!(closed.status.code(), Some(1), "{args:?} >&-: {stderr}");
+        assert_eq!(
+            stderr,
+            "error: standard output is closed: redirect it to a file, or write to one with -o FILE\n",
+            "{args:?}"
+        );
+    }
+    // A closed pipe stays quiet, for the generated texts too.
+    for args in [&["completions", "bash"][..], &["man"]] {
+        let mut sh = Std::new("sh");
+        sh.arg("-c")
+            .arg(r#""$0" "$@" | (exec 0<&-; sleep .1)"#)
+            .arg(env!("CARGO_BIN_EXE_ce-crypt"))
+            .args(args);
+        let out = sh.output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+        assert!(out.status.success(), "{args:?}");
+    }
+}
+
+#[test]
+fn core_dumps_are_disabled_in_a_running_process() {
+    // decrypt waits for its standard input: read its limits meanwhile.
+    let mut child = Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
+        .env("CE_SECRET_KEY", KEY)
+        .env("CE_SECRET_IV", IV)
+        .arg("decrypt")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let limits = format!("/proc/{}/limits", child.id());
+    let mut core = String::new();
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(20));
+        let text = fs::read_to_string(&limits).unwrap();
+        core = text
+            .lines()
+            .find(|line| line.starts_with("Max core file size"))
+            .unwrap()
+            .split_whitespace()
+            .skip(4)
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        if core == "0 0" {
+            break;
+        }
+    }
+    let _ = child.kill();
+    child.wait().unwrap();
+    assert_eq!(core, "0 0", "soft and hard core-size limits");
 }

@@ -243,6 +243,10 @@ pub struct EncryptArgs {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Replace FILE even if it is read-only.
+    #[arg(long, requires = "output")]
+    pub force: bool,
+
     /// Encrypt any bytes; skip the check that the payload is JSON.
     #[arg(long)]
     pub raw: bool,
@@ -381,6 +385,10 @@ pub struct DecryptArgs {
     /// Write the plaintext to FILE (replaced atomically) instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Replace FILE even if it is read-only.
+    #[arg(long, requires = "output")]
+    pub force: bool,
 
     /// Each non-empty input line is one ciphertext; print one plaintext per line.
     #[arg(long)]

@@ -4,7 +4,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 
 use anyhow::Result;
 use ce_crypt::lines::LineChunks;
-use ce_crypt::{Check, payload, request};
+use ce_crypt::pretty;
+use ce_crypt::{Check, CipherMode, looks_like_wrong_iv, request};
 
 use super::args::DecryptArgs;
 use super::input::Input;
@@ -17,9 +18,16 @@ const READ_AHEAD_MIN: u64 = 1024 * 1024;
 
 /// Decrypts one ciphertext, or one per line with `--lines`.
 pub fn run(args: DecryptArgs) -> Result<()> {
+    let key_file = keysource::key_file_path(&args.keys)?;
     let cipher = keysource::resolve(args.keys, args.method)?;
     let input = Input::choose(args.text, args.input.input, "ciphertext")?;
-    let mut out = Output::open(args.output.as_deref(), Existing::Replace)?;
+    input.refuse_as_output(args.output.as_deref(), key_file.as_deref())?;
+    let existing = if args.force {
+        Existing::Force
+    } else {
+        Existing::Replace
+    };
+    let mut out = Output::open(args.output.as_deref(), existing)?;
     let (reader, size) = input.open()?;
 
     if args.lines {
@@ -43,10 +51,15 @@ pub fn run(args: DecryptArgs) -> Result<()> {
     } else {
         cipher.decrypt_reader(reader, size)?
     };
+    if cipher.method().mode() == CipherMode::Cbc && looks_like_wrong_iv(&plaintext) {
+        eprintln!(
+            "warning: the first 16 bytes of the plaintext are garbled and the rest is text: \
+             the IV is probably wrong"
+        );
+    }
     if args.pretty {
         // The advice to drop --pretty is added where errors are reported.
-        let pretty = payload::pretty_json(&plaintext)?;
-        out.write_all(&pretty)?;
+        pretty::pretty_json_to(&plaintext, &mut out, pretty::MAX_DEPTH)?;
     } else {
         out.write_all(&plaintext)?;
     }

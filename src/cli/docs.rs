@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::CommandFactory;
 use clap_complete::Shell;
 
@@ -11,10 +11,10 @@ use super::args::Cli;
 
 /// Prints a completion script for `shell`.
 pub fn completions(shell: Shell) -> Result<()> {
-    let mut out = io::stdout().lock();
-    clap_complete::generate(shell, &mut Cli::command(), "ce-crypt", &mut out);
-    out.flush()?;
-    Ok(())
+    // Generated into memory: clap_complete panics on a write error.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "ce-crypt", &mut script);
+    write_stdout(&script)
 }
 
 /// Prints one roff man page covering the tool and every subcommand.
@@ -46,8 +46,13 @@ pub fn man() -> Result<()> {
             .replace(".SH ", ".SS ");
         page.push_str(&format!(".SH \"{}\"\n{section}", name.to_uppercase()));
     }
+    write_stdout(page.as_bytes())
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<()> {
+    super::process::check_stdout_open()?;
     let mut out = io::stdout().lock();
-    out.write_all(page.as_bytes())?;
-    out.flush()?;
-    Ok(())
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .context("could not write to standard output")
 }

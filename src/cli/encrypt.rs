@@ -16,8 +16,10 @@ use super::read_ahead::in_background;
 
 /// Encrypts one payload, or one per line with `--lines`.
 pub fn run(args: EncryptArgs) -> Result<()> {
+    let key_file = keysource::key_file_path(&args.payload.keys)?;
     let cipher = keysource::resolve(args.payload.keys, args.payload.method)?;
     let input = Input::choose(args.payload.text, args.payload.input.input, "payload")?;
+    input.refuse_as_output(args.output.as_deref(), key_file.as_deref())?;
     let check = match (args.raw, args.check_events) {
         (_, true) => Check::Events(EventRules::new(SystemTime::now()).strict(args.strict)),
         (true, false) => Check::None,
@@ -28,7 +30,12 @@ pub fn run(args: EncryptArgs) -> Result<()> {
     } else {
         CiphertextForm::Bare
     };
-    let mut out = Output::open(args.output.as_deref(), Existing::Replace)?;
+    let existing = if args.force {
+        Existing::Force
+    } else {
+        Existing::Replace
+    };
+    let mut out = Output::open(args.output.as_deref(), existing)?;
 
     if args.lines {
         // Two cores: lines are read, split and checked on a second thread.

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use ce_crypt::events::{EventErrors, Problem, Warnings};
 use ce_crypt::keys::{ENCODING_VAR, IV_VAR, KEY_VAR, LengthHint};
 use ce_crypt::lines::LinesError;
+use ce_crypt::pretty::PrettyError;
 use ce_crypt::payload::WideEncoding;
 use ce_crypt::{
     CipherError, CryptoError, DecodeError, DecryptError, EncryptError, EventCheckError, JsonError,
@@ -157,6 +158,8 @@ fn unwrapped<'a>(cause: &'a (dyn Error + 'static)) -> &'a (dyn Error + 'static) 
             LineError::NotARequestBody(inner) => Some(inner),
             _ => None,
         }
+    } else if let Some(PrettyError::Json(inner)) = cause.downcast_ref() {
+        Some(inner)
     } else {
         None
     };

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use super::output::refuse_reading_and_writing;
+
 /// Where the input comes from.
 pub enum Input {
     /// The command-line argument itself.
@@ -35,6 +37,18 @@ impl Input {
         Ok(input)
     }
 
+    /// Fails if `output` (`-o`) names this input or the key file, by any spelling or link.
+    pub fn refuse_as_output(&self, output: Option<&Path>, key_file: Option<&Path>) -> Result<()> {
+        let mut read = Vec::new();
+        if let Input::File(path) = self {
+            read.push(("input file", path.as_path()));
+        }
+        if let Some(key_file) = key_file {
+            read.push(("key file", key_file));
+        }
+        refuse_reading_and_writing(output, &read)
+    }
+
     /// Reads everything.
     pub fn read_all(self) -> Result<Vec<u8>> {
         let (mut reader, size) = self.open()?;
@@ -56,6 +70,9 @@ impl Input {
             Input::File(path) => {
                 let file = File::open(&path)
                     .with_context(|| format!("could not open {}", path.display()))?;
+                if file.metadata().is_ok_and(|m| m.is_dir()) {
+                    bail!("{} is a folder: give a file to read", path.display());
+                }
                 let size = file
                     .metadata()
                     .ok()

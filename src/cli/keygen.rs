@@ -16,8 +16,9 @@ pub fn run(args: KeygenArgs) -> Result<()> {
     } else {
         Existing::Refuse
     };
-    // Open first: refuse an existing file before drawing any secret.
-    let mut out = Output::open(args.output.as_deref(), existing)?;
+    // Open first: refuse an existing file before drawing any secret. No
+    // buffer of ours: the key text is only in wiped memory.
+    let mut out = Output::open_unbuffered(args.output.as_deref(), existing)?;
     let keys = keygen::generate(KeyEncoding::from(args.key_encoding))?;
     let text = match args.format {
         KeygenFormat::Env => keys.to_env_lines(),

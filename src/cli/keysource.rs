@@ -44,15 +44,7 @@ pub fn resolve(args: KeyArgs, method: Method) -> Result<Cipher> {
 /// upload settings `send` uses.
 pub fn resolve_with_file(args: KeyArgs, method: Method) -> Result<(Cipher, Option<KeyFile>)> {
     let flag_encoding = args.key_encoding.map(KeyEncoding::from);
-    let file_path = match (args.key_file, args.profile) {
-        (Some(path), _) => Some(path),
-        (None, Some(name)) => Some(profile_path(&name)?),
-        (None, None) if args.key.is_none() => match env::var(PROFILE_VAR) {
-            Ok(name) if !name.trim().is_empty() => Some(profile_path(&name)?),
-            _ => None,
-        },
-        (None, None) => None,
-    };
+    let file_path = key_file_path(&args)?;
     let mut key_file = None;
     let found = if let Some(key) = args.key {
         Found {
@@ -98,6 +90,19 @@ pub fn resolve_with_file(args: KeyArgs, method: Method) -> Result<(Cipher, Optio
     };
     let cipher = Cipher::new(method, key, iv).with_context(source)?;
     Ok((cipher, key_file))
+}
+
+/// The key file these arguments read, if any: `--key-file`, or the profile's file.
+pub fn key_file_path(args: &KeyArgs) -> Result<Option<PathBuf>> {
+    Ok(match (&args.key_file, &args.profile) {
+        (Some(path), _) => Some(path.clone()),
+        (None, Some(name)) => Some(profile_path(name)?),
+        (None, None) if args.key.is_none() => match env::var(PROFILE_VAR) {
+            Ok(name) if !name.trim().is_empty() => Some(profile_path(&name)?),
+            _ => None,
+        },
+        (None, None) => None,
+    })
 }
 
 /// `$XDG_CONFIG_HOME/ce-crypt/NAME.env`, or `~/.config/ce-crypt/NAME.env`.
@@ -158,9 +163,16 @@ fn from_file(path: &Path, flag_encoding: Option<KeyEncoding>) -> Result<(Found, 
         (Some(encoding), _) | (None, Some(encoding)) => encoding,
         (None, None) => KeyEncoding::Utf8,
     };
+    for (alias, ours) in &file.aliases {
+        eprintln!(
+            "note: the key file {} names {alias}, as Netcore's scripts do; read as {ours}",
+            path.display()
+        );
+    }
     let Some(key) = file.key.clone() else {
         bail!(
-            "the key file {} has no {KEY_VAR}= line; create one with `ce-crypt keygen -o FILE`",
+            "the key file {} has no {KEY_VAR}= line (nor SECRET_KEY=, as Netcore's scripts \
+             name it); create one with `ce-crypt keygen -o FILE`",
             path.display()
         );
     };

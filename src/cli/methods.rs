@@ -2,12 +2,16 @@
 
 use std::io::{self, Write};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use ce_crypt::Method;
 
 /// Prints name, cipher, encoding, API code and alias of every method.
 pub fn run() -> Result<()> {
-    let mut out = io::stdout().lock();
+    super::process::check_stdout_open()?;
+    table(&mut io::stdout().lock()).context("could not write to standard output")
+}
+
+fn table(out: &mut impl Write) -> io::Result<()> {
     writeln!(
         out,
         "{:<20} {:<13} {:<8} {:<6} ALIAS",

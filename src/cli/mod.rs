@@ -15,6 +15,7 @@ mod keygen;
 mod keysource;
 mod methods;
 mod output;
+mod process;
 mod read_ahead;
 mod send;
 
@@ -27,6 +28,7 @@ use error::Doing;
 
 /// Runs the command line; `main` returns what this returns.
 pub fn main() -> ExitCode {
+    process::disable_core_dumps();
     // clap prints usage errors itself and exits 2, help and version with 0.
     let cli = Cli::parse();
     let doing = match &cli.command {
@@ -39,7 +41,8 @@ pub fn main() -> ExitCode {
         Command::Check(_) => Doing::Check,
         _ => Doing::Other,
     };
-    match run(cli) {
+    let result = output::clean_up_on_signals().and_then(|()| run(cli));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if error::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {

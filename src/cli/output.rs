@@ -1,20 +1,68 @@
 //! Writing the output: standard output, or `-o FILE` replaced atomically.
 //!
-//! A regular (or new) FILE is written as a temporary file in the same folder,
-//! flushed, synced and renamed over FILE only once everything succeeded: killed
-//! at any moment, FILE is absent, its old content or the whole new content, and
-//! a failure leaves no temporary file behind. An existing FILE that is not a
-//! regular file (`/dev/null`, `/dev/stdout`, a FIFO) is written directly and
-//! never replaced.
+//! A regular (or new) FILE is written as a temporary file (mode 0600) in the
+//! same folder, flushed, synced and renamed over FILE only once everything
+//! succeeded: killed at any moment, FILE is absent, its old content or the
+//! whole new content. A failure, SIGINT, SIGTERM or SIGHUP leaves no temporary
+//! file behind (only SIGKILL can). An existing FILE that is not a regular file
+//! (`/dev/null`, `/dev/stdout`, a FIFO) is written directly and never replaced.
+//!
+//! Symbolic links are followed, working or dangling alike: the file they lead
+//! to is written, the link stays. A file with other hard links, which a rename
+//! would split from them, is refused; a read-only one needs `--force`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::thread;
 
 use anyhow::{Context, Result, bail};
 use tempfile::NamedTempFile;
 
 const BUFFER: usize = 256 * 1024;
+
+/// Temporary files that a signal must remove before the process ends.
+static TEMP_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// On SIGINT, SIGTERM or SIGHUP, removes the temporary files of outputs not
+/// yet committed, then exits with 128 + the signal's number, as a shell does.
+pub fn clean_up_on_signals() -> Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("could not set up signal handling")?;
+    thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            // Held until the exit: a commit cannot rename a file half-way through this.
+            let temps = TEMP_FILES.lock().unwrap_or_else(PoisonError::into_inner);
+            for path in temps.iter() {
+                let _ = fs::remove_file(path);
+            }
+            std::process::exit(128 + signal);
+        }
+    });
+    Ok(())
+}
+
+/// A temporary file's entry in [`TEMP_FILES`], removed on drop.
+struct Registered(PathBuf);
+
+impl Registered {
+    fn new(path: &Path) -> Registered {
+        lock_temp_files().push(path.to_owned());
+        Registered(path.to_owned())
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        lock_temp_files().retain(|path| *path != self.0);
+    }
+}
+
+fn lock_temp_files() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    TEMP_FILES.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// An output being written; nothing is final until [`Output::commit`].
 pub struct Output {
@@ -25,8 +73,12 @@ enum Sink {
     Stdout(BufWriter<io::StdoutLock<'static>>),
     Atomic {
         file: BufWriter<NamedTempFile>,
+        // Declared after `file`: unregistered once the temporary file is gone.
+        _registered: Registered,
         target: PathBuf,
-        replace: bool,
+        shown: PathBuf,
+        existing: Existing,
+        permissions: Option<fs::Permissions>,
     },
     Direct(BufWriter<File>, PathBuf),
 }
@@ -34,25 +86,84 @@ enum Sink {
 /// What to do when `-o FILE` already exists.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Existing {
-    /// Replace it, keeping its permissions (encrypt, decrypt).
+    /// Replace it, keeping its permissions, unless it is read-only (encrypt, decrypt).
     Replace,
+    /// Replace it even if read-only, keeping its permissions (encrypt, decrypt --force).
+    Force,
     /// Replace it with a new file of mode 0600 (keygen --force).
     ReplacePrivate,
     /// Refuse, naming the flag that allows it (keygen without --force).
     Refuse,
 }
 
+/// Refuses an output FILE that is one of the files being read (`what`, path),
+/// compared by device and inode, so that other spellings and hard links are caught.
+pub fn refuse_reading_and_writing(output: Option<&Path>, read: &[(&str, &Path)]) -> Result<()> {
+    let Some(output) = output.filter(|path| *path != Path::new("-")) else {
+        return Ok(());
+    };
+    let Ok(written) = fs::metadata(output) else {
+        return Ok(()); // a new file is none of them
+    };
+    if !written.is_file() {
+        return Ok(()); // /dev/null and friends may be read and written
+    }
+    for (what, path) in read {
+        if let Ok(meta) = fs::metadata(path)
+            && same_file(&meta, &written)
+        {
+            bail!(
+                "{} is the {what} ({}): writing it would destroy what is being read; \
+                 nothing was written: choose another output file",
+                output.display(),
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(not(unix))]
+fn same_file(_a: &fs::Metadata, _b: &fs::Metadata) -> bool {
+    false
+}
+
+#[cfg(unix)]
+fn hard_links(meta: &fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.nlink()
+}
+
+#[cfg(not(unix))]
+fn hard_links(_meta: &fs::Metadata) -> u64 {
+    1
+}
+
 impl Output {
     /// Standard output, or FILE.
     pub fn open(path: Option<&Path>, existing: Existing) -> Result<Output> {
-        let Some(path) = path else {
+        Output::open_buffered(path, existing, BUFFER)
+    }
+
+    /// Like [`Output::open`], with no buffer of ours in between: for secrets,
+    /// which then sit in no buffer that is not wiped.
+    pub fn open_unbuffered(path: Option<&Path>, existing: Existing) -> Result<Output> {
+        Output::open_buffered(path, existing, 0)
+    }
+
+    fn open_buffered(path: Option<&Path>, existing: Existing, buffer: usize) -> Result<Output> {
+        let Some(path) = path.filter(|path| *path != Path::new("-")) else {
+            super::process::check_stdout_open()?;
             return Ok(Output {
-                sink: Sink::Stdout(BufWriter::with_capacity(BUFFER, io::stdout().lock())),
+                sink: Sink::Stdout(BufWriter::with_capacity(buffer, io::stdout().lock())),
             });
         };
-        if path == Path::new("-") {
-            return Output::open(None, existing);
-        }
         let target = resolve_links(path);
         let metadata = fs::metadata(&target).ok();
         if metadata.is_some() && existing == Existing::Refuse {
@@ -68,30 +179,58 @@ impl Output {
             let file = OpenOptions::new()
                 .write(true)
                 .open(&target)
+                .map_err(without_path)
                 .with_context(|| format!("could not open {} for writing", path.display()))?;
             return Ok(Output {
-                sink: Sink::Direct(BufWriter::with_capacity(BUFFER, file), path.to_owned()),
+                sink: Sink::Direct(BufWriter::with_capacity(buffer, file), path.to_owned()),
             });
+        }
+        if let Some(old) = &metadata {
+            if hard_links(old) > 1 {
+                bail!(
+                    "{} has other hard links, which replacing it would split from it: \
+                     write to another file, or remove the other links first",
+                    path.display()
+                );
+            }
+            if old.permissions().readonly() && existing == Existing::Replace {
+                bail!(
+                    "{} is read-only: pass --force to replace it",
+                    path.display()
+                );
+            }
         }
         let folder = match target.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
             _ => Path::new("."),
         };
+        // Created 0600 (tempfile's default): outputs hold keys or personal data.
         let temp = tempfile::Builder::new()
             .prefix(".ce-crypt-")
             .suffix(".tmp")
             .tempfile_in(folder)
-            .with_context(|| format!("could not create a file in {}", folder.display()))?;
-        // New files are created 0600 (tempfile's default): outputs hold keys or personal data.
-        // A replaced file keeps its permissions, except for key files.
-        if let Some(old) = metadata.as_ref().filter(|_| existing == Existing::Replace) {
-            let _ = fs::set_permissions(temp.path(), old.permissions());
-        }
+            .map_err(without_path)
+            .with_context(|| match fs::metadata(folder) {
+                Err(_) => format!(
+                    "could not write {}: the folder {} is missing",
+                    path.display(),
+                    folder.display()
+                ),
+                Ok(_) => format!("could not write {}", path.display()),
+            })?;
+        let registered = Registered::new(temp.path());
+        // A replaced file keeps its permissions (given at commit), except key files.
+        let permissions = metadata
+            .filter(|_| matches!(existing, Existing::Replace | Existing::Force))
+            .map(|old| old.permissions());
         Ok(Output {
             sink: Sink::Atomic {
-                file: BufWriter::with_capacity(BUFFER, temp),
+                file: BufWriter::with_capacity(buffer, temp),
+                _registered: registered,
                 target,
-                replace: existing != Existing::Refuse,
+                shown: path.to_owned(),
+                existing,
+                permissions,
             },
         })
     }
@@ -110,21 +249,34 @@ impl Output {
                 .with_context(|| format!("could not write {}", path.display())),
             Sink::Atomic {
                 file,
+                _registered,
                 target,
-                replace,
+                shown,
+                existing,
+                permissions,
             } => {
-                let write_error = || format!("could not write {}", target.display());
+                let write_error = || format!("could not write {}", shown.display());
                 let temp = file
                     .into_inner()
                     .map_err(|e| e.into_error())
                     .with_context(write_error)?;
                 temp.as_file().sync_all().with_context(write_error)?;
-                let persisted = if replace {
-                    temp.persist(&target).map(drop)
-                } else {
-                    temp.persist_noclobber(&target).map(drop)
+                let persisted = {
+                    // A signal arriving now waits for the rename to finish.
+                    let _no_signal_cleanup = lock_temp_files();
+                    if existing == Existing::Refuse {
+                        temp.persist_noclobber(&target)
+                    } else {
+                        temp.persist(&target)
+                    }
                 };
-                persisted.map_err(|e| e.error).with_context(write_error)?;
+                let file = persisted
+                    .map_err(|e| without_path(e.error))
+                    .with_context(write_error)?;
+                if let Some(permissions) = permissions {
+                    file.set_permissions(permissions)
+                        .with_context(write_error)?;
+                }
                 sync_folder(&target);
                 Ok(())
             }
@@ -158,13 +310,40 @@ impl Write for Output {
     }
 }
 
-/// Follows symbolic links, so that a link to a file has the file replaced, not the link.
+/// Follows symbolic links, working or dangling, to the path a write lands on,
+/// so that the file is replaced and the link kept.
 fn resolve_links(path: &Path) -> PathBuf {
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
+    if fs::metadata(path).is_ok() {
+        // A working link (or none). `/dev/stdout` leads to a pipe with no path: keep it.
+        return fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    }
+    // A dangling link leads to the path a new file is created at.
+    let mut path = path.to_owned();
+    // As the kernel does, give up after 40 links (a loop then fails on open).
+    for _ in 0..40 {
+        match fs::read_link(&path) {
+            Ok(next) => {
+                path = match path.parent() {
+                    Some(parent) => parent.join(next),
+                    None => next,
+                }
+            }
+            Err(_) => break,
         }
-        _ => path.to_owned(),
+    }
+    path
+}
+
+/// tempfile's errors carry the random temporary path; the user never chose it.
+fn without_path(error: io::Error) -> io::Error {
+    if error.raw_os_error().is_some() {
+        return error;
+    }
+    // tempfile's `PathError` shows as "<the OS error> at path \"<temporary path>\"".
+    let text = error.to_string();
+    match text.rfind(" at path \"") {
+        Some(cut) => io::Error::new(error.kind(), &text[..cut]),
+        None => error,
     }
 }
 

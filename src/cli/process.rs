@@ -1,0 +1,61 @@
+//! The process itself: no core dumps (they would hold keys and plaintext), and
+//! whether standard output is still there to write to.
+
+use std::io;
+
+use anyhow::{Result, bail};
+
+/// Turns core dumps off for this process: a crash (`panic = "abort"` raises
+/// SIGABRT) must not write keys and plaintext to disk, nor let another
+/// process of the same user read our memory through ptrace or /proc.
+#[cfg(target_os = "linux")]
+pub fn disable_core_dumps() {
+    use rustix::process::{DumpableBehavior, Resource, Rlimit, set_dumpable_behavior, setrlimit};
+    let none = Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    // Best effort: neither can fail for an unprivileged process lowering its own limits.
+    let _ = setrlimit(Resource::Core, none);
+    let _ = set_dumpable_behavior(DumpableBehavior::NotDumpable);
+}
+
+/// Turns core dumps off (only the limit, where prctl does not exist).
+#[cfg(all(unix, not(target_os = "linux")))]
+pub fn disable_core_dumps() {
+    use rustix::process::{Resource, Rlimit, setrlimit};
+    let none = Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    let _ = setrlimit(Resource::Core, none);
+}
+
+#[cfg(not(unix))]
+pub fn disable_core_dumps() {}
+
+/// Fails if standard output was closed when ce-crypt started (`>&-`).
+///
+/// Rust's runtime opens /dev/null, read-write, on a closed descriptor 0, 1 or
+/// 2 before `main`, so writes would vanish and report success. A shell's own
+/// `> /dev/null` opens it write-only, which is told apart here.
+#[cfg(unix)]
+pub fn check_stdout_open() -> Result<()> {
+    use rustix::fs::{FileType, OFlags, fcntl_getfl, fstat, major, minor};
+    let stdout = io::stdout();
+    let Ok(stat) = fstat(&stdout) else {
+        bail!("standard output is closed: redirect it to a file, or write to one with -o FILE");
+    };
+    let is_dev_null = FileType::from_raw_mode(stat.st_mode) == FileType::CharacterDevice
+        && (major(stat.st_rdev), minor(stat.st_rdev)) == (1, 3);
+    let read_write = fcntl_getfl(&stdout).is_ok_and(|flags| flags & OFlags::RWMODE == OFlags::RDWR);
+    if is_dev_null && read_write {
+        bail!("standard output is closed: redirect it to a file, or write to one with -o FILE");
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn check_stdout_open() -> Result<()> {
+    Ok(())
+}
