@@ -43,31 +43,38 @@ impl GeneratedKeys {
     /// The key-file text: `CE_SECRET_KEY=…`, `CE_SECRET_IV=…` and, unless utf8,
     /// `CE_KEY_ENCODING=…`, one per line.
     pub fn to_env_lines(&self) -> SecretString {
-        let mut text = format!(
-            "{KEY_VAR}={}\n{IV_VAR}={}\n",
-            self.key.expose(),
-            self.iv.expose()
-        );
+        let mut text = self.text_buffer();
+        for (name, value) in [(KEY_VAR, self.key.expose()), (IV_VAR, self.iv.expose())] {
+            text.extend([name, "=", value, "\n"]);
+        }
         if self.encoding != KeyEncoding::Utf8 {
-            text.push_str(&format!("{ENCODING_VAR}={}\n", self.encoding));
+            text.extend([ENCODING_VAR, "=", self.encoding.name(), "\n"]);
         }
         SecretString::new(text)
     }
 
     /// One line of JSON: `{"secret_key": …, "secret_iv": …}` (plus `"key_encoding"` unless utf8).
     pub fn to_json(&self) -> SecretString {
-        // Base64, hex and [A-Za-z0-9] need no JSON escaping; to_string quotes them anyway.
-        let quote = |text: &str| serde_json::Value::from(text).to_string();
-        let mut json = format!(
-            "{{\"secret_key\": {}, \"secret_iv\": {}",
-            quote(self.key.expose()),
-            quote(self.iv.expose())
-        );
+        // Base64, hex and [A-Za-z0-9] need no JSON escaping.
+        let mut json = self.text_buffer();
+        json.extend([
+            "{\"secret_key\": \"",
+            self.key.expose(),
+            "\", \"secret_iv\": \"",
+            self.iv.expose(),
+            "\"",
+        ]);
         if self.encoding != KeyEncoding::Utf8 {
-            json.push_str(&format!(", \"key_encoding\": \"{}\"", self.encoding));
+            json.extend([", \"key_encoding\": \"", self.encoding.name(), "\""]);
         }
         json.push_str("}\n");
         SecretString::new(json)
+    }
+
+    /// An empty string with room for either text, so that writing into it
+    /// never reallocates and leaves a copy of the key behind in freed memory.
+    fn text_buffer(&self) -> String {
+        String::with_capacity(self.key.expose().len() + self.iv.expose().len() + 128)
     }
 }
 
