@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use ce_crypt::Method;
@@ -216,7 +217,8 @@ pub struct PayloadArgs {
     pub keys: KeyArgs,
 
     /// Method: cbc-base64, cbc-hex, gcm-base64, or a Netcore name or code (sent as x-eCode).
-    #[arg(short, long, value_name = "METHOD", default_value = "cbc-base64")]
+    #[arg(short, long, value_name = "METHOD", default_value = "cbc-base64",
+          value_parser = methods(), hide_possible_values = true)]
     pub method: Method,
 }
 
@@ -270,7 +272,7 @@ pub struct SendArgs {
     pub api_key_file: Option<PathBuf>,
 
     /// Netcore data centre: us (api2...), in (apiin2...) or eu (apieu2...) [env: CE_REGION; default: us].
-    #[arg(long, value_name = "REGION")]
+    #[arg(long, value_name = "REGION", value_parser = regions(), hide_possible_values = true)]
     pub region: Option<Region>,
 
     /// Where to POST, instead of the region's endpoint (https://; http:// only to this machine) [env: CE_ENDPOINT].
@@ -306,6 +308,54 @@ pub struct SendArgs {
     pub no_check: bool,
 }
 
+/// A `FromStr` parser that also lists the values to complete (help lists them itself).
+#[derive(Clone)]
+struct Listed<T> {
+    parse: fn(&str) -> Result<T, String>,
+    values: Vec<&'static str>,
+}
+
+impl<T: Clone + Send + Sync + 'static> TypedValueParser for Listed<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        // The same message as clap's own `FromStr` parser gives.
+        let parse = self.parse;
+        let inner = move |text: &str| parse(text);
+        inner.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(self.values.iter().map(|&v| PossibleValue::new(v))))
+    }
+}
+
+/// `--method`: the aliases first, then Netcore's names and codes.
+fn methods() -> Listed<Method> {
+    let codes = Method::ALL.map(|m| &*m.code().to_string().leak());
+    let values = (Method::ALL.iter().map(|m| m.alias()))
+        .chain(Method::ALL.iter().map(|m| m.name()))
+        .chain(codes)
+        .collect();
+    Listed {
+        parse: |text| text.parse::<Method>().map_err(|e| e.to_string()),
+        values,
+    }
+}
+
+/// `--region`.
+fn regions() -> Listed<Region> {
+    Listed {
+        parse: |text| text.parse::<Region>().map_err(|e| e.to_string()),
+        values: Region::ALL.iter().map(|r| r.name()).collect(),
+    }
+}
+
 fn parse_timeout(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
@@ -327,7 +377,8 @@ pub struct DecryptArgs {
     pub keys: KeyArgs,
 
     /// Decryption method: cbc-base64, cbc-hex, gcm-base64, or a Netcore name or code.
-    #[arg(short, long, value_name = "METHOD", default_value = "cbc-base64")]
+    #[arg(short, long, value_name = "METHOD", default_value = "cbc-base64",
+          value_parser = methods(), hide_possible_values = true)]
     pub method: Method,
 
     /// Write the plaintext to FILE (replaced atomically) instead of standard output.

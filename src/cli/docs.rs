@@ -11,10 +11,23 @@ use super::args::Cli;
 
 /// Prints a completion script for `shell`.
 pub fn completions(shell: Shell) -> Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "ce-crypt", &mut script);
+    if shell == Shell::Bash {
+        script = fix_bash(&String::from_utf8_lossy(&script)).into_bytes();
+    }
     let mut out = io::stdout().lock();
-    clap_complete::generate(shell, &mut Cli::command(), "ce-crypt", &mut out);
+    out.write_all(&script)?;
     out.flush()?;
     Ok(())
+}
+
+/// clap_complete's bash script escapes the hyphen of `ce-crypt` twice: it
+/// computes `ce__crypt__subcmd__encrypt` but labels the cases
+/// `ce__subcmd__crypt__subcmd__encrypt`, so no option of a subcommand would
+/// complete. Give the labels the names the script computes.
+fn fix_bash(script: &str) -> String {
+    script.replace("ce__subcmd__crypt__", "ce__crypt__")
 }
 
 /// Prints one roff man page covering the tool and every subcommand.
