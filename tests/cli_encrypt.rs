@@ -489,3 +489,41 @@ fn verify_and_compact_do_not_combine_with_lines() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn iv_given_with_gcm_is_a_warning_naming_why() {
+    for sub in ["encrypt", "decrypt"] {
+        let out = ce()
+            .args([sub, "--key", KEY, "--iv", IV, "--method", "gcm-base64", "x"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("warning: --iv is ignored: gcm-base64 draws a fresh 12-byte nonce"),
+            "{sub}: {stderr}"
+        );
+    }
+    ce().args([
+        "encrypt",
+        "--key",
+        KEY,
+        "--iv",
+        IV,
+        "--method",
+        "gcm-base64",
+        "[]",
+    ])
+    .assert()
+    .success();
+    // A CBC method reads the IV: no warning.
+    ce().args(["encrypt", "--key", KEY, "--iv", IV, "[]"])
+        .assert()
+        .success()
+        .stderr("");
+    // An IV from the environment is the account's setting, ignored without a word.
+    ce_keyed()
+        .args(["encrypt", "--method", "gcm-base64", "[]"])
+        .assert()
+        .success()
+        .stderr("");
+}
