@@ -527,3 +527,22 @@ fn iv_given_with_gcm_is_a_warning_naming_why() {
         .success()
         .stderr("");
 }
+
+#[test]
+fn a_key_starting_with_a_hyphen_gets_a_hint_naming_key_equals_value() {
+    let key = format!("-{}", &KEY[1..]);
+    let out = ce()
+        .args(["encrypt", "--key", &key, "--iv", IV, "[]"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("write it as --key=VALUE") && !stderr.contains("'-- -"),
+        "{stderr}"
+    );
+    ce().args(["encrypt", &format!("--key={key}"), "--iv", IV, "[]"])
+        .assert()
+        .success();
+}

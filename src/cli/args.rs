@@ -174,7 +174,7 @@ pub struct KeygenArgs {
 /// Where the key and IV come from (first match wins: flags, key file, environment).
 #[derive(Debug, Args)]
 pub struct KeyArgs {
-    /// The secret key (prefer --key-file or CE_SECRET_KEY: flags show in `ps` and shell history).
+    /// The secret key (prefer --key-file or CE_SECRET_KEY: flags show in `ps` and shell history; write --key=VALUE for a key starting with `-`).
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
 

@@ -27,7 +27,7 @@ use error::Doing;
 /// Runs the command line; `main` returns what this returns.
 pub fn main() -> ExitCode {
     // clap prints usage errors itself and exits 2, help and version with 0.
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| error::usage(e).exit());
     let doing = match &cli.command {
         Command::Encrypt(args) if !args.raw && !args.check_events => Doing::EncryptJson,
         _ => Doing::Other,
