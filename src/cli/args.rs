@@ -174,19 +174,19 @@ pub struct KeygenArgs {
 /// Where the key and IV come from (first match wins: flags, key file, environment).
 #[derive(Debug, Args)]
 pub struct KeyArgs {
-    /// The secret key (prefer --key-file or CE_SECRET_KEY: flags show in `ps` and shell history; write --key=VALUE for a key starting with `-`).
+    /// The secret key (prefer --key-file or CE_SECRET_KEY: flags show in `ps` and shell history; write --key=VALUE for a key starting with `-`; not with --key-file or --profile).
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
 
-    /// The secret IV (CBC methods only; GCM draws a nonce per message).
+    /// The secret IV (CBC methods only; GCM draws a nonce per message; not with --key-file or --profile).
     #[arg(long, value_name = "IV", requires = "key")]
     pub iv: Option<String>,
 
-    /// Read CE_SECRET_KEY, CE_SECRET_IV (and CE_KEY_ENCODING) from FILE, as keygen writes it.
+    /// Read CE_SECRET_KEY, CE_SECRET_IV (and CE_KEY_ENCODING) from FILE, as keygen writes it (not with --key, --iv or --profile).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "iv"])]
     pub key_file: Option<PathBuf>,
 
-    /// Use the key file of profile NAME: $XDG_CONFIG_HOME/ce-crypt/NAME.env (~/.config/...) [env: CE_PROFILE].
+    /// Use the key file of profile NAME: $XDG_CONFIG_HOME/ce-crypt/NAME.env (~/.config/...); not with --key, --iv or --key-file [env: CE_PROFILE].
     #[arg(long, value_name = "NAME", conflicts_with_all = ["key", "iv", "key_file"])]
     pub profile: Option<String>,
 
@@ -232,15 +232,15 @@ pub struct EncryptArgs {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Encrypt any bytes; skip the check that the payload is JSON.
+    /// Encrypt any bytes; skip the check that the payload is JSON (not with --check-events or --compact).
     #[arg(long)]
     pub raw: bool,
 
-    /// Decrypt the result again and confirm it matches the payload (on stderr).
+    /// Decrypt the result again and confirm it matches the payload, on stderr (not with --lines).
     #[arg(long, conflicts_with = "lines")]
     pub verify: bool,
 
-    /// Each non-empty input line is one payload; print one ciphertext per line.
+    /// Each non-empty input line is one payload; print one ciphertext per line (not with --verify or --compact).
     #[arg(long)]
     pub lines: bool,
 
@@ -248,11 +248,11 @@ pub struct EncryptArgs {
     #[arg(long)]
     pub request: bool,
 
-    /// Check the events (fields, types, timestamps) before encrypting; report every problem.
+    /// Check the events (fields, types, timestamps) before encrypting; report every problem (not with --raw).
     #[arg(long, conflicts_with = "raw")]
     pub check_events: bool,
 
-    /// Remove insignificant whitespace from the JSON first (values kept byte for byte).
+    /// Remove insignificant whitespace from the JSON first, values kept byte for byte (not with --raw or --lines).
     #[arg(long, conflicts_with_all = ["raw", "lines"])]
     pub compact: bool,
 }
@@ -271,11 +271,11 @@ pub struct SendArgs {
     #[arg(long, value_name = "FILE")]
     pub api_key_file: Option<PathBuf>,
 
-    /// Netcore data centre: us (api2...), in (apiin2...) or eu (apieu2...) [env: CE_REGION; default: us].
+    /// Netcore data centre: us (api2...), in (apiin2...) or eu (apieu2...); not with --endpoint [env: CE_REGION; default: us].
     #[arg(long, value_name = "REGION", value_parser = regions(), hide_possible_values = true)]
     pub region: Option<Region>,
 
-    /// Where to POST, instead of the region's endpoint (https://; http:// only to this machine) [env: CE_ENDPOINT].
+    /// Where to POST, instead of the region's endpoint (https://; http:// only to this machine); not with --region [env: CE_ENDPOINT].
     #[arg(long, value_name = "URL", conflicts_with = "region")]
     pub endpoint: Option<String>,
 
@@ -283,11 +283,11 @@ pub struct SendArgs {
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<PathBuf>,
 
-    /// Go through this proxy (http://, https://, socks5://HOST:PORT) instead of the one HTTPS_PROXY/ALL_PROXY name.
+    /// Go through this proxy (http://, https://, socks5://HOST:PORT) instead of the one HTTPS_PROXY/ALL_PROXY name (not with --no-proxy).
     #[arg(long, value_name = "URL")]
     pub proxy: Option<String>,
 
-    /// Connect directly: ignore HTTPS_PROXY, ALL_PROXY and the like.
+    /// Connect directly: ignore HTTPS_PROXY, ALL_PROXY and the like (not with --proxy).
     #[arg(long, conflicts_with = "proxy")]
     pub no_proxy: bool,
 
@@ -385,11 +385,11 @@ pub struct DecryptArgs {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Each non-empty input line is one ciphertext; print one plaintext per line.
+    /// Each non-empty input line is one ciphertext; print one plaintext per line (not with --pretty).
     #[arg(long)]
     pub lines: bool,
 
-    /// Re-indent a JSON plaintext for reading (the default output is byte-exact).
+    /// Re-indent a JSON plaintext for reading; the default output is byte-exact (not with --lines).
     #[arg(long, conflicts_with = "lines")]
     pub pretty: bool,
 }
@@ -402,5 +402,33 @@ mod tests {
     #[test]
     fn clap_definitions_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_flag_names_the_flags_it_conflicts_with_in_its_help() {
+        let mut missing = Vec::new();
+        for sub in Cli::command().get_subcommands_mut() {
+            sub.build();
+            for arg in sub.get_arguments() {
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                // Both ways: each of the two flags' help names the other.
+                for other in sub.get_arg_conflicts_with(arg) {
+                    let other_help = other.get_help().map(|h| h.to_string()).unwrap_or_default();
+                    let (Some(long), Some(other_long)) = (arg.get_long(), other.get_long()) else {
+                        continue; // a positional: -i says "instead of the argument"
+                    };
+                    if !help.contains(&format!("--{other_long}")) {
+                        missing.push(format!("{} --{long}: --{other_long}", sub.get_name()));
+                    }
+                    if !other_help.contains(&format!("--{long}")) {
+                        missing.push(format!("{} --{other_long}: --{long}", sub.get_name()));
+                    }
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "help does not name the conflict: {missing:#?}"
+        );
     }
 }
