@@ -159,3 +159,18 @@ fn gcm_detects_any_change_and_wrong_keys() {
         .code(1)
         .stderr(predicate::str::contains("shorter than the 28 bytes"));
 }
+
+#[test]
+fn base64_with_non_zero_trailing_bits_decodes_as_mainstream_decoders_do() {
+    let canonical = String::from_utf8(ce_keyed().args(["encrypt", "[1]"]).stdout_ok()).unwrap();
+    let canonical = canonical.trim();
+    // 16 bytes: 22 characters and `==`; the 22nd carries 4 data bits and 2 spare ones.
+    let (head, last) = canonical.trim_end_matches('=').split_at(21);
+    let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let value = alphabet.find(last).unwrap();
+    let sloppy = format!("{head}{}", &alphabet[value + 1..value + 2]);
+    for text in [format!("{sloppy}=="), sloppy] {
+        let plain = ce_keyed().args(["decrypt", &text]).stdout_ok();
+        assert_eq!(plain, b"[1]", "{text}");
+    }
+}
