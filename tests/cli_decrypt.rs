@@ -174,3 +174,23 @@ fn base64_with_non_zero_trailing_bits_decodes_as_mainstream_decoders_do() {
         assert_eq!(plain, b"[1]", "{text}");
     }
 }
+
+#[test]
+fn an_unpadded_base64_key_is_accepted_like_unpadded_ciphertext() {
+    let key = "WGsyOXZQcUwwYVp0N1JtTjRiV2M4WWRFMWZHaDNKc1U"; // KEY, Base64 without `=`
+    let iv = "UXc1RXI3VHk5VWkyT3A0QQ"; // IV, Base64 without `==`
+    let expected = ce_keyed().args(["encrypt", "[1]"]).stdout_ok();
+    let got = ce()
+        .args([
+            "encrypt",
+            "--key-encoding",
+            "base64",
+            "--key",
+            key,
+            "--iv",
+            iv,
+            "[1]",
+        ])
+        .stdout_ok();
+    assert_eq!(got, expected);
+}
