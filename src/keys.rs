@@ -184,8 +184,10 @@ fn decode(text: &str, encoding: KeyEncoding, part: Part) -> Result<Zeroizing<Vec
     Ok(Zeroizing::new(match encoding {
         KeyEncoding::Utf8 => text.as_bytes().to_vec(),
         // Constant-time decoders (RustCrypto's base64ct/base16ct): no timing leak of key bytes.
+        // `=` padding optional, as for ciphertext (`trim_end_matches` sees only padding).
         KeyEncoding::Base64 => {
-            base64ct::Base64::decode_vec(text.trim()).map_err(|_| not_decodable.clone())?
+            base64ct::Base64Unpadded::decode_vec(text.trim().trim_end_matches('='))
+                .map_err(|_| not_decodable.clone())?
         }
         KeyEncoding::Hex => base16ct::mixed::decode_vec(text.trim()).map_err(|_| not_decodable)?,
     }))

@@ -226,3 +226,38 @@ fn cbc_warns_when_only_the_first_block_is_garbled() {
         .success()
         .stderr("");
 }
+
+#[test]
+fn base64_with_non_zero_trailing_bits_decodes_as_mainstream_decoders_do() {
+    let canonical = String::from_utf8(ce_keyed().args(["encrypt", "[1]"]).stdout_ok()).unwrap();
+    let canonical = canonical.trim();
+    // 16 bytes: 22 characters and `==`; the 22nd carries 4 data bits and 2 spare ones.
+    let (head, last) = canonical.trim_end_matches('=').split_at(21);
+    let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let value = alphabet.find(last).unwrap();
+    let sloppy = format!("{head}{}", &alphabet[value + 1..value + 2]);
+    for text in [format!("{sloppy}=="), sloppy] {
+        let plain = ce_keyed().args(["decrypt", &text]).stdout_ok();
+        assert_eq!(plain, b"[1]", "{text}");
+    }
+}
+
+#[test]
+fn an_unpadded_base64_key_is_accepted_like_unpadded_ciphertext() {
+    let key = "WGsyOXZQcUwwYVp0N1JtTjRiV2M4WWRFMWZHaDNKc1U"; // KEY, Base64 without `=`
+    let iv = "UXc1RXI3VHk5VWkyT3A0QQ"; // IV, Base64 without `==`
+    let expected = ce_keyed().args(["encrypt", "[1]"]).stdout_ok();
+    let got = ce()
+        .args([
+            "encrypt",
+            "--key-encoding",
+            "base64",
+            "--key",
+            key,
+            "--iv",
+            iv,
+            "[1]",
+        ])
+        .stdout_ok();
+    assert_eq!(got, expected);
+}

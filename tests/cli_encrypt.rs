@@ -559,3 +559,60 @@ fn key_files_take_what_a_shell_would_source() {
             .and(predicate::str::contains("names SECRET_IV")),
         );
 }
+
+#[test]
+fn iv_given_with_gcm_is_a_warning_naming_why() {
+    for sub in ["encrypt", "decrypt"] {
+        let out = ce()
+            .args([sub, "--key", KEY, "--iv", IV, "--method", "gcm-base64", "x"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("warning: --iv is ignored: gcm-base64 draws a fresh 12-byte nonce"),
+            "{sub}: {stderr}"
+        );
+    }
+    ce().args([
+        "encrypt",
+        "--key",
+        KEY,
+        "--iv",
+        IV,
+        "--method",
+        "gcm-base64",
+        "[]",
+    ])
+    .assert()
+    .success();
+    // A CBC method reads the IV: no warning.
+    ce().args(["encrypt", "--key", KEY, "--iv", IV, "[]"])
+        .assert()
+        .success()
+        .stderr("");
+    // An IV from the environment is the account's setting, ignored without a word.
+    ce_keyed()
+        .args(["encrypt", "--method", "gcm-base64", "[]"])
+        .assert()
+        .success()
+        .stderr("");
+}
+
+#[test]
+fn a_key_starting_with_a_hyphen_gets_a_hint_naming_key_equals_value() {
+    let key = format!("-{}", &KEY[1..]);
+    let out = ce()
+        .args(["encrypt", "--key", &key, "--iv", IV, "[]"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("write it as --key=VALUE") && !stderr.contains("'-- -"),
+        "{stderr}"
+    );
+    ce().args(["encrypt", &format!("--key={key}"), "--iv", IV, "[]"])
+        .assert()
+        .success();
+}

@@ -164,3 +164,50 @@ fn keygen_key_file_encrypt_decrypt_round_trips_for_every_encoding_and_method() {
         .code(1)
         .stderr(predicate::str::contains("CE_KEY_ENCODING=hex"));
 }
+
+#[test]
+fn keygen_to_a_file_says_what_it_wrote_and_what_comes_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ce()
+        .current_dir(dir.path())
+        .args(["keygen", "-o", "ce.env"])
+        .assert()
+        .success()
+        .stdout("")
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("wrote a new key and IV to ce.env (mode 0600"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("share both values with Netcore"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ce-crypt encrypt --key-file ce.env"),
+        "{stderr}"
+    );
+    let secret = std::fs::read_to_string(dir.path().join("ce.env")).unwrap();
+    let (key, iv) = parse_env(&secret);
+    assert!(
+        !stderr.contains(&key) && !stderr.contains(&iv),
+        "no secret on stderr"
+    );
+    // Printing to standard output adds nothing to a pipe.
+    ce().args(["keygen"]).assert().success().stderr("");
+}
+
+#[test]
+fn the_quick_starts_key_file_is_ignored_by_git() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    for name in ["ce.env", "k.env", "sub/prod.env"] {
+        let status = std::process::Command::new("git")
+            .args(["check-ignore", "--no-index", "-q", name])
+            .current_dir(root)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{name} is not in .gitignore");
+    }
+}

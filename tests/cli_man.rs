@@ -18,3 +18,55 @@ fn the_man_page_is_roff_covering_every_subcommand() {
     assert!(page.contains("\\-\\-key\\-file"));
     assert!(page.contains("CE_API_KEY"));
 }
+
+#[test]
+fn the_man_page_cites_no_page_that_does_not_exist() {
+    let page = String::from_utf8(ce().arg("man").stdout_ok()).unwrap();
+    // One page covers everything: it may name itself and nothing else.
+    let cited: Vec<&str> = page
+        .match_indices("(1)")
+        .map(|(at, _)| {
+            let start = page[..at]
+                .rfind(|c: char| c.is_whitespace() || c == 'R')
+                .map_or(0, |n| n + 1);
+            &page[start..at]
+        })
+        .filter(|name| *name != "ce\\-crypt")
+        .collect();
+    assert!(cited.is_empty(), "{cited:?}");
+    assert!(!page.contains("ce\\-crypt\\-help"));
+}
+
+#[test]
+fn the_man_page_keeps_every_example_line_for_line() {
+    let page = String::from_utf8(ce().arg("man").stdout_ok()).unwrap();
+    // The lines man prints as they are: those between `.nf` and `.fi`.
+    let mut unfilled = Vec::new();
+    let mut inside = false;
+    for line in page.lines() {
+        match line {
+            ".nf" => inside = true,
+            ".fi" => inside = false,
+            _ if inside => unfilled.push(
+                line.replace("\\-", "-")
+                    .replace("\\*(Aq", "'")
+                    .replace("\\e", "\\"),
+            ),
+            _ => {}
+        }
+    }
+    for sub in std::iter::once("").chain(SUBCOMMANDS.iter().copied()) {
+        let mut cmd = ce();
+        if !sub.is_empty() {
+            cmd.arg(sub);
+        }
+        let help = String::from_utf8(cmd.arg("--help").stdout_ok()).unwrap();
+        let after = help.split_once("EXAMPLES:\n").expect(sub).1;
+        for line in after.lines().filter(|l| l.starts_with("  ")) {
+            assert!(
+                unfilled.iter().any(|u| u == line),
+                "{sub}: {line:?} is not kept as a line"
+            );
+        }
+    }
+}

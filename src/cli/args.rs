@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use ce_crypt::Method;
@@ -186,19 +187,19 @@ pub struct KeygenArgs {
 /// Where the key and IV come from (first match wins: flags, key file, environment).
 #[derive(Debug, Args)]
 pub struct KeyArgs {
-    /// The secret key (prefer --key-file or CE_SECRET_KEY: flags show in `ps` and shell history).
+    /// The secret key (prefer --key-file or CE_SECRET_KEY: flags show in `ps` and shell history; write --key=VALUE for a key starting with `-`; not with --key-file or --profile).
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
 
-    /// The secret IV (CBC methods only; GCM draws a nonce per message).
+    /// The secret IV (CBC methods only; GCM draws a nonce per message; not with --key-file or --profile).
     #[arg(long, value_name = "IV", requires = "key")]
     pub iv: Option<String>,
 
-    /// Read CE_SECRET_KEY, CE_SECRET_IV (and CE_KEY_ENCODING) from FILE, as keygen writes it.
+    /// Read CE_SECRET_KEY, CE_SECRET_IV (and CE_KEY_ENCODING) from FILE, as keygen writes it (not with --key, --iv or --profile).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "iv"])]
     pub key_file: Option<PathBuf>,
 
-    /// Use the key file of profile NAME: $XDG_CONFIG_HOME/ce-crypt/NAME.env (~/.config/...) [env: CE_PROFILE].
+    /// Use the key file of profile NAME: $XDG_CONFIG_HOME/ce-crypt/NAME.env (~/.config/...); not with --key, --iv or --key-file [env: CE_PROFILE].
     #[arg(long, value_name = "NAME", conflicts_with_all = ["key", "iv", "key_file"])]
     pub profile: Option<String>,
 
@@ -229,7 +230,8 @@ pub struct PayloadArgs {
     pub keys: KeyArgs,
 
     /// Method: cbc-base64, cbc-hex, gcm-base64, or a Netcore name or code (sent as x-eCode).
-    #[arg(short, long, value_name = "METHOD", default_value = "cbc-base64")]
+    #[arg(short, long, value_name = "METHOD", default_value = "cbc-base64",
+          value_parser = methods(), hide_possible_values = true)]
     pub method: Method,
 }
 
@@ -247,15 +249,15 @@ pub struct EncryptArgs {
     #[arg(long, requires = "output")]
     pub force: bool,
 
-    /// Encrypt any bytes; skip the check that the payload is JSON.
+    /// Encrypt any bytes; skip the check that the payload is JSON (not with --check-events or --compact).
     #[arg(long)]
     pub raw: bool,
 
-    /// Decrypt the result again and confirm it matches the payload (on stderr).
+    /// Decrypt the result again and confirm it matches the payload, on stderr (not with --lines).
     #[arg(long, conflicts_with = "lines")]
     pub verify: bool,
 
-    /// Each non-empty input line is one payload; print one ciphertext per line.
+    /// Each non-empty input line is one payload; print one ciphertext per line (not with --verify or --compact).
     #[arg(long)]
     pub lines: bool,
 
@@ -263,7 +265,7 @@ pub struct EncryptArgs {
     #[arg(long)]
     pub request: bool,
 
-    /// Check the events (fields, types, timestamps) before encrypting; report every problem.
+    /// Check the events (fields, types, timestamps) before encrypting; report every problem (not with --raw).
     #[arg(long, conflicts_with = "raw")]
     pub check_events: bool,
 
@@ -271,7 +273,7 @@ pub struct EncryptArgs {
     #[arg(long, requires = "check_events")]
     pub strict: bool,
 
-    /// Remove insignificant whitespace from the JSON first (values kept byte for byte).
+    /// Remove insignificant whitespace from the JSON first, values kept byte for byte (not with --raw or --lines).
     #[arg(long, conflicts_with_all = ["raw", "lines"])]
     pub compact: bool,
 }
@@ -290,11 +292,11 @@ pub struct SendArgs {
     #[arg(long, value_name = "FILE")]
     pub api_key_file: Option<PathBuf>,
 
-    /// Netcore data centre: us (api2...), in (apiin2...) or eu (apieu2...) [env: CE_REGION; default: us].
-    #[arg(long, value_name = "REGION")]
+    /// Netcore data centre: us (api2...), in (apiin2...) or eu (apieu2...); not with --endpoint [env: CE_REGION; default: us].
+    #[arg(long, value_name = "REGION", value_parser = regions(), hide_possible_values = true)]
     pub region: Option<Region>,
 
-    /// Where to POST, instead of the region's endpoint (https://; http:// only to this machine) [env: CE_ENDPOINT].
+    /// Where to POST, instead of the region's endpoint (https://; http:// only to this machine); not with --region [env: CE_ENDPOINT].
     #[arg(long, value_name = "URL", conflicts_with = "region")]
     pub endpoint: Option<String>,
 
@@ -302,11 +304,11 @@ pub struct SendArgs {
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<PathBuf>,
 
-    /// Go through this proxy (http://, https://, socks5://HOST:PORT) instead of the one HTTPS_PROXY/ALL_PROXY name.
+    /// Go through this proxy (http://, https://, socks5://HOST:PORT) instead of the one HTTPS_PROXY/ALL_PROXY name (not with --no-proxy).
     #[arg(long, value_name = "URL")]
     pub proxy: Option<String>,
 
-    /// Connect directly: ignore HTTPS_PROXY, ALL_PROXY and the like.
+    /// Connect directly: ignore HTTPS_PROXY, ALL_PROXY and the like (not with --proxy).
     #[arg(long, conflicts_with = "proxy")]
     pub no_proxy: bool,
 
@@ -358,6 +360,54 @@ pub struct CheckArgs {
     pub rules: bool,
 }
 
+/// A `FromStr` parser that also lists the values to complete (help lists them itself).
+#[derive(Clone)]
+struct Listed<T> {
+    parse: fn(&str) -> Result<T, String>,
+    values: Vec<&'static str>,
+}
+
+impl<T: Clone + Send + Sync + 'static> TypedValueParser for Listed<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        // The same message as clap's own `FromStr` parser gives.
+        let parse = self.parse;
+        let inner = move |text: &str| parse(text);
+        inner.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(self.values.iter().map(|&v| PossibleValue::new(v))))
+    }
+}
+
+/// `--method`: the aliases first, then Netcore's names and codes.
+fn methods() -> Listed<Method> {
+    let codes = Method::ALL.map(|m| &*m.code().to_string().leak());
+    let values = (Method::ALL.iter().map(|m| m.alias()))
+        .chain(Method::ALL.iter().map(|m| m.name()))
+        .chain(codes)
+        .collect();
+    Listed {
+        parse: |text| text.parse::<Method>().map_err(|e| e.to_string()),
+        values,
+    }
+}
+
+/// `--region`.
+fn regions() -> Listed<Region> {
+    Listed {
+        parse: |text| text.parse::<Region>().map_err(|e| e.to_string()),
+        values: Region::ALL.iter().map(|r| r.name()).collect(),
+    }
+}
+
 fn parse_timeout(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
@@ -379,7 +429,8 @@ pub struct DecryptArgs {
     pub keys: KeyArgs,
 
     /// Decryption method: cbc-base64, cbc-hex, gcm-base64, or a Netcore name or code.
-    #[arg(short, long, value_name = "METHOD", default_value = "cbc-base64")]
+    #[arg(short, long, value_name = "METHOD", default_value = "cbc-base64",
+          value_parser = methods(), hide_possible_values = true)]
     pub method: Method,
 
     /// Write the plaintext to FILE (replaced atomically) instead of standard output.
@@ -390,11 +441,11 @@ pub struct DecryptArgs {
     #[arg(long, requires = "output")]
     pub force: bool,
 
-    /// Each non-empty input line is one ciphertext; print one plaintext per line.
+    /// Each non-empty input line is one ciphertext; print one plaintext per line (not with --pretty).
     #[arg(long)]
     pub lines: bool,
 
-    /// Re-indent a JSON plaintext for reading (the default output is byte-exact).
+    /// Re-indent a JSON plaintext for reading; the default output is byte-exact (not with --lines).
     #[arg(long, conflicts_with = "lines")]
     pub pretty: bool,
 }
@@ -407,5 +458,33 @@ mod tests {
     #[test]
     fn clap_definitions_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_flag_names_the_flags_it_conflicts_with_in_its_help() {
+        let mut missing = Vec::new();
+        for sub in Cli::command().get_subcommands_mut() {
+            sub.build();
+            for arg in sub.get_arguments() {
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                // Both ways: each of the two flags' help names the other.
+                for other in sub.get_arg_conflicts_with(arg) {
+                    let other_help = other.get_help().map(|h| h.to_string()).unwrap_or_default();
+                    let (Some(long), Some(other_long)) = (arg.get_long(), other.get_long()) else {
+                        continue; // a positional: -i says "instead of the argument"
+                    };
+                    if !help.contains(&format!("--{other_long}")) {
+                        missing.push(format!("{} --{long}: --{other_long}", sub.get_name()));
+                    }
+                    if !other_help.contains(&format!("--{long}")) {
+                        missing.push(format!("{} --{other_long}: --{long}", sub.get_name()));
+                    }
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "help does not name the conflict: {missing:#?}"
+        );
     }
 }

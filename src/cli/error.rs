@@ -105,6 +105,47 @@ pub fn warn(warnings: &Warnings) {
     }
 }
 
+/// A clap usage error, with a better tip where clap's is wrong: a value that
+/// starts with `-` after an option (`--key -abc`) is read as flags, and clap
+/// suggests `-- -a`, which passes no value to the option at all.
+pub fn usage(mut error: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if error.kind() != ErrorKind::UnknownArgument {
+        return error;
+    }
+    let Some(ContextValue::String(invalid)) = error.get(ContextKind::InvalidArg) else {
+        return error;
+    };
+    let invalid = invalid.clone();
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let option = args.windows(2).find_map(|pair| {
+        let long = pair[0].strip_prefix("--")?;
+        (!long.contains('=') && takes_value(long) && pair[1].starts_with(&invalid))
+            .then(|| long.to_owned())
+    });
+    if let Some(long) = option {
+        let tip =
+            format!("to pass a value that starts with '-' to --{long}, write it as --{long}=VALUE");
+        error.insert(
+            ContextKind::Suggested,
+            ContextValue::StyledStrs(vec![tip.into()]),
+        );
+    }
+    error
+}
+
+/// Whether some subcommand has an option `--long` that takes a value.
+fn takes_value(long: &str) -> bool {
+    use clap::CommandFactory;
+    let command = super::args::Cli::command();
+    command.get_subcommands().any(|sub| {
+        sub.get_arguments()
+            .any(|arg| arg.get_long() == Some(long) && arg.get_action().takes_values())
+    })
+}
+
 /// A reader of our output went away (`ce-crypt ... | head`): end quietly.
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {

@@ -1,6 +1,7 @@
 //! `ce-crypt keygen`: a new key and IV, printed or written to a 0600 file.
 
 use std::io::{self, IsTerminal, Write};
+use std::path::Path;
 
 use anyhow::Result;
 use ce_crypt::KeyEncoding;
@@ -26,6 +27,21 @@ pub fn run(args: KeygenArgs) -> Result<()> {
     };
     out.write_all(text.expose().as_bytes())?;
     out.commit()?;
+    if let Some(path) = args.output.as_deref().filter(|p| *p != Path::new("-")) {
+        let next = match args.format {
+            KeygenFormat::Env => format!(
+                "; then encrypt with: ce-crypt encrypt --key-file {} -i events.json",
+                path.display()
+            ),
+            KeygenFormat::Json => String::new(),
+        };
+        eprintln!(
+            "wrote a new key and IV to {} (mode 0600, readable by you only)\n\
+             next: share both values with Netcore over a secure channel, and keep the file \
+             out of version control{next}",
+            path.display()
+        );
+    }
     if args.output.is_none() && io::stdout().is_terminal() {
         eprintln!(
             "note: share both values with Netcore over a secure channel, and keep them secret \

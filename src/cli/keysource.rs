@@ -43,6 +43,15 @@ pub fn resolve(args: KeyArgs, method: Method) -> Result<Cipher> {
 /// Like [`resolve`], also handing back the key file or profile it read, whose
 /// upload settings `send` uses.
 pub fn resolve_with_file(args: KeyArgs, method: Method) -> Result<(Cipher, Option<KeyFile>)> {
+    if args.iv.is_some() && !method.needs_iv() {
+        // A configured IV (key file, environment) is expected to be ignored;
+        // one typed on the command line may be a nonce or a wrong --method.
+        eprintln!(
+            "warning: --iv is ignored: {method} draws a fresh 12-byte nonce for every message \
+             and carries it in the ciphertext, so it needs only the key (check --method if \
+             you meant a CBC method)"
+        );
+    }
     let flag_encoding = args.key_encoding.map(KeyEncoding::from);
     let file_path = key_file_path(&args)?;
     let mut key_file = None;

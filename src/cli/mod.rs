@@ -30,7 +30,7 @@ use error::Doing;
 pub fn main() -> ExitCode {
     process::disable_core_dumps();
     // clap prints usage errors itself and exits 2, help and version with 0.
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| error::usage(e).exit());
     let doing = match &cli.command {
         Command::Encrypt(args) if args.raw => Doing::Other,
         Command::Encrypt(args) if args.check_events => Doing::EncryptEvents,

@@ -23,7 +23,11 @@ const DECODE_PIECE: usize = 1024 * 1024;
 fn base64_engine() -> Simd {
     // SIMD (AVX2/NEON) when the CPU has it, picked at run time; the scalar engine otherwise.
     // Encoding always writes `=` padding; decoding accepts it present or absent.
-    Simd::standard(PAD_INDIFFERENT.with_encode_padding(true))
+    Simd::standard(
+        PAD_INDIFFERENT
+            .with_encode_padding(true)
+            .with_decode_allow_trailing_bits(true),
+    )
 }
 
 /// Why a text could not be decoded into ciphertext bytes.
