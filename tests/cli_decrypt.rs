@@ -184,8 +184,8 @@ fn pretty_streams_deep_nesting_under_a_memory_limit() {
     assert_eq!(deep.status.code(), Some(1), "{stderr}");
     assert_eq!(
         stderr,
-        "error: --pretty needs a JSON plaintext; drop it to see the exact bytes: \
-         the JSON nests deeper than 1000 levels, too deep to indent\n"
+        "error: the JSON nests deeper than 1000 levels, too deep to indent; \
+         drop --pretty to see the exact bytes\n"
     );
     // At the limit, 1,000 levels of indentation per element stream out.
     let wide = format!(

@@ -324,11 +324,11 @@ pub struct SendArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Skip the event checks (the payload must still be JSON).
+    /// Skip the event checks; the payload must still be JSON (not with --strict).
     #[arg(long)]
     pub no_check: bool,
 
-    /// Refuse what the event checks only warn about (see `ce-crypt check --rules`).
+    /// Refuse what the event checks only warn about, see `ce-crypt check --rules` (not with --no-check).
     #[arg(long, conflicts_with = "no_check")]
     pub strict: bool,
 }
@@ -343,20 +343,20 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// Each non-empty input line is one payload (NDJSON); every line is checked.
+    /// Each non-empty input line is one payload (NDJSON); every line is checked (not with --rules).
     #[arg(long)]
     pub lines: bool,
 
-    /// Report what the rules only warn about as errors (empty arrays, old or future timestamps).
+    /// Report what the rules only warn about as errors: empty arrays, old or future timestamps (not with --rules).
     #[arg(long)]
     pub strict: bool,
 
-    /// The asset the events will be sent to (x-asset): every asset_id must be this one.
+    /// The asset the events will be sent to (x-asset): every asset_id must be this one (not with --rules).
     #[arg(long, value_name = "ID")]
     pub asset: Option<String>,
 
-    /// Print the rules, each with the documented behaviour behind it, and exit.
-    #[arg(long, conflicts_with_all = ["text", "input", "lines", "strict", "asset"])]
+    /// Print the rules, each with the documented behaviour behind it, and exit (not with --lines, --strict, --asset).
+    #[arg(long, conflicts_with_all = ["text", "lines", "strict", "asset"])]
     pub rules: bool,
 }
 

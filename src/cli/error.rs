@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use ce_crypt::events::{EventErrors, Problem, Warnings};
 use ce_crypt::keys::{ENCODING_VAR, IV_VAR, KEY_VAR, LengthHint};
 use ce_crypt::lines::LinesError;
-use ce_crypt::pretty::PrettyError;
 use ce_crypt::payload::WideEncoding;
+use ce_crypt::pretty::PrettyError;
 use ce_crypt::{
     CipherError, CryptoError, DecodeError, DecryptError, EncryptError, EventCheckError, JsonError,
     JsonErrorKind, KeyError, LineError, NotARequestBody, TextEncoding, UploadError,
@@ -261,6 +261,9 @@ fn advice_for(
     }
     if let Some(LineError::NewlineInPlaintext) = cause.downcast_ref::<LineError>() {
         return Some("; decrypt it without --lines".to_owned());
+    }
+    if let Some(PrettyError::TooDeep { .. }) = cause.downcast_ref::<PrettyError>() {
+        return Some("; drop --pretty to see the exact bytes".to_owned());
     }
     if let Some(error) = cause.downcast_ref::<UploadError>() {
         return match error {
