@@ -256,22 +256,17 @@ impl Check {
 }
 
 /// Walks a JSON text byte by byte, telling for each byte whether it is part of
-/// a string (quotes included). Both rewriters below keep string bytes as they are.
-struct StringTracker {
+/// a string (quotes included), so that the rewriters (compact here, indent in
+/// [`crate::pretty`]) keep string bytes as they are.
+#[derive(Default)]
+pub(crate) struct StringTracker {
     in_string: bool,
     escaped: bool,
 }
 
 impl StringTracker {
-    fn new() -> Self {
-        Self {
-            in_string: false,
-            escaped: false,
-        }
-    }
-
     /// Whether `b`, the next byte, belongs to a string.
-    fn is_string_byte(&mut self, b: u8) -> bool {
+    pub(crate) fn is_string_byte(&mut self, b: u8) -> bool {
         if self.in_string {
             if self.escaped {
                 self.escaped = false;
@@ -294,7 +289,7 @@ impl StringTracker {
 /// they were; only whitespace outside strings goes. The text is checked first.
 pub fn compact_json(bytes: &[u8]) -> Result<Vec<u8>, JsonError> {
     check_json(bytes)?;
-    let mut tracker = StringTracker::new();
+    let mut tracker = StringTracker::default();
     Ok(bytes
         .iter()
         .copied()

@@ -7,7 +7,7 @@
 
 use std::io::{self, Write};
 
-use crate::payload::{JsonError, check_json};
+use crate::payload::{JsonError, StringTracker, check_json};
 
 /// How deep [`pretty_json_to`] nests by default.
 pub const MAX_DEPTH: usize = 1000;
@@ -120,33 +120,6 @@ fn depth(bytes: &[u8]) -> usize {
         }
     }
     deepest
-}
-
-/// Walks a JSON text byte by byte, telling for each byte whether it is part
-/// of a string (quotes included).
-#[derive(Default)]
-struct StringTracker {
-    in_string: bool,
-    escaped: bool,
-}
-
-impl StringTracker {
-    /// Whether `b`, the next byte, belongs to a string.
-    fn is_string_byte(&mut self, b: u8) -> bool {
-        if self.in_string {
-            if self.escaped {
-                self.escaped = false;
-            } else if b == b'\\' {
-                self.escaped = true;
-            } else if b == b'"' {
-                self.in_string = false;
-            }
-            true
-        } else {
-            self.in_string = b == b'"';
-            self.in_string
-        }
-    }
 }
 
 #[cfg(test)]
