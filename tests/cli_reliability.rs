@@ -37,43 +37,74 @@ fn a_shared_key_file_gets_a_warning() {
         .stderr("");
 }
 
+/// A 96 MiB input, its whole ciphertext, and a folder for the interrupted runs' target.
+struct LargeEncrypt {
+    dir: tempfile::TempDir,
+    input: std::path::PathBuf,
+    whole: Vec<u8>,
+    out_dir: std::path::PathBuf,
+    target: std::path::PathBuf,
+}
+
+impl LargeEncrypt {
+    fn new() -> LargeEncrypt {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("big.bin");
+        let bytes: Vec<u8> = (0..96u32 << 20)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        fs::write(&input, &bytes).unwrap();
+        drop(bytes);
+        let whole = dir.path().join("whole.enc");
+        ce_keyed()
+            .args(["encrypt", "--raw", "-i"])
+            .arg(&input)
+            .arg("-o")
+            .arg(&whole)
+            .assert()
+            .success();
+        let whole = fs::read(&whole).unwrap();
+        let out_dir = dir.path().join("out");
+        fs::create_dir(&out_dir).unwrap();
+        let target = out_dir.join("events.enc");
+        LargeEncrypt {
+            dir,
+            input,
+            whole,
+            out_dir,
+            target,
+        }
+    }
+}
+
+/// `ce-crypt encrypt --raw -i input -o target`, keyed, output silenced, to be killed.
+fn encrypt_to(input: &std::path::Path, target: &std::path::Path) -> Std {
+    let mut cmd = Std::new(env!("CARGO_BIN_EXE_ce-crypt"));
+    cmd.env("CE_SECRET_KEY", KEY)
+        .env("CE_SECRET_IV", IV)
+        .args(["encrypt", "--raw", "-i"])
+        .arg(input)
+        .arg("-o")
+        .arg(target)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
 #[test]
 fn killed_at_any_moment_the_output_is_old_or_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("big.bin");
-    let bytes: Vec<u8> = (0..96u32 << 20)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
-    fs::write(&input, &bytes).unwrap();
-    drop(bytes);
-    let whole = dir.path().join("whole.enc");
-    ce_keyed()
-        .args(["encrypt", "--raw", "-i"])
-        .arg(&input)
-        .arg("-o")
-        .arg(&whole)
-        .assert()
-        .success();
-    let whole = fs::read(&whole).unwrap();
-
-    let out_dir = dir.path().join("out");
-    fs::create_dir(&out_dir).unwrap();
-    let target = out_dir.join("events.enc");
+    let LargeEncrypt {
+        dir: _dir,
+        input,
+        whole,
+        out_dir,
+        target,
+    } = LargeEncrypt::new();
     let old = b"old content\n".to_vec();
     let mut killed_mid_write = 0;
     for delay_ms in [5u64, 20, 40, 80, 120, 160, 240, 320] {
         fs::write(&target, &old).unwrap();
-        let mut child = Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
-            .env("CE_SECRET_KEY", KEY)
-            .env("CE_SECRET_IV", IV)
-            .args(["encrypt", "--raw", "-i"])
-            .arg(&input)
-            .arg("-o")
-            .arg(&target)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = encrypt_to(&input, &target).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill(); // SIGKILL: no chance to clean up
         child.wait().unwrap();
@@ -389,43 +420,20 @@ fn odd_inputs_fail_cleanly() {
 #[test]
 fn signals_leave_no_temporary_file_and_the_output_old_or_whole() {
     use std::os::unix::process::ExitStatusExt;
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("big.bin");
-    let bytes: Vec<u8> = (0..96u32 << 20)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
-    fs::write(&input, &bytes).unwrap();
-    drop(bytes);
-    let whole = dir.path().join("whole.enc");
-    ce_keyed()
-        .args(["encrypt", "--raw", "-i"])
-        .arg(&input)
-        .arg("-o")
-        .arg(&whole)
-        .assert()
-        .success();
-    let whole = fs::read(&whole).unwrap();
-
-    let out_dir = dir.path().join("out");
-    fs::create_dir(&out_dir).unwrap();
-    let target = out_dir.join("events.enc");
+    let LargeEncrypt {
+        dir: _dir,
+        input,
+        whole,
+        out_dir,
+        target,
+    } = LargeEncrypt::new();
     let old = b"old content\n".to_vec();
     let (mut caught, mut temps_seen) = (0, 0);
     for (signal, code) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
         for delay_ms in [40u64, 120, 240, 400] {
             fs::write(&target, &old).unwrap();
             fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).unwrap();
-            let mut child = Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
-                .env("CE_SECRET_KEY", KEY)
-                .env("CE_SECRET_IV", IV)
-                .args(["encrypt", "--raw", "-i"])
-                .arg(&input)
-                .arg("-o")
-                .arg(&target)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
+            let mut child = encrypt_to(&input, &target).spawn().unwrap();
             std::thread::sleep(Duration::from_millis(delay_ms));
             // While it exists, the temporary file is private, whatever the target's mode.
             for name in entries(&out_dir)
