@@ -184,13 +184,30 @@ fn decode(text: &str, encoding: KeyEncoding, part: Part) -> Result<Zeroizing<Vec
     Ok(Zeroizing::new(match encoding {
         KeyEncoding::Utf8 => text.as_bytes().to_vec(),
         // Constant-time decoders (RustCrypto's base64ct/base16ct): no timing leak of key bytes.
-        // `=` padding optional, as for ciphertext (`trim_end_matches` sees only padding).
-        KeyEncoding::Base64 => {
-            base64ct::Base64Unpadded::decode_vec(text.trim().trim_end_matches('='))
-                .map_err(|_| not_decodable.clone())?
-        }
+        KeyEncoding::Base64 => return base64_bytes(text).ok_or(not_decodable),
         KeyEncoding::Hex => base16ct::mixed::decode_vec(text.trim()).map_err(|_| not_decodable)?,
     }))
+}
+
+/// Decodes Base64 key text under the same policy as ciphertext: `=` padding
+/// optional, and non-zero spare bits in the last character accepted (as
+/// Node, Java, PHP, Python and Go accept them); other alphabets refused.
+fn base64_bytes(text: &str) -> Option<Zeroizing<Vec<u8>>> {
+    let unpadded = text.trim().trim_end_matches('=');
+    if unpadded.len() % 4 == 1 {
+        return None; // one character cannot hold a byte
+    }
+    // Completing the last group with `A` (zero bits) moves its spare bits into
+    // a byte of their own, which is dropped: base64ct, strict about spare
+    // bits, then has none to refuse.
+    let mut whole = Zeroizing::new(String::with_capacity(unpadded.len() + 3));
+    whole.push_str(unpadded);
+    while !whole.len().is_multiple_of(4) {
+        whole.push('A');
+    }
+    let mut bytes = Zeroizing::new(base64ct::Base64Unpadded::decode_vec(&whole).ok()?);
+    bytes.truncate(unpadded.len() * 6 / 8);
+    Some(bytes)
 }
 
 fn wrong_length(text: &str, bytes: &[u8], encoding: KeyEncoding, part: Part) -> KeyError {
@@ -460,6 +477,42 @@ mod tests {
             }
         );
         assert!(Key::parse("%%%", KeyEncoding::Base64).is_err());
+    }
+
+    #[test]
+    fn base64_keys_follow_the_ciphertext_decoding_policy() {
+        let bytes: Vec<u8> = (100..132).collect();
+        let canonical = base64ct::Base64::encode_string(&bytes); // 43 characters and `=`
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let (head, last) = canonical.trim_end_matches('=').split_at(42);
+        // The 43rd character carries 2 data bits and 4 spare ones: set a spare one.
+        let sloppy = format!(
+            "{head}{}",
+            &alphabet[alphabet.find(last).unwrap() + 1..][..1]
+        );
+        for text in [canonical.clone(), sloppy.clone(), format!("{sloppy}=")] {
+            let key = Key::parse(&text, KeyEncoding::Base64).unwrap();
+            assert_eq!(key.expose()[..], bytes[..], "{text}");
+        }
+        let iv_bytes: Vec<u8> = (7..23).collect();
+        let iv = base64ct::Base64::encode_string(&iv_bytes);
+        let parsed = Iv::parse(iv.trim_end_matches('='), KeyEncoding::Base64).unwrap();
+        assert_eq!(parsed.expose()[..], iv_bytes[..]);
+
+        // Strict where a mistake is likely: the URL-safe alphabet, a dangling
+        // character, and text after the padding.
+        let url_safe = canonical.replace('+', "-").replace('/', "_");
+        assert_ne!(url_safe, canonical, "the sample must use + or /");
+        let dangling = format!("{}AA", canonical.trim_end_matches('=')); // 45 characters
+        for bad in [url_safe, dangling, format!("{canonical}A")] {
+            assert!(
+                matches!(
+                    Key::parse(&bad, KeyEncoding::Base64),
+                    Err(KeyError::NotDecodable { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
