@@ -200,9 +200,13 @@ fn keygen_to_a_file_says_what_it_wrote_and_what_comes_next() {
 }
 
 #[test]
-fn the_quick_starts_key_file_is_ignored_by_git() {
+fn key_files_and_send_journals_are_ignored_by_git() {
     let root = env!("CARGO_MANIFEST_DIR");
-    for name in ["ce.env", "k.env", "sub/prod.env"] {
+    let journals = ["events.json.ce-send", "events.json.ce-send.rejects.jsonl"];
+    for name in ["ce.env", "k.env", "sub/prod.env"]
+        .into_iter()
+        .chain(journals)
+    {
         let status = std::process::Command::new("git")
             .args(["check-ignore", "--no-index", "-q", name])
             .current_dir(root)
@@ -210,4 +214,64 @@ fn the_quick_starts_key_file_is_ignored_by_git() {
             .unwrap();
         assert!(status.success(), "{name} is not in .gitignore");
     }
+}
+
+#[test]
+fn keygen_writes_a_profile_outside_the_working_tree() {
+    let config = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let keygen = || {
+        let mut cmd = ce();
+        cmd.current_dir(work.path())
+            .env("XDG_CONFIG_HOME", config.path())
+            .args(["keygen", "--profile", "shop"]);
+        cmd
+    };
+    let out = keygen().assert().success().stdout("").get_output().clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let file = config.path().join("ce-crypt").join("shop.env");
+    assert!(
+        stderr.contains(&format!(
+            "wrote a new key and IV to {} (mode 0600",
+            file.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ce-crypt encrypt --profile shop"),
+        "{stderr}"
+    );
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(mode(file.parent().unwrap()), 0o700);
+    assert_eq!(
+        std::fs::read_dir(work.path()).unwrap().count(),
+        0,
+        "nothing in the working tree"
+    );
+
+    // Never overwritten without --force.
+    let before = std::fs::read_to_string(&file).unwrap();
+    keygen()
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("already exists"));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+    keygen().arg("--force").assert().success();
+    assert_ne!(std::fs::read_to_string(&file).unwrap(), before);
+
+    // The profile is what encrypt --profile reads.
+    let (key, iv) = parse_env(&std::fs::read_to_string(&file).unwrap());
+    let ciphertext = ce()
+        .env("XDG_CONFIG_HOME", config.path())
+        .args(["encrypt", "--profile", "shop", SAMPLE])
+        .stdout_ok();
+    assert_eq!(
+        String::from_utf8(ciphertext).unwrap().trim_end(),
+        openssl_encrypt(&key, &iv, SAMPLE.as_bytes())
+    );
+    // -o and --profile name two places: refused.
+    ce().env("XDG_CONFIG_HOME", config.path())
+        .args(["keygen", "--profile", "x", "-o", "x.env"])
+        .assert()
+        .code(2);
 }

@@ -55,6 +55,7 @@ fn the_readmes_runnable_blocks_run_as_written() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
+    let config = tempfile::tempdir().unwrap(); // where `keygen --profile` writes
     let mut sent = 0;
     for block in &blocks {
         let mut cmd = std::process::Command::new("sh");
@@ -62,7 +63,8 @@ fn the_readmes_runnable_blocks_run_as_written() {
             .current_dir(dir.path())
             .env("PATH", &path)
             .env("CE_ENDPOINT", server.url())
-            .env("CE_API_KEY", "test-api-key");
+            .env("CE_API_KEY", "test-api-key")
+            .env("XDG_CONFIG_HOME", config.path());
         for var in [
             "CE_SECRET_KEY",
             "CE_SECRET_IV",
@@ -91,4 +93,53 @@ fn the_readmes_runnable_blocks_run_as_written() {
 fn only_marked_blocks_are_picked() {
     let md = "```sh\nnot this\n```\n```sh runnable\na\nb\n```\ntext\n```sh runnable\nc\n```\n";
     assert_eq!(runnable_blocks(md), ["a\nb\n", "c\n"]);
+}
+
+/// The measured figures in `markdown`: a number directly followed by ` ms`
+/// or `×`, as (value, unit, decimals written).
+fn figures(markdown: &str) -> Vec<(f64, &'static str, usize)> {
+    let mut found = Vec::new();
+    for unit in [" ms", "×"] {
+        for (at, _) in markdown.match_indices(unit) {
+            let head = &markdown[..at];
+            let start = head
+                .rfind(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
+                .map_or(0, |i| i + head[i..].chars().next().unwrap().len_utf8());
+            let text = head[start..].replace(',', "");
+            if let Ok(value) = text.parse::<f64>() {
+                let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+                found.push((value, unit.trim(), decimals));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn every_figure_in_the_readme_is_one_from_the_benchmarks_page() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let benchmarks = std::fs::read_to_string(format!("{root}/docs/BENCHMARKS.md")).unwrap();
+    let measured = figures(&benchmarks);
+    assert!(measured.len() > 10, "the benchmarks page has figures");
+    for (value, unit, decimals) in figures(&readme) {
+        // The README may round a figure to fewer decimals, never invent one.
+        let scale = 10f64.powi(decimals as i32);
+        let agrees = measured
+            .iter()
+            .any(|&(m, u, _)| u == unit && (m * scale).round() == (value * scale).round());
+        assert!(
+            agrees,
+            "README figure {value} {unit} is not in docs/BENCHMARKS.md"
+        );
+    }
+}
+
+#[test]
+fn figures_are_read_with_their_units() {
+    let md = "took 1,204.5 ms, then 150 ms; 0.23× openssl; 3 minutes";
+    assert_eq!(
+        figures(md),
+        [(1204.5, "ms", 1), (150.0, "ms", 0), (0.23, "×", 2)]
+    );
 }

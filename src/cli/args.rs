@@ -171,12 +171,16 @@ pub struct KeygenArgs {
     #[arg(long, value_enum, default_value_t = KeygenFormat::Env)]
     pub format: KeygenFormat,
 
-    /// Write to FILE (created with mode 0600) instead of standard output.
+    /// Write to FILE (created with mode 0600) instead of standard output (not with --profile).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Replace FILE if it exists (keygen never overwrites keys otherwise).
-    #[arg(long, requires = "output")]
+    /// Write the key file of profile NAME, $XDG_CONFIG_HOME/ce-crypt/NAME.env (~/.config/...), outside any repository; not with -o.
+    #[arg(long, value_name = "NAME", conflicts_with = "output")]
+    pub profile: Option<String>,
+
+    /// Replace the file if it exists (keygen never overwrites keys otherwise).
+    #[arg(long)]
     pub force: bool,
 
     /// utf8: 32+16 characters of [A-Za-z0-9], as Netcore's script; base64/hex: random bytes.

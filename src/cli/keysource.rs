@@ -114,8 +114,23 @@ pub fn key_file_path(args: &KeyArgs) -> Result<Option<PathBuf>> {
     })
 }
 
-/// `$XDG_CONFIG_HOME/ce-crypt/NAME.env`, or `~/.config/ce-crypt/NAME.env`.
+/// The key file of an existing profile.
 fn profile_path(name: &str) -> Result<PathBuf> {
+    let path = profile_location(name)?;
+    if !path.exists() {
+        let name = name.trim();
+        bail!(
+            "the profile {name} does not exist: create it with ce-crypt keygen --profile {name} \
+             (then add CE_API_KEY=, CE_ASSET_ID=, CE_REGION= lines to {} as needed)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// Where profile NAME's key file lives, whether or not it exists:
+/// `$XDG_CONFIG_HOME/ce-crypt/NAME.env`, or `~/.config/ce-crypt/NAME.env`.
+pub fn profile_location(name: &str) -> Result<PathBuf> {
     let name = name.trim();
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
         bail!("the profile name {name:?} is not a plain name: use letters, digits, - and _");
@@ -129,16 +144,7 @@ fn profile_path(name: &str) -> Result<PathBuf> {
             }
         },
     };
-    let path = config.join("ce-crypt").join(format!("{name}.env"));
-    if !path.exists() {
-        bail!(
-            "the profile {name} does not exist: create {} (ce-crypt keygen -o {} writes the keys; \
-             add CE_API_KEY=, CE_ASSET_ID=, CE_REGION= lines as needed)",
-            path.display(),
-            path.display()
-        );
-    }
-    Ok(path)
+    Ok(config.join("ce-crypt").join(format!("{name}.env")))
 }
 
 /// An environment variable holding a secret, if it is set.
