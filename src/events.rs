@@ -411,17 +411,7 @@ pub fn summarize(bytes: &[u8]) -> Result<EventsSummary, JsonError> {
 fn shared_asset_id(events: &[&RawValue]) -> Result<Option<String>, JsonError> {
     let mut shared: Option<Cow<'_, str>> = None;
     for event in events {
-        let id = match kind(event) {
-            Kind::Object => {
-                let members: Members<'_> = serde_json::from_str(event.get())?;
-                match members.get("asset_id") {
-                    Some(id) if kind(id) == Kind::String => Some(text(id)?),
-                    _ => None,
-                }
-            }
-            _ => None,
-        };
-        match (id, &shared) {
+        match (asset_of(event)?, &shared) {
             (None, _) => return Ok(None),
             (Some(id), None) => shared = Some(id),
             (Some(id), Some(first)) if id == *first => {}
@@ -429,6 +419,66 @@ fn shared_asset_id(events: &[&RawValue]) -> Result<Option<String>, JsonError> {
         }
     }
     Ok(shared.map(Cow::into_owned))
+}
+
+/// An event's `asset_id`, when it is an object whose `asset_id` is a string.
+fn asset_of(event: &RawValue) -> Result<Option<Cow<'_, str>>, JsonError> {
+    if kind(event) != Kind::Object {
+        return Ok(None);
+    }
+    let members: Members<'_> = serde_json::from_str(event.get())?;
+    match members.get("asset_id") {
+        Some(id) if kind(id) == Kind::String => Ok(Some(text(id)?)),
+        _ => Ok(None),
+    }
+}
+
+/// An event's `asset_id`, without judging the event (when the checks are skipped).
+pub fn asset_id(event: &RawValue) -> Result<Option<String>, JsonError> {
+    Ok(asset_of(event)?.map(Cow::into_owned))
+}
+
+/// One event judged on its own, as a bulk upload judges each event it reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventVerdict {
+    /// The rules it breaks (warnings too, under [`EventRules::strict`]):
+    /// empty when it may be sent.
+    pub problems: Vec<Problem>,
+    /// What passed with a warning.
+    pub warnings: Warnings,
+    /// Its `asset_id`, when that is a non-empty string.
+    pub asset_id: Option<String>,
+}
+
+/// Checks one event against the per-event rules of [`RULES`] (and against
+/// [`EventRules::asset`], if set); `place` names it in problems: `event[5]`,
+/// `line 3`. The rules about a whole payload (its size, one asset) are the
+/// caller's: a bulk upload makes its own batches.
+pub fn check_event(
+    event: &RawValue,
+    place: &str,
+    rules: &EventRules,
+) -> Result<EventVerdict, JsonError> {
+    payload::json_text(event.get().as_bytes())?;
+    let mut checker = Checker {
+        rules,
+        now: Timestamp::try_from(rules.now).ok(),
+        problems: Vec::new(),
+        warnings: Warnings::default(),
+        asset: rules.asset.as_deref().map(|id| (Cow::Borrowed(id), None)),
+        asset_reported: false,
+    };
+    checker.event(0, place.to_owned(), event)?;
+    let asset_id = match &rules.asset {
+        // The forced asset: the event's own, if it named one, equals it or was reported.
+        Some(forced) => asset_of(event)?.map(|_| forced.clone()),
+        None => checker.asset.map(|(id, _)| id.into_owned()),
+    };
+    Ok(EventVerdict {
+        problems: checker.problems,
+        warnings: checker.warnings,
+        asset_id,
+    })
 }
 
 /// Checks a payload against [`RULES`]: a non-empty JSON array of at most
@@ -477,7 +527,7 @@ pub fn check(bytes: &[u8], rules: &EventRules) -> Result<EventsSummary, EventChe
         );
     }
     for (index, event) in events.iter().enumerate() {
-        checker.event(index, event)?;
+        checker.event(index, format!("event[{index}]"), event)?;
     }
     let Checker {
         problems,
@@ -538,8 +588,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn event(&mut self, index: usize, event: &'a RawValue) -> Result<(), JsonError> {
-        let place = format!("event[{index}]");
+    fn event(&mut self, index: usize, place: String, event: &'a RawValue) -> Result<(), JsonError> {
         if kind(event) != Kind::Object {
             self.report(
                 Rule::Object,

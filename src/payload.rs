@@ -176,6 +176,15 @@ fn utf8_text(bytes: &[u8]) -> Result<&str, JsonError> {
     })
 }
 
+/// What is wrong with the encoding of text that starts with `start`: a
+/// byte-order mark, UTF-16 or UTF-32 (for a stream, judged by its first bytes).
+pub(crate) fn encoding_problem(start: &[u8]) -> Option<JsonError> {
+    match utf8_text(&start[..start.len().min(4)]) {
+        Err(error) if error.kind != JsonErrorKind::Utf8 => Some(error),
+        _ => None,
+    }
+}
+
 /// UTF-16 or UTF-32, by the byte-order mark or by the zero bytes around the
 /// first character (JSON text starts with an ASCII character).
 fn wide_encoding(bytes: &[u8]) -> Option<WideEncoding> {

@@ -79,9 +79,12 @@ fn serve(status: &'static str, body: &'static str) -> (String, JoinHandle<Receiv
     (url, handle)
 }
 
+/// `send` with the test key, making one attempt per request: these tests are
+/// about what one answer does (retries are tested in `cli_send_bulk`).
 fn send() -> Command {
     let mut cmd = ce_keyed();
-    cmd.env("CE_API_KEY", API_KEY).arg("send");
+    cmd.env("CE_API_KEY", API_KEY)
+        .args(["send", "--retries", "0"]);
     cmd
 }
 

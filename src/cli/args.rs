@@ -109,7 +109,7 @@ EXAMPLES:
   ce-crypt send --key-file ce.env --api-key-file api.key --method gcm-base64 -i events.json
 
 ", environment!()))]
-    Send(SendArgs),
+    Send(Box<SendArgs>),
 
     /// Print a shell completion script.
     #[command(after_help = concat!("\
@@ -175,7 +175,7 @@ pub struct KeygenArgs {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Write the key file of profile NAME, $XDG_CONFIG_HOME/ce-crypt/NAME.env (~/.config/...), outside any repository; not with -o.
+    /// Write the key file of profile NAME, $XDG_CONFIG_HOME/ce-crypt/NAME.env (~/.config/...), outside any repository (not with --output).
     #[arg(long, value_name = "NAME", conflicts_with = "output")]
     pub profile: Option<String>,
 
@@ -189,7 +189,7 @@ pub struct KeygenArgs {
 }
 
 /// Where the key and IV come from (first match wins: flags, key file, environment).
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct KeyArgs {
     /// The secret key (prefer --key-file or CE_SECRET_KEY: flags show in `ps` and shell history; write --key=VALUE for a key starting with `-`; not with --key-file or --profile).
     #[arg(long, value_name = "KEY")]
@@ -324,9 +324,53 @@ pub struct SendArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_timeout)]
     pub timeout: f64,
 
-    /// Send nothing; print an equivalent sh script for curl ($CE_API_KEY stands for the key).
-    #[arg(long)]
+    /// Send nothing; print an equivalent sh script for curl ($CE_API_KEY stands for the key); one request's worth of events (not with --lines).
+    #[arg(long, conflicts_with = "lines")]
     pub dry_run: bool,
+
+    /// The input is NDJSON: each non-empty line one event object, or an array of events (not with --dry-run).
+    #[arg(long)]
+    pub lines: bool,
+
+    /// Events per request, 1 to 1000 (the API's limit).
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = parse_batch_size)]
+    pub batch_size: usize,
+
+    /// Requests in flight at once, over reused connections (1 to 64).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=64))]
+    pub concurrency: u8,
+
+    /// Start at most R requests per second (e.g. 2 or 0.5) [default: no limit].
+    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+
+    /// Retries per request after 429, 5xx, a timeout or a broken connection, with exponential backoff.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub retries: u32,
+
+    /// Stop, sending nothing further, once more than N events were rejected (a file is checked whole before the first request).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_rejects: u64,
+
+    /// Record acknowledged batches in FILE (mode 0600) so that a rerun resumes [default: the input file's name + .ce-send; required for standard input holding more than one request's worth].
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+
+    /// Forget what the journal recorded and send every event again.
+    #[arg(long)]
+    pub restart: bool,
+
+    /// Write rejected events there, one JSON line each, with the reasons [default: the journal's name + .rejects.jsonl].
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+
+    /// Write the final counts there as JSON (read, sent, rejected, pending, ...).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// No progress bar, no progress lines, no summary: only errors.
+    #[arg(short, long)]
+    pub quiet: bool,
 
     /// Skip the event checks; the payload must still be JSON (not with --strict).
     #[arg(long)]
@@ -409,6 +453,28 @@ fn regions() -> Listed<Region> {
     Listed {
         parse: |text| text.parse::<Region>().map_err(|e| e.to_string()),
         values: Region::ALL.iter().map(|r| r.name()).collect(),
+    }
+}
+
+fn parse_batch_size(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=ce_crypt::events::MAX_EVENTS).contains(&n) => Ok(n),
+        Ok(n) if n > ce_crypt::events::MAX_EVENTS => Err(format!(
+            "the API takes at most {} events per request; give 1 to {}",
+            ce_crypt::events::MAX_EVENTS,
+            ce_crypt::events::MAX_EVENTS
+        )),
+        _ => Err(format!(
+            "give a number of events from 1 to {}",
+            ce_crypt::events::MAX_EVENTS
+        )),
+    }
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate <= 10_000.0 => Ok(rate),
+        _ => Err("give requests per second above 0 and at most 10000, e.g. 2 or 0.5".into()),
     }
 }
 

@@ -14,6 +14,7 @@ use ce_crypt::keys::{ENCODING_VAR, IV_VAR, KEY_VAR, LengthHint};
 use ce_crypt::lines::LinesError;
 use ce_crypt::payload::WideEncoding;
 use ce_crypt::pretty::PrettyError;
+use ce_crypt::upload::bulk::{BulkError, SourceError};
 use ce_crypt::{
     CipherError, CryptoError, DecodeError, DecryptError, EncryptError, EventCheckError, JsonError,
     JsonErrorKind, KeyError, LineError, NotARequestBody, TextEncoding, UploadError,
@@ -59,6 +60,12 @@ pub enum Doing {
     /// Anything else.
     Other,
 }
+
+/// A command that has said everything itself and only needs this exit
+/// status (send's summary, say): not printed again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("exit status {0}")]
+pub struct ExitStatus(pub u8);
 
 /// Prints the error on standard error.
 pub fn report(error: &anyhow::Error, doing: Doing) {
@@ -201,6 +208,10 @@ fn unwrapped<'a>(cause: &'a (dyn Error + 'static)) -> &'a (dyn Error + 'static) 
         }
     } else if let Some(PrettyError::Json(inner)) = cause.downcast_ref() {
         Some(inner)
+    } else if let Some(BulkError::Input(inner)) = cause.downcast_ref() {
+        Some(inner)
+    } else if let Some(SourceError::Encoding(inner)) = cause.downcast_ref() {
+        Some(inner)
     } else {
         None
     };
@@ -212,6 +223,30 @@ fn advice_for(
     source: Option<&KeySource>,
     doing: Doing,
 ) -> Option<String> {
+    if let Some(error) = cause.downcast_ref::<BulkError>() {
+        return match error {
+            BulkError::NeedsJournal { .. } => {
+                Some("; pass --journal FILE (nothing was sent)".to_owned())
+            }
+            BulkError::InputChanged { .. } => Some(
+                "; send the original input to finish it, pass --restart to send this input \
+                 from the start, or --journal NEW to keep a separate record"
+                    .to_owned(),
+            ),
+            BulkError::FormatChanged { .. } => {
+                Some("; add or drop --lines as the first run had it, or pass --restart".to_owned())
+            }
+            BulkError::Journal(_) => Some(
+                "; move it away, give another with --journal FILE, or pass --restart to start \
+                 over"
+                    .to_owned(),
+            ),
+            _ => None,
+        };
+    }
+    if let Some(SourceError::Malformed { .. }) = cause.downcast_ref() {
+        return Some("; nothing was sent: fix the input and run again".to_owned());
+    }
     if let Some(error) = cause.downcast_ref::<CipherError>() {
         let CipherError::MissingIv(_) = error else {
             return None;

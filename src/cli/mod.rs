@@ -45,6 +45,9 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if error::is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) if error.is::<error::ExitStatus>() => {
+            ExitCode::from(error.downcast_ref::<error::ExitStatus>().map_or(1, |s| s.0))
+        }
         Err(error) => {
             error::report(&error, doing);
             ExitCode::FAILURE
@@ -58,7 +61,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Encrypt(args) => encrypt::run(args),
         Command::Decrypt(args) => decrypt::run(args),
         Command::Check(args) => check::run(args),
-        Command::Send(args) => send::run(args),
+        Command::Send(args) => send::run(*args),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
         Command::Methods => methods::run(),

@@ -26,13 +26,18 @@ const BUFFER: usize = 256 * 1024;
 static TEMP_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 /// On SIGINT, SIGTERM or SIGHUP, removes the temporary files of outputs not
-/// yet committed, then exits with 128 + the signal's number, as a shell does.
+/// yet committed, then exits with 128 + the signal's number, as a shell does
+/// (unless a command asked to wind down first: see
+/// [`process::stop_flag`](super::process::stop_flag)).
 pub fn clean_up_on_signals() -> Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
         .context("could not set up signal handling")?;
     thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
+        for signal in signals.forever() {
+            if super::process::interrupt_gently(signal) {
+                continue;
+            }
             // Held until the exit: a commit cannot rename a file half-way through this.
             let temps = TEMP_FILES.lock().unwrap_or_else(PoisonError::into_inner);
             for path in temps.iter() {

@@ -1,7 +1,9 @@
-//! The process itself: no core dumps (they would hold keys and plaintext), and
-//! whether standard output is still there to write to.
+//! The process itself: no core dumps (they would hold keys and plaintext),
+//! whether standard output is still there to write to, and stopping gently
+//! on a signal when a command asks to.
 
 use std::io;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use anyhow::{Result, bail};
 
@@ -58,4 +60,35 @@ pub fn check_stdout_open() -> Result<()> {
 #[cfg(not(unix))]
 pub fn check_stdout_open() -> Result<()> {
     Ok(())
+}
+
+/// Whether the first signal should only set [`STOP`].
+static GENTLE: AtomicBool = AtomicBool::new(false);
+/// Set by the first SIGINT, SIGTERM or SIGHUP once [`stop_flag`] was called.
+static STOP: AtomicBool = AtomicBool::new(false);
+/// The signal that set [`STOP`].
+static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// From now on, the first SIGINT, SIGTERM or SIGHUP sets the returned flag
+/// (the command winds down and exits itself); a second one ends the process.
+pub fn stop_flag() -> &'static AtomicBool {
+    GENTLE.store(true, Ordering::SeqCst);
+    &STOP
+}
+
+/// The signal that set the stop flag, if one did.
+pub fn stop_signal() -> Option<i32> {
+    Some(STOP_SIGNAL.load(Ordering::SeqCst)).filter(|s| *s != 0)
+}
+
+/// Called by the signal thread: true if `signal` only asks the command to stop.
+pub fn interrupt_gently(signal: i32) -> bool {
+    if !GENTLE.load(Ordering::SeqCst) || STOP.swap(true, Ordering::SeqCst) {
+        return false;
+    }
+    STOP_SIGNAL.store(signal, Ordering::SeqCst);
+    eprintln!(
+        "\nstopping: no new requests; waiting for those in flight (interrupt again to quit at once)"
+    );
+    true
 }

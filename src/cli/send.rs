@@ -14,7 +14,7 @@ use ce_crypt::keys::{API_KEY_VAR, ASSET_ID_VAR, ENDPOINT_VAR, KeyFile, REGION_VA
 use ce_crypt::upload::curl::{self, CurlOptions};
 use ce_crypt::upload::{
     ApiKey, Client, ClientConfig, Endpoint, ExtraCa, ProxyUrl, Region, Upload, check_header_value,
-    header_lines, proxy,
+    proxy,
 };
 use ce_crypt::{Cipher, EventRules, events, request};
 
@@ -23,69 +23,34 @@ use super::error;
 use super::input::Input;
 use super::keysource;
 
+mod bulk;
+
 /// Environment variable naming an extra CA file, as `--cacert` does.
 const CA_FILE_VAR: &str = "CE_CA_FILE";
 
 /// Checks, encrypts and sends (or, with `--dry-run`, prints a curl script).
 pub fn run(args: SendArgs) -> Result<()> {
-    let (cipher, key_file) = keysource::resolve_with_file(args.payload.keys, args.payload.method)?;
+    let (cipher, key_file) =
+        keysource::resolve_with_file(args.payload.keys.clone(), args.payload.method)?;
     let key_file = key_file.unwrap_or_default();
-    let endpoint = endpoint(args.endpoint, args.region, &key_file)?;
+    let endpoint = endpoint(args.endpoint.clone(), args.region, &key_file)?;
     // Look for the API key before reading the payload, so a missing key fails fast.
     let api_key = if args.dry_run {
         None
     } else {
-        Some(api_key(args.api_key_file, &key_file)?)
+        Some(api_key(args.api_key_file.clone(), &key_file)?)
     };
-    let ca_file = args.cacert.or_else(|| env_path(CA_FILE_VAR));
-    let explicit_proxy = args.proxy.is_some();
+    let ca_file = args.cacert.clone().or_else(|| env_path(CA_FILE_VAR));
     let proxy = if args.no_proxy {
         None
-    } else if let Some(url) = args.proxy {
-        Some(ProxyUrl::parse(&url)?)
+    } else if let Some(url) = &args.proxy {
+        Some(ProxyUrl::parse(url)?)
     } else {
         proxy::from_environment(&endpoint, |name| env::var(name).ok())?
     };
-
-    let payload =
-        Input::choose(args.payload.text, args.payload.input.input, "payload")?.read_all()?;
-    let chosen = chosen_asset(args.asset, &key_file)?;
-    let summary = if args.no_check {
-        // Still JSON, and still look for a shared asset_id, without judging the events.
-        events::summarize(&payload)?
-    } else {
-        // The events must all belong to the asset named for x-asset, if one is.
-        let rules = EventRules::new(SystemTime::now())
-            .strict(args.strict)
-            .asset(chosen.as_ref().map(|(asset, _)| asset.clone()));
-        let summary = events::check(&payload, &rules)?;
-        error::warn(&summary.warnings);
-        summary
-    };
-    let asset_id = asset_id(chosen, summary.shared_asset_id)?;
-    let body = request::body(&cipher.encrypt(&payload)?);
-    let upload = Upload {
-        endpoint: &endpoint,
-        method: cipher.method(),
-        asset_id: &asset_id,
-        body: &body,
-    };
-
-    let mut stdout = io::stdout().lock();
+    let chosen = chosen_asset(args.asset.clone(), &key_file)?;
     let Some(api_key) = api_key else {
-        let options = CurlOptions {
-            ca_files: ca_file.iter().map(|p| p.display().to_string()).collect(),
-            // A proxy from the environment reaches curl through the same variables.
-            proxy: match (args.no_proxy, &proxy) {
-                (true, _) => Some(None),
-                (false, Some(proxy)) if explicit_proxy => Some(Some(proxy.to_string())),
-                _ => None,
-            },
-            timeout_seconds: Some(args.timeout),
-        };
-        stdout.write_all(curl::curl_script(&upload, &options).as_bytes())?;
-        stdout.flush()?;
-        return Ok(());
+        return dry_run(args, &cipher, &endpoint, chosen, ca_file, proxy);
     };
 
     let mut config = ClientConfig::new()
@@ -101,38 +66,60 @@ pub fn run(args: SendArgs) -> Result<()> {
     }
     let client = Client::new(config)?;
     if args.verbose {
-        describe(&client, &upload, &cipher);
+        describe_client(&client, &endpoint, &cipher);
     }
-    let answer = client.send(&upload, &api_key);
-    if args.verbose {
-        match &answer {
-            Ok(answer) => eprintln!(
-                "< {} {} in {:.3} s",
-                answer.status,
-                answer.reason,
-                answer.elapsed.as_secs_f64()
-            ),
-            Err(error) => eprintln!("< {error}"),
-        }
-    }
-    let answer = answer?;
-    stdout.write_all(answer.body.as_bytes())?;
-    if !answer.body.ends_with('\n') {
-        stdout.write_all(b"\n")?;
-    }
+    bulk::send(&args, &client, &endpoint, &api_key, &cipher, chosen)
+}
+
+/// `--dry-run`: one request's worth of events, as a curl script.
+fn dry_run(
+    args: SendArgs,
+    cipher: &Cipher,
+    endpoint: &Endpoint,
+    chosen: Option<(String, String)>,
+    ca_file: Option<PathBuf>,
+    proxy: Option<ProxyUrl>,
+) -> Result<()> {
+    let payload =
+        Input::choose(args.payload.text, args.payload.input.input, "payload")?.read_all()?;
+    let summary = if args.no_check {
+        // Still JSON, and still look for a shared asset_id, without judging the events.
+        events::summarize(&payload)?
+    } else {
+        // The events must all belong to the asset named for x-asset, if one is.
+        let rules = EventRules::new(SystemTime::now())
+            .strict(args.strict)
+            .asset(chosen.as_ref().map(|(asset, _)| asset.clone()));
+        let summary = events::check(&payload, &rules)?;
+        error::warn(&summary.warnings);
+        summary
+    };
+    let asset_id = asset_id(chosen, summary.shared_asset_id)?;
+    let body = request::body(&cipher.encrypt(&payload)?);
+    let upload = Upload {
+        endpoint,
+        method: cipher.method(),
+        asset_id: &asset_id,
+        body: &body,
+    };
+    let options = CurlOptions {
+        ca_files: ca_file.iter().map(|p| p.display().to_string()).collect(),
+        // A proxy from the environment reaches curl through the same variables.
+        proxy: match (args.no_proxy, &proxy) {
+            (true, _) => Some(None),
+            (false, Some(proxy)) if args.proxy.is_some() => Some(Some(proxy.to_string())),
+            _ => None,
+        },
+        timeout_seconds: Some(args.timeout),
+    };
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(curl::curl_script(&upload, &options).as_bytes())?;
     stdout.flush()?;
-    if answer.body_incomplete {
-        eprintln!(
-            "note: the API accepted the upload ({} {}); its answer was longer than 1 MiB or \
-             broke off, and only its start is shown",
-            answer.status, answer.reason
-        );
-    }
     Ok(())
 }
 
-/// `-v`: what is about to be sent, the API key redacted.
-fn describe(client: &Client, upload: &Upload<'_>, cipher: &Cipher) {
+/// `-v`: how the client connects, and where to.
+fn describe_client(client: &Client, endpoint: &Endpoint, cipher: &Cipher) {
     let trust = client.trust();
     eprintln!(
         "* method {} ({}), trust: {} system + {} bundled + {} extra CA certificates, proxy: {}",
@@ -145,11 +132,11 @@ fn describe(client: &Client, upload: &Upload<'_>, cipher: &Cipher) {
             .proxy()
             .map_or_else(|| "none".to_owned(), ToString::to_string)
     );
-    eprintln!("> POST {}", upload.endpoint);
-    for (name, value) in header_lines(upload, "[redacted]") {
-        eprintln!("> {name}: {value}");
-    }
-    eprintln!("> ({} bytes of body)", upload.body.len());
+    eprintln!("> POST {endpoint}");
+    eprintln!("> Content-Type: application/json");
+    eprintln!("> x-eCode: {}", cipher.method().code());
+    eprintln!("> x-asset: (each batch's asset id)");
+    eprintln!("> Authorization: Bearer [redacted]");
 }
 
 /// `--endpoint`, `--region`, `CE_ENDPOINT`, `CE_REGION`, then the key file's, then us.

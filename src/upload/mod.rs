@@ -14,6 +14,7 @@
 //!
 //! One client keeps its connections open across requests.
 
+pub mod bulk;
 pub mod curl;
 pub mod endpoint;
 pub mod proxy;
@@ -183,7 +184,7 @@ pub struct Answer {
 }
 
 /// Why an upload failed. No message holds the API key.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UploadError {
     /// The API answered with a status other than 2xx or 3xx.
@@ -195,6 +196,8 @@ pub enum UploadError {
         reason: String,
         /// The response body, cleaned and shortened, the API key redacted.
         body: String,
+        /// How long the API asked to wait before trying again (`Retry-After`).
+        retry_after: Option<Duration>,
     },
     /// The API answered with a redirect, which is never followed for an upload.
     #[error(
@@ -316,6 +319,11 @@ impl Client {
                 location,
             });
         }
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| bulk::parse_retry_after(value, std::time::SystemTime::now()));
         let limit = if status.is_success() {
             SUCCESS_BODY_LIMIT
         } else {
@@ -340,6 +348,7 @@ impl Client {
                 status: status.as_u16(),
                 reason,
                 body: shorten(&clean(&body, api_key)),
+                retry_after,
             })
         }
     }
