@@ -1,0 +1,472 @@
+//! `ce-crypt send` with many events, against a stand-in API on loopback that
+//! decrypts every batch (see `common/standin.rs`). What these tests prove is
+//! read off the set of identities the stand-in accepted.
+#![cfg(feature = "cli")]
+
+mod common;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::standin::{self, API_KEY, Faults, StandIn, all_users, ndjson};
+use common::*;
+
+/// A folder holding the input, the journal, the rejects and the report.
+struct Run {
+    dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn new(input: &str, name: &str) -> Run {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(name), input).unwrap();
+        Run { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `send --lines -i events.ndjson` (or the file given) to `api`, reporting to report.json.
+    fn send(&self, api: &StandIn, input: &str) -> Command {
+        let mut cmd = ce_keyed();
+        cmd.current_dir(self.dir.path())
+            .env("CE_API_KEY", API_KEY)
+            .args(["send", "--endpoint", &api.url(), "-i", input])
+            .args(["--report", "report.json"]);
+        if input.ends_with(".ndjson") {
+            cmd.arg("--lines");
+        }
+        cmd
+    }
+
+    fn report(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.path("report.json")).expect("a report");
+        let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let n = |k: &str| {
+            report[k]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{k} in {report}"))
+        };
+        assert_eq!(
+            n("sent") + n("rejected") + n("pending"),
+            n("read"),
+            "the counts add up: {report}"
+        );
+        report
+    }
+
+    fn journal_text(&self, input: &str) -> String {
+        std::fs::read_to_string(self.path(&format!("{input}.ce-send"))).expect("a journal")
+    }
+}
+
+fn identities(seen: &standin::Seen) -> BTreeSet<String> {
+    seen.accepted.iter().cloned().collect()
+}
+
+fn duplicates(seen: &standin::Seen) -> usize {
+    seen.accepted.len() - identities(seen).len()
+}
+
+#[test]
+fn every_event_arrives_in_batches_of_at_most_1000_of_one_asset() {
+    // 1200 events of asset A, 900 of B, then 400 of A again.
+    let asset = |i: usize| if (1200..2100).contains(&i) { "B" } else { "A" }.to_owned();
+    let run = Run::new(&ndjson(2500, asset), "events.ndjson");
+    let api = StandIn::start(Faults::default());
+    run.send(&api, "events.ndjson")
+        .assert()
+        .success()
+        .stdout("");
+    let seen = api.seen();
+    assert!(seen.violations.is_empty(), "{:?}", seen.violations);
+    assert_eq!(identities(&seen), all_users(2500));
+    assert_eq!(duplicates(&seen), 0);
+    let sizes: Vec<(&str, usize)> = seen.batches.iter().map(|(a, n)| (a.as_str(), *n)).collect();
+    let mut sorted = sizes.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        [("A", 200), ("A", 400), ("A", 1000), ("B", 900)],
+        "{sizes:?}"
+    );
+    let report = run.report();
+    assert_eq!(report["sent"], 2500);
+    assert_eq!(report["outcome"], "finished");
+    // Four requests over the client's few connections, reused.
+    let connections: BTreeSet<usize> = api.server.requests().iter().map(|r| r.connection).collect();
+    assert!(connections.len() <= 4, "{connections:?}");
+
+    // The journal knows it is finished: a rerun sends nothing.
+    let stderr = run
+        .send(&api, "events.ndjson")
+        .assert()
+        .success()
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8_lossy(&stderr).contains("already sent"));
+    assert_eq!(api.seen().accepted.len(), 2500);
+    assert_eq!(run.report()["outcome"], "already_sent");
+}
+
+#[test]
+fn a_json_array_file_is_streamed_and_checked_whole_before_sending() {
+    let events: Vec<String> = ndjson(1500, |_| "A".into())
+        .lines()
+        .map(String::from)
+        .collect();
+    let run = Run::new(&format!("[\n{}\n]\n", events.join(",\n")), "events.json");
+    let api = StandIn::start(Faults::default());
+    run.send(&api, "events.json").assert().success();
+    assert_eq!(identities(&api.seen()), all_users(1500));
+    assert_eq!(run.report()["requests"], 2);
+
+    // One bad event: with the default --max-rejects 0 nothing at all is sent.
+    let mut bad = events.clone();
+    bad[1234] = bad[1234].replace("\"web\"", "\"ios\"");
+    let run = Run::new(&format!("[{}]", bad.join(",")), "bad.json");
+    let api = StandIn::start(Faults::default());
+    let stderr = run.send(&api, "bad.json").stderr_failed();
+    assert!(
+        stderr.contains("rejected: event[1234].activity_source"),
+        "{stderr}"
+    );
+    assert_eq!(api.server.request_count(), 0, "nothing sent");
+    let rejects = std::fs::read_to_string(run.path("bad.json.ce-send.rejects.jsonl")).unwrap();
+    let line: serde_json::Value = serde_json::from_str(rejects.trim()).unwrap();
+    assert_eq!(line["position"], "event[1234]");
+    assert_eq!(line["event"]["identity"], "user-1234");
+    assert_eq!(rejects.lines().count(), 1);
+
+    // Allowing one reject sends the rest; a rerun neither resends nor re-rejects.
+    run.send(&api, "bad.json")
+        .args(["--max-rejects", "1"])
+        .assert()
+        .code(1);
+    let mut expected = all_users(1500);
+    expected.remove("user-1234");
+    assert_eq!(identities(&api.seen()), expected);
+    let report = run.report();
+    assert_eq!(
+        (report["sent"].as_u64(), report["rejected"].as_u64()),
+        (Some(1499), Some(1))
+    );
+    run.send(&api, "bad.json")
+        .args(["--max-rejects", "1"])
+        .assert()
+        .success();
+    assert_eq!(api.seen().accepted.len(), 1499);
+    let rejects = std::fs::read_to_string(run.path("bad.json.ce-send.rejects.jsonl")).unwrap();
+    assert_eq!(rejects.lines().count(), 1, "{rejects}");
+}
+
+#[test]
+fn every_event_arrives_under_faults_and_retry_after_is_respected() {
+    let run = Run::new(&ndjson(3000, |_| "A".into()), "events.ndjson");
+    let api = StandIn::start(Faults {
+        retry_after: Some((1, "1".into())),
+        unavailable_every: Some(3),
+        drop_after_accept_every: Some(4),
+        ..Faults::default()
+    });
+    run.send(&api, "events.ndjson")
+        .args(["--batch-size", "250", "--concurrency", "1"])
+        .assert()
+        .success();
+    let seen = api.seen();
+    assert_eq!(identities(&seen), all_users(3000));
+    // Retry-After: 1 on the first request: the second came at least a second later.
+    let gap = seen.arrivals[1] - seen.arrivals[0];
+    assert!(gap >= Duration::from_secs(1), "{gap:?}");
+    // Dropped connections after acceptance are resent: duplicates, all counted.
+    let report = run.report();
+    assert!(duplicates(&seen) > 0);
+    assert!(report["possible_duplicates"].as_u64().unwrap() >= duplicates(&seen) as u64);
+    assert!(
+        report["retried_requests"].as_u64().unwrap() >= 3,
+        "{report}"
+    );
+    assert_eq!(report["sent"], 3000);
+}
+
+#[test]
+fn only_the_refused_event_reaches_the_rejects_file() {
+    let text = ndjson(1000, |_| "A".into()).replace("\"user-617\"", "\"bad-617\"");
+    let run = Run::new(&text, "events.ndjson");
+    let api = StandIn::start(Faults {
+        refuse_marked: Some("bad-".into()),
+        ..Faults::default()
+    });
+    let stderr = run.send(&api, "events.ndjson").stderr_failed();
+    assert!(
+        stderr.contains("rejected: the API refused it: 400"),
+        "{stderr}"
+    );
+    let mut expected = all_users(1000);
+    expected.remove("user-617");
+    assert_eq!(identities(&api.seen()), expected);
+    let rejects = std::fs::read_to_string(run.path("events.ndjson.ce-send.rejects.jsonl")).unwrap();
+    assert_eq!(rejects.lines().count(), 1, "{rejects}");
+    let line: serde_json::Value = serde_json::from_str(rejects.trim()).unwrap();
+    assert_eq!(line["event"]["identity"], "bad-617");
+    assert_eq!(line["position"], "line 618");
+    assert_eq!(line["answer"]["status"], 400);
+    // Halving found it in about 2 log2(1000) requests, not 1000.
+    assert!(
+        api.server.request_count() < 40,
+        "{}",
+        api.server.request_count()
+    );
+    assert_eq!(run.report()["rejected"], 1);
+}
+
+#[test]
+fn events_refused_alike_stop_the_run_instead_of_a_flood() {
+    let run = Run::new(&ndjson(1000, |_| "A".into()), "events.ndjson");
+    let api = StandIn::start(Faults {
+        refuse_all: true,
+        ..Faults::default()
+    });
+    let stderr = run.send(&api, "events.ndjson").stderr_failed();
+    assert!(stderr.contains("refused single events alike"), "{stderr}");
+    assert!(
+        api.server.request_count() < 30,
+        "{}",
+        api.server.request_count()
+    );
+    let report = run.report();
+    assert_eq!(
+        (report["rejected"].as_u64(), report["pending"].as_u64()),
+        (Some(0), Some(1000))
+    );
+}
+
+#[test]
+fn unauthorized_stops_at_once_and_a_rerun_resumes() {
+    let run = Run::new(&ndjson(5000, |_| "A".into()), "events.ndjson");
+    let api = StandIn::start(Faults {
+        unauthorized_after: Some(2),
+        ..Faults::default()
+    });
+    let stderr = run
+        .send(&api, "events.ndjson")
+        .args(["--concurrency", "1"])
+        .stderr_failed();
+    assert!(stderr.contains("401 Unauthorized"), "{stderr}");
+    assert!(stderr.contains("run the same command again"), "{stderr}");
+    assert_eq!(api.server.request_count(), 3, "stopped at the first 401");
+    assert_eq!(run.report()["sent"], 2000);
+
+    // The journal holds no event content, key or API key.
+    let journal = run.journal_text("events.ndjson");
+    for secret in ["user-1", "Page Browse", KEY, IV, API_KEY] {
+        assert!(!journal.contains(secret), "{secret} in the journal");
+    }
+
+    let good = StandIn::start(Faults::default());
+    run.send(&good, "events.ndjson").assert().success();
+    let resumed = good.seen();
+    assert_eq!(
+        resumed.accepted.len(),
+        3000,
+        "only what was not acknowledged"
+    );
+    let mut all = identities(&api.seen());
+    all.extend(identities(&resumed));
+    assert_eq!(all, all_users(5000));
+    assert_eq!(run.report()["sent_by_earlier_runs"], 2000);
+}
+
+#[test]
+fn a_changed_input_is_refused_on_resume() {
+    let run = Run::new(&ndjson(3000, |_| "A".into()), "events.ndjson");
+    let api = StandIn::start(Faults {
+        unauthorized_after: Some(1),
+        ..Faults::default()
+    });
+    run.send(&api, "events.ndjson")
+        .args(["--concurrency", "1"])
+        .assert()
+        .code(1);
+    std::fs::write(run.path("events.ndjson"), ndjson(3001, |_| "A".into())).unwrap();
+    let good = StandIn::start(Faults::default());
+    let stderr = run.send(&good, "events.ndjson").stderr_failed();
+    assert!(stderr.contains("is not the one the journal"), "{stderr}");
+    assert!(stderr.contains("--restart"), "{stderr}");
+    assert_eq!(good.server.request_count(), 0);
+    run.send(&good, "events.ndjson")
+        .arg("--restart")
+        .assert()
+        .success();
+    assert_eq!(identities(&good.seen()), all_users(3001));
+}
+
+#[test]
+fn standard_input_needs_a_journal_beyond_one_request() {
+    let api = StandIn::start(Faults::default());
+    let run = Run::new("", "unused");
+    let stderr = run
+        .send(&api, "-")
+        .arg("--lines")
+        .write_stdin(ndjson(1001, |_| "A".into()))
+        .stderr_failed();
+    assert!(
+        stderr.contains("pass --journal FILE (nothing was sent)"),
+        "{stderr}"
+    );
+    assert_eq!(api.server.request_count(), 0);
+    run.send(&api, "-")
+        .args(["--lines", "--journal", "stdin.journal"])
+        .write_stdin(ndjson(1001, |_| "A".into()))
+        .assert()
+        .success();
+    assert_eq!(identities(&api.seen()), all_users(1001));
+    assert!(run.path("stdin.journal").exists());
+}
+
+#[test]
+fn batch_size_above_the_api_limit_is_refused() {
+    let stderr = ce()
+        .args(["send", "--batch-size", "1001", "[]"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let stderr = String::from_utf8(stderr).unwrap();
+    assert!(
+        stderr.contains("the API takes at most 1000 events per request"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn rate_spaces_requests_out() {
+    let run = Run::new(&ndjson(500, |_| "A".into()), "events.ndjson");
+    let api = StandIn::start(Faults::default());
+    run.send(&api, "events.ndjson")
+        .args(["--batch-size", "100", "--rate", "10"])
+        .assert()
+        .success();
+    let arrivals = api.seen().arrivals;
+    assert_eq!(arrivals.len(), 5);
+    let span = arrivals[4] - arrivals[0];
+    assert!(span >= Duration::from_millis(380), "{span:?}");
+}
+
+/// Runs `send` on events.ndjson, sends it `signal` once the stand-in has
+/// accepted `after` events, and returns its exit status.
+fn interrupt(run: &Run, api: &StandIn, signal: &str, after: usize) -> std::process::ExitStatus {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ce-crypt"))
+        .current_dir(run.dir.path())
+        .env("CE_SECRET_KEY", KEY)
+        .env("CE_SECRET_IV", IV)
+        .env("CE_API_KEY", API_KEY)
+        .env_remove("CE_ASSET_ID")
+        .args([
+            "send",
+            "--lines",
+            "-i",
+            "events.ndjson",
+            "--endpoint",
+            &api.url(),
+        ])
+        .args(["--batch-size", "100", "--quiet"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while api.seen().accepted.len() < after && std::time::Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let pid = child.id().to_string();
+    std::process::Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .unwrap();
+    child.wait().unwrap()
+}
+
+#[test]
+fn killed_at_random_moments_and_rerun_every_event_arrives_within_the_duplicate_bound() {
+    let total = 20_000;
+    let run = Run::new(&ndjson(total, |_| "A".into()), "events.ndjson");
+    let api = StandIn::start(Faults {
+        latency: Duration::from_millis(20),
+        ..Faults::default()
+    });
+    let mut kills = 0;
+    for round in 1..=4 {
+        // Somewhere in each quarter of the input (reruns start where the last stopped).
+        let after = round * 4000 + (rand_u64() % 4000) as usize;
+        let status = interrupt(&run, &api, "-KILL", after);
+        if !status.success() {
+            kills += 1;
+        }
+    }
+    assert!(kills >= 3, "runs were not killed part-way ({kills})");
+    run.send(&api, "events.ndjson")
+        .args(["--batch-size", "100"])
+        .assert()
+        .success();
+    let seen = api.seen();
+    assert_eq!(identities(&seen), all_users(total));
+    // Only batches in flight at a kill may arrive twice: concurrency 4 × 100 events each time.
+    assert!(
+        duplicates(&seen) <= kills * 4 * 100,
+        "{} duplicates after {kills} kills",
+        duplicates(&seen)
+    );
+    let report = run.report();
+    assert_eq!(report["sent"].as_u64(), Some(total as u64));
+    assert!(report["possible_duplicates"].as_u64().unwrap() <= (kills * 4 * 100) as u64);
+}
+
+#[test]
+fn sigint_exits_130_with_the_journal_consistent() {
+    let run = Run::new(&ndjson(20_000, |_| "A".into()), "events.ndjson");
+    let api = StandIn::start(Faults {
+        latency: Duration::from_millis(20),
+        ..Faults::default()
+    });
+    let status = interrupt(&run, &api, "-INT", 5000);
+    assert_eq!(status.code(), Some(130));
+    let before = api.seen().accepted.len();
+    assert!(
+        (5000..20_000).contains(&before),
+        "interrupted part-way: {before}"
+    );
+    run.send(&api, "events.ndjson")
+        .args(["--batch-size", "100"])
+        .assert()
+        .success();
+    let seen = api.seen();
+    assert_eq!(identities(&seen), all_users(20_000));
+    // SIGINT lets the requests in flight finish and records them: nothing twice.
+    assert_eq!(duplicates(&seen), 0);
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+#[test]
+fn the_journal_and_rejects_file_are_private() {
+    let run = Run::new(&ndjson(10, |_| "A".into()), "events.ndjson");
+    let api = StandIn::start(Faults::default());
+    run.send(&api, "events.ndjson").assert().success();
+    assert_eq!(mode(&run.path("events.ndjson.ce-send")), 0o600);
+    assert_eq!(
+        mode(&run.path("events.ndjson.ce-send.rejects.jsonl")),
+        0o600
+    );
+}
