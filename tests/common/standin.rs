@@ -104,7 +104,7 @@ fn answer(n: usize, request: &Request, faults: &Faults, seen: &mut Seen) -> Resp
     {
         return loopback::json(429, r#"{"error":"slow down"}"#).header("Retry-After", value);
     }
-    if faults.unavailable_every.is_some_and(|k| n % k == 0) {
+    if faults.unavailable_every.is_some_and(|k| n.is_multiple_of(k)) {
         return loopback::json(503, r#"{"error":"try later"}"#);
     }
     if faults.refuse_all {
@@ -122,7 +122,7 @@ fn answer(n: usize, request: &Request, faults: &Faults, seen: &mut Seen) -> Resp
     let asset = request.header("x-asset").unwrap_or_default().to_owned();
     seen.batches.push((asset, identities.len()));
     seen.accepted.extend(identities);
-    if faults.drop_after_accept_every.is_some_and(|k| n % k == 0) {
+    if faults.drop_after_accept_every.is_some_and(|k| n.is_multiple_of(k)) {
         return Response::drop_connection();
     }
     loopback::json(200, r#"{"status":"success"}"#)
