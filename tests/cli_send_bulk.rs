@@ -170,10 +170,18 @@ fn every_event_arrives_under_faults_and_retry_after_is_respected() {
         retry_after: Some((1, "1".into())),
         unavailable_every: Some(3),
         drop_after_accept_every: Some(4),
+        slow_request: Some((7, Duration::from_secs(4))),
         ..Faults::default()
     });
     run.send(&api, "events.ndjson")
-        .args(["--batch-size", "250", "--concurrency", "1"])
+        .args([
+            "--batch-size",
+            "250",
+            "--concurrency",
+            "1",
+            "--timeout",
+            "1",
+        ])
         .assert()
         .success();
     let seen = api.seen();
@@ -469,4 +477,75 @@ fn the_journal_and_rejects_file_are_private() {
         mode(&run.path("events.ndjson.ce-send.rejects.jsonl")),
         0o600
     );
+}
+
+#[test]
+fn a_stream_resumes_from_its_journal_and_a_changed_stream_is_refused() {
+    let events = ndjson(3000, |_| "A".into());
+    let run = Run::new("", "unused");
+    let api = StandIn::start(Faults {
+        unauthorized_after: Some(1),
+        ..Faults::default()
+    });
+    let stream = |api: &StandIn, input: String| {
+        let mut cmd = run.send(api, "-");
+        cmd.args([
+            "--lines",
+            "--journal",
+            "stream.journal",
+            "--concurrency",
+            "1",
+        ])
+        .write_stdin(input);
+        cmd
+    };
+    stream(&api, events.clone()).assert().code(1);
+    assert_eq!(api.seen().accepted.len(), 1000);
+
+    // The same stream again: the first thousand are skipped.
+    let good = StandIn::start(Faults::default());
+    stream(&good, events.clone()).assert().success();
+    let rest: BTreeSet<String> = (1000..3000).map(|i| format!("user-{i}")).collect();
+    assert_eq!(identities(&good.seen()), rest);
+    assert_eq!(good.seen().accepted.len(), 2000);
+
+    // Another stream against a journal part-way: refused before anything is sent.
+    let run2_api = StandIn::start(Faults {
+        unauthorized_after: Some(1),
+        ..Faults::default()
+    });
+    std::fs::remove_file(run.path("stream.journal")).unwrap();
+    stream(&run2_api, events.clone()).assert().code(1);
+    let changed = events.replacen("user-5", "user-x", 1);
+    let fresh = StandIn::start(Faults::default());
+    let stderr = stream(&fresh, changed).stderr_failed();
+    assert!(stderr.contains("is not the one the journal"), "{stderr}");
+    assert_eq!(fresh.server.request_count(), 0);
+}
+
+#[test]
+fn requests_overlap_up_to_the_concurrency() {
+    let run = Run::new(&ndjson(800, |_| "A".into()), "events.ndjson");
+    let latency = Duration::from_millis(300);
+    let api = StandIn::start(Faults {
+        latency,
+        ..Faults::default()
+    });
+    run.send(&api, "events.ndjson")
+        .args(["--batch-size", "100", "--concurrency", "4"])
+        .assert()
+        .success();
+    let arrivals = api.seen().arrivals;
+    assert_eq!(arrivals.len(), 8);
+    // Serial requests arrive at least `latency` apart; overlapping ones do not.
+    let overlapping = arrivals
+        .windows(2)
+        .filter(|w| w[1] - w[0] < latency / 2)
+        .count();
+    assert!(
+        overlapping >= 4,
+        "{overlapping} of 7 requests overlapped: {arrivals:?}"
+    );
+    let connections: BTreeSet<usize> = api.server.requests().iter().map(|r| r.connection).collect();
+    assert!((2..=4).contains(&connections.len()), "{connections:?}");
 }

@@ -34,6 +34,8 @@ pub struct Faults {
     pub refuse_all: bool,
     /// Requests after the first N get 401.
     pub unauthorized_after: Option<usize>,
+    /// Request N is accepted, then answered only after this long.
+    pub slow_request: Option<(usize, Duration)>,
     /// Answer this late.
     pub latency: Duration,
 }
@@ -68,7 +70,11 @@ impl StandIn {
             count += 1;
             let mut seen = lock(&shared);
             seen.arrivals.push(Instant::now());
-            answer(count, request, &faults, &mut seen).delay(faults.latency)
+            let delay = match faults.slow_request {
+                Some((slow, delay)) if slow == count => delay,
+                _ => faults.latency,
+            };
+            answer(count, request, &faults, &mut seen).delay(delay)
         });
         StandIn { server, seen }
     }
@@ -104,7 +110,10 @@ fn answer(n: usize, request: &Request, faults: &Faults, seen: &mut Seen) -> Resp
     {
         return loopback::json(429, r#"{"error":"slow down"}"#).header("Retry-After", value);
     }
-    if faults.unavailable_every.is_some_and(|k| n.is_multiple_of(k)) {
+    if faults
+        .unavailable_every
+        .is_some_and(|k| n.is_multiple_of(k))
+    {
         return loopback::json(503, r#"{"error":"try later"}"#);
     }
     if faults.refuse_all {
@@ -122,7 +131,10 @@ fn answer(n: usize, request: &Request, faults: &Faults, seen: &mut Seen) -> Resp
     let asset = request.header("x-asset").unwrap_or_default().to_owned();
     seen.batches.push((asset, identities.len()));
     seen.accepted.extend(identities);
-    if faults.drop_after_accept_every.is_some_and(|k| n.is_multiple_of(k)) {
+    if faults
+        .drop_after_accept_every
+        .is_some_and(|k| n.is_multiple_of(k))
+    {
         return Response::drop_connection();
     }
     loopback::json(200, r#"{"status":"success"}"#)

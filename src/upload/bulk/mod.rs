@@ -503,6 +503,8 @@ impl BulkJob<'_> {
             external: self.stop,
             warnings: Mutex::new(Warnings::default()),
             last_answer: Mutex::new(None),
+            rejected_before: resume.rejected,
+            max_rejects: self.options.max_rejects,
         };
 
         let sent_before = resume.sent;
@@ -511,7 +513,6 @@ impl BulkJob<'_> {
             ledger: &ledger,
             resume: &resume,
             batch: None,
-            rejected_now: 0,
             check_rejected: HashSet::new(),
             needs_journal: files.journal.is_none(),
             journal_path: files.journal.clone(),
@@ -543,7 +544,10 @@ impl BulkJob<'_> {
                 };
                 let receiver = &receiver;
                 scope.spawn(move || {
-                    while let Ok(batch) = lock(receiver).recv() {
+                    loop {
+                        // The lock is held only while waiting for a batch, not while sending it.
+                        let next = lock(receiver).recv();
+                        let Ok(batch) = next else { break };
                         worker.deliver(batch);
                     }
                 });
@@ -757,6 +761,9 @@ struct Ledger<'a> {
     external: &'a AtomicBool,
     warnings: Mutex<Warnings>,
     last_answer: Mutex<Option<Answer>>,
+    /// Rejects recorded by earlier runs, and how many more this run allows.
+    rejected_before: u64,
+    max_rejects: u64,
 }
 
 impl Ledger<'_> {
@@ -854,6 +861,12 @@ impl Ledger<'_> {
         }
         rejects.unjournaled.push(ordinal);
         LiveCounts::add(&self.counts.rejected, 1);
+        let rejected_now = self.counts.rejected.load(Ordering::Relaxed) - self.rejected_before;
+        if rejected_now > self.max_rejects {
+            self.stop(StopReason::TooManyRejects {
+                limit: self.max_rejects,
+            });
+        }
         Ok(())
     }
 
@@ -904,7 +917,6 @@ struct Feeder<'a, 'j> {
     ledger: &'a Ledger<'a>,
     resume: &'a Resume,
     batch: Option<Batch>,
-    rejected_now: u64,
     /// A file's events the check pass rejected, skipped by the send pass.
     check_rejected: HashSet<u64>,
     needs_journal: bool,
@@ -962,10 +974,7 @@ impl Feeder<'_, '_> {
                     if pass == Pass::CheckOnly {
                         self.check_rejected.insert(event.ordinal);
                     }
-                    if self.rejected_now > self.job.options.max_rejects {
-                        self.ledger.stop(StopReason::TooManyRejects {
-                            limit: self.job.options.max_rejects,
-                        });
+                    if self.ledger.stopped() {
                         break;
                     }
                     continue;
@@ -1095,7 +1104,6 @@ impl Feeder<'_, '_> {
     }
 
     fn reject(&mut self, event: &SourceEvent, reasons: Vec<String>) -> Result<(), BulkError> {
-        self.rejected_now += 1;
         let text = match &event.text {
             Ok(text) => Ok(&**text),
             Err(_) => Err("(not JSON)"),
