@@ -149,8 +149,9 @@ impl Cipher {
     /// Encrypts `payload` into ciphertext text.
     pub fn encrypt(&self, payload: &[u8]) -> Result<String, EncryptError> {
         let bytes = self.encrypt_to(payload, Vec::new())?;
-        // Base64 and hex are ASCII.
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        // Base64 and hex are ASCII: this never fails, and is checked, not assumed.
+        Ok(String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
 
     /// Encrypts `payload` and writes the ciphertext text (no newline) into `out`.

@@ -451,15 +451,16 @@ pub struct EventVerdict {
 }
 
 /// Checks one event against the per-event rules of [`RULES`] (and against
-/// [`EventRules::asset`], if set); `place` names it in problems: `event[5]`,
-/// `line 3`. The rules about a whole payload (its size, one asset) are the
+/// [`EventRules::asset`], if set); `place` names it in problems (`event[5]`,
+/// `line 3`) and is written out only for a problem. The rules about a whole payload (its size, one asset) are the
 /// caller's: a bulk upload makes its own batches.
 pub fn check_event(
     event: &RawValue,
-    place: &str,
+    place: &dyn fmt::Display,
     rules: &EventRules,
 ) -> Result<EventVerdict, JsonError> {
-    payload::json_text(event.get().as_bytes())?;
+    // serde_json parsed it into `event` already; what it lets through is left.
+    payload::no_lone_surrogate(event.get())?;
     let mut checker = Checker {
         rules,
         now: Timestamp::try_from(rules.now).ok(),
@@ -468,7 +469,7 @@ pub fn check_event(
         asset: rules.asset.as_deref().map(|id| (Cow::Borrowed(id), None)),
         asset_reported: false,
     };
-    checker.event(0, place.to_owned(), event)?;
+    checker.event(0, &|| place.to_string(), event)?;
     let asset_id = match &rules.asset {
         // The forced asset: the event's own, if it named one, equals it or was reported.
         Some(forced) => asset_of(event)?.map(|_| forced.clone()),
@@ -527,7 +528,7 @@ pub fn check(bytes: &[u8], rules: &EventRules) -> Result<EventsSummary, EventChe
         );
     }
     for (index, event) in events.iter().enumerate() {
-        checker.event(index, format!("event[{index}]"), event)?;
+        checker.event(index, &|| format!("event[{index}]"), event)?;
     }
     let Checker {
         problems,
@@ -564,6 +565,9 @@ const LOCAL_FORM: &str = "%Y-%m-%dT%H:%M:%S%.f";
 const FORMS: &str = "write UTC as 2021-12-29T12:06:28Z, or local time with its offset as \
                      2021-12-29T06:12:28+05:30 (fractions of a second allowed)";
 
+/// Where a problem is (`event[3].timestamp`), written out only when one is reported.
+type Place<'p> = &'p dyn Fn() -> String;
+
 struct Checker<'a> {
     rules: &'a EventRules,
     now: Option<Timestamp>,
@@ -588,41 +592,47 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn event(&mut self, index: usize, place: String, event: &'a RawValue) -> Result<(), JsonError> {
+    fn event(
+        &mut self,
+        index: usize,
+        place: Place<'_>,
+        event: &'a RawValue,
+    ) -> Result<(), JsonError> {
         if kind(event) != Kind::Object {
             self.report(
                 Rule::Object,
-                place,
+                place(),
                 format!("must be an object, found {}", kind(event).described()),
             );
             return Ok(());
         }
         let members: Members<'a> = serde_json::from_str(event.get())?;
-        self.duplicates(&members, &place);
-        let field = |name: &str| format!("{place}.{name}");
+        self.duplicates(&members, place);
+        // Places are written out only for a problem: most events have none.
+        let field = |name: &'static str| move || format!("{}.{name}", place());
 
         if let Some(id) = self.non_empty_string(&members, Rule::AssetId, &field("asset_id"))? {
             self.one_asset(index, id, &field("asset_id"));
         }
         self.non_empty_string(&members, Rule::ActivityName, &field("activity_name"))?;
-        self.timestamp(members.get("timestamp"), field("timestamp"))?;
-        self.identifiers(&members, &place)?;
+        self.timestamp(members.get("timestamp"), &field("timestamp"))?;
+        self.identifiers(&members, place)?;
         match members.get("activity_source") {
-            None => self.missing(Rule::ActivitySource, field("activity_source")),
+            None => self.missing(Rule::ActivitySource, &field("activity_source")),
             Some(source)
                 if kind(source) == Kind::String && matches!(&*text(source)?, "web" | "app") => {}
             Some(other) => self.report(
                 Rule::ActivitySource,
-                field("activity_source"),
+                field("activity_source")(),
                 format!("must be \"web\" or \"app\", found {}", shown(other)),
             ),
         }
         match members.get("activity_params") {
-            None => self.missing(Rule::ActivityParams, field("activity_params")),
+            None => self.missing(Rule::ActivityParams, &field("activity_params")),
             Some(params) if kind(params) == Kind::Object => {}
             Some(other) => self.report(
                 Rule::ActivityParams,
-                field("activity_params"),
+                field("activity_params")(),
                 format!("must be an object, found {}", kind(other).described()),
             ),
         }
@@ -630,14 +640,14 @@ impl<'a> Checker<'a> {
         for (key, value) in &members.0 {
             if matches!(kind(value), Kind::Object | Kind::Array) {
                 let in_params = key == "activity_params";
-                self.walk(value, &member_place(&place, key), 2, in_params)?;
+                self.walk(value, &|| member_place(&place(), key), 2, in_params)?;
             }
         }
         Ok(())
     }
 
-    fn missing(&mut self, rule: Rule, place: String) {
-        self.report(rule, place, "missing".into());
+    fn missing(&mut self, rule: Rule, place: Place<'_>) {
+        self.report(rule, place(), "missing".into());
     }
 
     /// A required non-empty string field, if it is one.
@@ -645,21 +655,21 @@ impl<'a> Checker<'a> {
         &mut self,
         members: &Members<'a>,
         rule: Rule,
-        place: &str,
+        place: Place<'_>,
     ) -> Result<Option<Cow<'a, str>>, JsonError> {
         let name = rule.info().subject;
         match members.get(name) {
-            None => self.missing(rule, place.into()),
+            None => self.missing(rule, place),
             Some(value) if kind(value) == Kind::String => {
                 let value = text(value)?;
                 if !value.trim().is_empty() {
                     return Ok(Some(value));
                 }
-                self.report(rule, place.into(), "empty".into());
+                self.report(rule, place(), "empty".into());
             }
             Some(other) => self.report(
                 rule,
-                place.into(),
+                place(),
                 format!("must be a string, found {}", kind(other).described()),
             ),
         }
@@ -667,7 +677,7 @@ impl<'a> Checker<'a> {
     }
 
     /// Every event goes to the request's asset: the one given, or the first event's.
-    fn one_asset(&mut self, index: usize, id: Cow<'a, str>, place: &str) {
+    fn one_asset(&mut self, index: usize, id: Cow<'a, str>, place: Place<'_>) {
         let Some((asset, from)) = &self.asset else {
             self.asset = Some((id, Some(index)));
             return;
@@ -690,10 +700,14 @@ impl<'a> Checker<'a> {
             ),
         };
         self.asset_reported = true;
-        self.report(Rule::OneAsset, place.into(), message);
+        self.report(Rule::OneAsset, place(), message);
     }
 
-    fn timestamp(&mut self, value: Option<&'a RawValue>, place: String) -> Result<(), JsonError> {
+    fn timestamp(
+        &mut self,
+        value: Option<&'a RawValue>,
+        place: Place<'_>,
+    ) -> Result<(), JsonError> {
         let Some(value) = value else {
             self.missing(Rule::Timestamp, place);
             return Ok(());
@@ -703,14 +717,14 @@ impl<'a> Checker<'a> {
                 "must be a string, found {}; {FORMS}",
                 kind(value).described()
             );
-            self.report(Rule::Timestamp, place, message);
+            self.report(Rule::Timestamp, place(), message);
             return Ok(());
         }
         let written = text(value)?;
         let instant = match parse_timestamp(&written) {
             Ok(instant) => instant,
             Err(message) => {
-                self.report(Rule::Timestamp, place, message);
+                self.report(Rule::Timestamp, place(), message);
                 return Ok(());
             }
         };
@@ -719,7 +733,7 @@ impl<'a> Checker<'a> {
         if ahead > jiff::SignedDuration::try_from(FUTURE_AFTER).unwrap_or_default() {
             self.report(
                 Rule::FutureTimestamp,
-                place,
+                place(),
                 format!(
                     "{written} is more than an hour in the future: a local time written with Z, \
                      or a wrong offset or date?"
@@ -728,7 +742,7 @@ impl<'a> Checker<'a> {
         } else if -ahead > jiff::SignedDuration::try_from(OLD_AFTER).unwrap_or_default() {
             self.report(
                 Rule::OldTimestamp,
-                place,
+                place(),
                 format!(
                     "{written} is more than 24 hours old: the API stores the event but starts no \
                      journey for it"
@@ -738,17 +752,17 @@ impl<'a> Checker<'a> {
         Ok(())
     }
 
-    fn identifiers(&mut self, members: &Members<'a>, place: &str) -> Result<(), JsonError> {
+    fn identifiers(&mut self, members: &Members<'a>, place: Place<'_>) -> Result<(), JsonError> {
         let mut any = false;
         for &(name, integer_allowed) in IDENTIFIERS {
             let Some(value) = members.get(name) else {
                 continue;
             };
             any = true;
-            let place = format!("{place}.{name}");
+            let place = || format!("{}.{name}", place());
             match kind(value) {
                 Kind::String if text(value)?.trim().is_empty() => {
-                    self.report(Rule::IdentifierType, place, "empty".into());
+                    self.report(Rule::IdentifierType, place(), "empty".into());
                 }
                 Kind::String => {}
                 Kind::Integer if integer_allowed => {}
@@ -760,7 +774,7 @@ impl<'a> Checker<'a> {
                     };
                     self.report(
                         Rule::IdentifierType,
-                        place,
+                        place(),
                         format!("must be {wanted}, found {}", other.described()),
                     );
                 }
@@ -769,7 +783,7 @@ impl<'a> Checker<'a> {
         if !any {
             self.report(
                 Rule::Identifier,
-                format!("{place}.identity"),
+                format!("{}.identity", place()),
                 "missing, and so are email, mobile and anonid: the API needs one of them to \
                  know whose event it is"
                     .into(),
@@ -782,14 +796,14 @@ impl<'a> Checker<'a> {
     fn walk(
         &mut self,
         value: &RawValue,
-        place: &str,
+        place: Place<'_>,
         depth: usize,
         in_params: bool,
     ) -> Result<(), JsonError> {
         if depth > MAX_DEPTH {
             self.report(
                 Rule::Depth,
-                place.into(),
+                place(),
                 format!("nested more than {MAX_DEPTH} levels deep; not checked any deeper"),
             );
             return Ok(());
@@ -800,7 +814,7 @@ impl<'a> Checker<'a> {
                 self.duplicates(&members, place);
                 for (key, inner) in &members.0 {
                     if matches!(kind(inner), Kind::Object | Kind::Array) {
-                        self.walk(inner, &member_place(place, key), depth + 1, in_params)?;
+                        self.walk(inner, &|| member_place(&place(), key), depth + 1, in_params)?;
                     }
                 }
             }
@@ -809,7 +823,7 @@ impl<'a> Checker<'a> {
                 if items.is_empty() && in_params {
                     self.report(
                         Rule::EmptyArray,
-                        place.into(),
+                        place(),
                         "an empty array: the API does not insert an event whose activity_params \
                          hold one; leave the field out, or give it items"
                             .into(),
@@ -817,7 +831,8 @@ impl<'a> Checker<'a> {
                 }
                 for (index, inner) in items.iter().enumerate() {
                     if matches!(kind(inner), Kind::Object | Kind::Array) {
-                        self.walk(inner, &format!("{place}[{index}]"), depth + 1, in_params)?;
+                        let at = || format!("{}[{index}]", place());
+                        self.walk(inner, &at, depth + 1, in_params)?;
                     }
                 }
             }
@@ -827,14 +842,22 @@ impl<'a> Checker<'a> {
     }
 
     /// Reports each key that an object repeats, once.
-    fn duplicates(&mut self, members: &Members<'_>, place: &str) {
-        let mut seen = HashSet::with_capacity(members.0.len());
+    fn duplicates(&mut self, members: &Members<'_>, place: Place<'_>) {
+        let keys = &members.0;
+        // Events have a handful of keys: comparing them pairwise allocates nothing.
+        if keys.len() <= 16 {
+            let repeated = |i: usize| keys[..i].iter().any(|(k, _)| *k == keys[i].0);
+            if !(1..keys.len()).any(repeated) {
+                return;
+            }
+        }
+        let mut seen = HashSet::with_capacity(keys.len());
         let mut reported = HashSet::new();
-        for (key, _) in &members.0 {
+        for (key, _) in keys {
             if !seen.insert(key.as_ref()) && reported.insert(key.as_ref()) {
                 self.report(
                     Rule::DuplicateKey,
-                    member_place(place, key),
+                    member_place(&place(), key),
                     "the key appears more than once in its object: which value counts depends on \
                      the parser that reads it, and the others are lost without a word; keep one"
                         .into(),
@@ -852,20 +875,23 @@ impl<'a> Checker<'a> {
 /// time are real (29 February only in leap years, no hour 24) and applies
 /// the offset. A leap second (`:60`) is read as `:59`, as jiff reads it.
 fn parse_timestamp(written: &str) -> Result<Timestamp, String> {
-    let quoted = quoted(written);
+    // Quoted for a message only: most timestamps are fine.
+    let shown = || quoted(written);
     if written.trim() != written {
-        return Err(format!("{quoted} has spaces around it; {FORMS}"));
+        return Err(format!("{} has spaces around it; {FORMS}", shown()));
     }
     let spelled =
         strtime::parse(UTC_FORM, written).or_else(|_| strtime::parse(OFFSET_FORM, written));
     let Ok(fields) = spelled else {
         if strtime::parse(LOCAL_FORM, written).is_ok() {
             return Err(format!(
-                "{quoted} has no time zone: add Z if it is UTC, or its offset (+05:30 for India)"
+                "{} has no time zone: add Z if it is UTC, or its offset (+05:30 for India)",
+                shown()
             ));
         }
         return Err(format!(
-            "{quoted} is not a date-time the API takes: {FORMS}"
+            "{} is not a date-time the API takes: {FORMS}",
+            shown()
         ));
     };
     // RFC 3339 offsets are hours (00-23) and minutes, nothing finer.
@@ -873,14 +899,15 @@ fn parse_timestamp(written: &str) -> Result<Timestamp, String> {
         && (offset.seconds() % 60 != 0 || offset.seconds().abs() >= 24 * 60 * 60)
     {
         return Err(format!(
-            "{quoted} is not a date-time the API takes: {FORMS}"
+            "{} is not a date-time the API takes: {FORMS}",
+            shown()
         ));
     }
     written.parse::<Timestamp>().map_err(|error| {
         // jiff explains from the outside in; the innermost reason is the one to show.
         let error = error.to_string();
         let reason = error.rsplit(": ").next().unwrap_or(&error).replace('`', "");
-        format!("{quoted} is not a valid date-time ({reason})")
+        format!("{} is not a valid date-time ({reason})", shown())
     })
 }
 

@@ -131,16 +131,25 @@ pub fn check_json(bytes: &[u8]) -> Result<(), JsonError> {
 pub fn json_text(bytes: &[u8]) -> Result<&str, JsonError> {
     let text = utf8_text(bytes)?;
     serde_json::from_str::<IgnoredAny>(text)?;
-    if let Some(at) = lone_surrogate(text) {
-        let (line, column) = position(bytes, at);
-        return Err(JsonError {
-            kind: JsonErrorKind::LoneSurrogate,
-            message: text[at..at + 6].to_owned(),
-            line,
-            column,
-        });
-    }
+    no_lone_surrogate(text)?;
     Ok(text)
+}
+
+/// Refuses a lone surrogate escape in `text`, which must be valid JSON (see
+/// [`json_text`]): for a value serde_json has already parsed.
+pub(crate) fn no_lone_surrogate(text: &str) -> Result<(), JsonError> {
+    match lone_surrogate(text) {
+        None => Ok(()),
+        Some(at) => {
+            let (line, column) = position(text.as_bytes(), at);
+            Err(JsonError {
+                kind: JsonErrorKind::LoneSurrogate,
+                message: text[at..at + 6].to_owned(),
+                line,
+                column,
+            })
+        }
+    }
 }
 
 /// `bytes` as UTF-8 text, or what is wrong with its encoding: a byte-order

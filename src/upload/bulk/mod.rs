@@ -517,6 +517,8 @@ impl BulkJob<'_> {
             needs_journal: files.journal.is_none(),
             journal_path: files.journal.clone(),
             dispatched: 0,
+            asset_runs: Some(Vec::new()),
+            run_cursor: 0,
         };
         let is_file = fingerprint.is_some();
         let (sender, receiver) = mpsc::sync_channel::<Batch>(0);
@@ -525,7 +527,7 @@ impl BulkJob<'_> {
         let result = std::thread::scope(|scope| -> Result<(), BulkError> {
             if is_file {
                 // A file is checked completely before the first request.
-                let source = EventSource::new(opener()?, format);
+                let source = EventSource::new(opener()?, format).without_fingerprint();
                 feeder.feed(source, Pass::CheckOnly, None)?;
                 counts
                     .total
@@ -922,7 +924,15 @@ struct Feeder<'a, 'j> {
     needs_journal: bool,
     journal_path: Option<PathBuf>,
     dispatched: u64,
+    /// A file's assets, as the check pass found them: (first event, asset)
+    /// where the asset changes, so that the send pass need not parse events
+    /// again. None when there are too many changes to keep.
+    asset_runs: Option<Vec<(u64, String)>>,
+    run_cursor: usize,
 }
+
+/// The most asset changes a file's check pass keeps for its send pass.
+const MAX_ASSET_RUNS: usize = 100_000;
 
 impl Feeder<'_, '_> {
     fn read_to_end(&self) -> bool {
@@ -952,7 +962,9 @@ impl Feeder<'_, '_> {
             let counts = self.ledger.counts;
             counts.read.store(event.ordinal + 1, Ordering::Relaxed);
             // The input up to each point an earlier run sent from must be the same.
-            while let Some((offset, sha256)) = checkpoints.get(next_checkpoint) {
+            while let Some((offset, sha256)) = checkpoints.get(next_checkpoint)
+                && pass != Pass::CheckOnly
+            {
                 let consumed = source.fingerprint_size();
                 if *offset > consumed {
                     break;
@@ -1059,10 +1071,22 @@ impl Feeder<'_, '_> {
                 return Ok(None);
             }
         };
-        let place = event.position.to_string();
+        if pass == Pass::Send
+            && let Some(runs) = &self.asset_runs
+        {
+            // The check pass judged this event already.
+            while runs
+                .get(self.run_cursor + 1)
+                .is_some_and(|(first, _)| *first <= event.ordinal)
+            {
+                self.run_cursor += 1;
+            }
+            return Ok(runs.get(self.run_cursor).map(|(_, asset)| asset.clone()));
+        }
+        let place = &event.position;
         let own_asset = match (&options.rules, pass) {
             (Some(rules), Pass::CheckOnly | Pass::CheckAndSend) => {
-                let verdict = match events::check_event(text, &place, rules) {
+                let verdict = match events::check_event(text, place, rules) {
                     Ok(verdict) => verdict,
                     Err(error) => {
                         self.reject(event, vec![format!("{place}: {error}")])?;
@@ -1099,6 +1123,16 @@ impl Feeder<'_, '_> {
         if let Err(e) = super::check_header_value(&asset, "asset id") {
             self.reject(event, vec![format!("{place}.asset_id: {e}")])?;
             return Ok(None);
+        }
+        if pass == Pass::CheckOnly
+            && let Some(runs) = &mut self.asset_runs
+            && runs.last().is_none_or(|(_, last)| *last != asset)
+        {
+            if runs.len() < MAX_ASSET_RUNS {
+                runs.push((event.ordinal, asset.clone()));
+            } else {
+                self.asset_runs = None;
+            }
         }
         Ok(Some(asset))
     }

@@ -99,6 +99,7 @@ pub struct EventSource<R> {
     queued: std::collections::VecDeque<SourceEvent>,
     buffer: Vec<u8>,
     failed: bool,
+    hashing: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +124,15 @@ impl<R: BufRead> EventSource<R> {
             queued: std::collections::VecDeque::new(),
             buffer: Vec::new(),
             failed: false,
+            hashing: true,
         }
+    }
+
+    /// Does not hash what it reads (for a pass over a file already fingerprinted):
+    /// [`EventSource::fingerprint`] then holds only the size.
+    pub fn without_fingerprint(mut self) -> Self {
+        self.hashing = false;
+        self
     }
 
     /// The size and SHA-256 of what has been read so far (the whole input,
@@ -141,8 +150,9 @@ impl<R: BufRead> EventSource<R> {
     }
 
     fn consume(&mut self, bytes: usize) {
-        let chunk = &self.reader.fill_buf().map(|b| &b[..bytes]);
-        if let Ok(chunk) = chunk {
+        if self.hashing
+            && let Ok(chunk) = self.reader.fill_buf().map(|b| &b[..bytes])
+        {
             self.hasher.update(chunk);
         }
         self.reader.consume(bytes);
@@ -322,7 +332,9 @@ impl<R: BufRead> EventSource<R> {
                 self.failed = true;
                 return Some(Err(error.into()));
             }
-            self.hasher.update(&self.buffer);
+            if self.hashing {
+                self.hasher.update(&self.buffer);
+            }
             self.consumed += read as u64;
             self.line += 1;
             let text = self.buffer.trim_ascii();
