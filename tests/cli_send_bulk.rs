@@ -549,3 +549,39 @@ fn requests_overlap_up_to_the_concurrency() {
     let connections: BTreeSet<usize> = api.server.requests().iter().map(|r| r.connection).collect();
     assert!((2..=4).contains(&connections.len()), "{connections:?}");
 }
+
+#[test]
+fn a_terminal_gets_a_progress_bar_and_a_pipe_only_the_summary() {
+    let run = Run::new(&ndjson(2000, |_| "A".into()), "events.ndjson");
+    let api = StandIn::start(Faults {
+        latency: Duration::from_millis(200),
+        ..Faults::default()
+    });
+    let command = format!(
+        "cd '{}' && env -u HTTPS_PROXY -u https_proxy -u HTTP_PROXY -u http_proxy -u ALL_PROXY \
+         -u all_proxy CE_SECRET_KEY={KEY} CE_SECRET_IV={IV} CE_API_KEY={API_KEY} '{}' send \
+         --lines -i events.ndjson --endpoint '{}' --batch-size 100 --concurrency 2",
+        run.dir.path().display(),
+        env!("CARGO_BIN_EXE_ce-crypt"),
+        api.url()
+    );
+    let screen = in_terminal(&command);
+    assert!(screen.contains("/2000 events"), "no bar: {screen}");
+    assert!(screen.contains("sent 2000 of 2000 events"), "{screen}");
+    assert_eq!(identities(&api.seen()), all_users(2000));
+
+    // Without a terminal, a short run prints its summary line and nothing else.
+    let out = run
+        .send(&api, "events.ndjson")
+        .args(["--restart", "--batch-size", "100"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("sent 2000 of 2000 events (0 rejected, 0 pending) in 20 requests"),
+        "{stderr}"
+    );
+}
