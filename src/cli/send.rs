@@ -55,6 +55,7 @@ pub fn run(args: SendArgs) -> Result<()> {
 
     let mut config = ClientConfig::new()
         .timeout(Duration::from_secs_f64(args.timeout))
+        .connections(usize::from(args.concurrency))
         .proxy(proxy);
     if let Some(path) = &ca_file {
         let pem = fs::read(path)

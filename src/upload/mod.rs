@@ -122,6 +122,7 @@ pub struct ClientConfig {
     timeout: Duration,
     proxy: Option<ProxyUrl>,
     extra_cas: Vec<ExtraCa>,
+    connections: usize,
 }
 
 impl Default for ClientConfig {
@@ -130,6 +131,7 @@ impl Default for ClientConfig {
             timeout: Duration::from_secs(30),
             proxy: None,
             extra_cas: Vec::new(),
+            connections: 4,
         }
     }
 }
@@ -155,6 +157,13 @@ impl ClientConfig {
     /// Trusts `ca` too, beside the system's store.
     pub fn extra_ca(mut self, ca: ExtraCa) -> Self {
         self.extra_cas.push(ca);
+        self
+    }
+
+    /// Keeps up to `n` connections open for reuse (4 unless set): one for each
+    /// request sent at the same time, so none is closed and opened again.
+    pub fn connections(mut self, n: usize) -> Self {
+        self.connections = n.max(1);
         self
     }
 }
@@ -272,6 +281,8 @@ impl Client {
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false)
+            .max_idle_connections_per_host(config.connections)
+            .max_idle_connections(config.connections.max(10))
             .proxy(config.proxy.as_ref().and_then(ProxyUrl::to_ureq))
             .tls_config(tls)
             .user_agent(concat!("ce-crypt/", env!("CARGO_PKG_VERSION")))
