@@ -26,7 +26,8 @@
 //! - [`request`]: the upload API's request body, made and taken apart;
 //! - [`keys`], [`keygen`]: key strings, key files and new keys;
 //! - [`lines`]: one payload or ciphertext per input line, streamed;
-//! - [`upload`] (feature `send`): the HTTP client for the upload API;
+//! - [`upload`] (feature `send`): the HTTP client for the upload API, and
+//!   [`upload::bulk`] for any number of events, batched, retried and journaled;
 //! - [`hazmat`]: AES-256 and the text encodings on their own, for those who
 //!   know why they need them.
 //!

@@ -99,10 +99,12 @@ check reads no key and no variables: it only judges the events.
 ", environment!()))]
     Check(CheckArgs),
 
-    /// Check, encrypt and POST a payload to the activity upload API.
+    /// Check, encrypt and POST events to the activity upload API: any number, in batches, resumable.
     #[command(after_help = concat!("\
 EXAMPLES:
   ce-crypt send --key-file ce.env -i events.json   # CE_API_KEY holds the panel's API key
+  ce-crypt send --profile prod --lines -i export.ndjson   # a backfill; run again to resume
+  zcat export.ndjson.gz | ce-crypt send --profile prod --lines --journal export.ce-send
   ce-crypt send --key-file ce.env --asset ADGMOT35... -i events.json
   ce-crypt send --key-file ce.env --dry-run -i events.json   # print a curl script, send nothing
   ce-crypt send --profile prod --region in -i events.json    # ~/.config/ce-crypt/prod.env

@@ -13,6 +13,39 @@
 //!   sends those again, at most `concurrency × batch size` events, and counts
 //!   them as possible duplicates.
 //! - Batches keep input order and never mix assets: `x-asset` is the batch's.
+//!
+//! ```no_run
+//! use std::sync::atomic::AtomicBool;
+//! use ce_crypt::upload::bulk::{BulkFiles, BulkInput, BulkJob, BulkOptions, InputFormat, LiveCounts};
+//! use ce_crypt::upload::{ApiKey, Client, ClientConfig, Region};
+//! use ce_crypt::{Cipher, Iv, Key, KeyEncoding, Method};
+//!
+//! let key = Key::parse("Xk29vPqL0aZt7RmN4bWc8YdE1fGh3JsU", KeyEncoding::Utf8)?;
+//! let iv = Iv::parse("Qw5Er7Ty9Ui2Op4A", KeyEncoding::Utf8)?;
+//! let cipher = Cipher::new(Method::CbcBase64, key, Some(iv))?;
+//! let client = Client::new(ClientConfig::new().connections(4))?;
+//! let api_key = ApiKey::new(&std::env::var("CE_API_KEY")?)?;
+//! let stop = AtomicBool::new(false); // set it from a signal handler to stop cleanly
+//! let counts = LiveCounts::default(); // read it from another thread for progress
+//! let job = BulkJob {
+//!     client: &client,
+//!     endpoint: &Region::India.endpoint(),
+//!     api_key: &api_key,
+//!     cipher: &cipher,
+//!     options: BulkOptions::default(),
+//!     stop: &stop,
+//!     counts: &counts,
+//!     on_request: None,
+//! };
+//! let files = BulkFiles {
+//!     journal: Some("export.ndjson.ce-send".into()),
+//!     rejects: Some("export.ndjson.ce-send.rejects.jsonl".into()),
+//!     restart: false,
+//! };
+//! let summary = job.run(BulkInput::File("export.ndjson".into()), InputFormat::Lines, &files)?;
+//! println!("{} sent, {} rejected, {} pending", summary.counts.sent, summary.counts.rejected, summary.pending);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod journal;
 mod retry;
