@@ -1,6 +1,6 @@
 //! Bulk upload: any number of events, read as a stream, checked one by one,
 //! sent in batches of at most 1000 over a few reused connections, retried,
-//! and recorded in a [journal](journal) so that a rerun sends only what the
+//! and recorded in a journal so that a rerun sends only what the
 //! API has not acknowledged.
 //!
 //! The promises, and their one limit:
