@@ -124,9 +124,11 @@ fn a_json_array_file_is_streamed_and_checked_whole_before_sending() {
     assert_eq!(identities(&api.seen()), all_users(1500));
     assert_eq!(run.report()["requests"], 2);
 
-    // One bad event: with the default --max-rejects 0 nothing at all is sent.
+    // Two bad events: with the default --max-rejects 0 nothing at all is
+    // sent, and both are in the rejects file (the whole file was checked).
     let mut bad = events.clone();
     bad[1234] = bad[1234].replace("\"web\"", "\"ios\"");
+    bad[1400] = bad[1400].replace("\"web\"", "\"tv\"");
     let run = Run::new(&format!("[{}]", bad.join(",")), "bad.json");
     let api = StandIn::start(Faults::default());
     let stderr = run.send(&api, "bad.json").stderr_failed();
@@ -134,13 +136,24 @@ fn a_json_array_file_is_streamed_and_checked_whole_before_sending() {
         stderr.contains("rejected: event[1234].activity_source"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("rejected: event[1400].activity_source"),
+        "{stderr}"
+    );
     assert_eq!(api.server.request_count(), 0, "nothing sent");
+    assert_eq!(run.report()["read"], 1500);
     let rejects = std::fs::read_to_string(run.path("bad.json.ce-send.rejects.jsonl")).unwrap();
-    let line: serde_json::Value = serde_json::from_str(rejects.trim()).unwrap();
+    assert_eq!(rejects.lines().count(), 2);
+    let line: serde_json::Value = serde_json::from_str(rejects.lines().next().unwrap()).unwrap();
     assert_eq!(line["position"], "event[1234]");
     assert_eq!(line["event"]["identity"], "user-1234");
-    assert_eq!(rejects.lines().count(), 1);
+    // Rerunning the same command changes nothing: the limit counts earlier rejects.
+    run.send(&api, "bad.json").stderr_failed();
+    assert_eq!(api.server.request_count(), 0, "still nothing sent");
 
+    // Fixed in part, the file starts over without --restart: none of it had been sent.
+    bad[1400] = events[1400].clone();
+    std::fs::write(run.path("bad.json"), format!("[{}]", bad.join(","))).unwrap();
     // Allowing one reject sends the rest; a rerun neither resends nor re-rejects.
     run.send(&api, "bad.json")
         .args(["--max-rejects", "1"])
@@ -161,6 +174,7 @@ fn a_json_array_file_is_streamed_and_checked_whole_before_sending() {
     assert_eq!(api.seen().accepted.len(), 1499);
     let rejects = std::fs::read_to_string(run.path("bad.json.ce-send.rejects.jsonl")).unwrap();
     assert_eq!(rejects.lines().count(), 1, "{rejects}");
+    assert!(rejects.contains("event[1234]"), "{rejects}");
 }
 
 #[test]

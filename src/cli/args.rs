@@ -350,7 +350,7 @@ pub struct SendArgs {
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub retries: u32,
 
-    /// Stop, sending nothing further, once more than N events were rejected (a file is checked whole before the first request).
+    /// Stop, sending nothing further, once more than N of the input's events were rejected, by this run or earlier ones (a file is checked whole before the first request).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_rejects: u64,
 

@@ -469,7 +469,7 @@ impl BulkJob<'_> {
             (&fingerprint, &resume.input, &files.journal)
             && (now.size != recorded.size || now.sha256 != recorded.sha256)
         {
-            if resume.anything_done() {
+            if resume.anything_sent() {
                 return Err(BulkError::InputChanged {
                     journal: path.clone(),
                     recorded_size: recorded.size,
@@ -484,8 +484,8 @@ impl BulkJob<'_> {
         let counts = self.counts;
         LiveCounts::add(&counts.sent, resume.sent);
         LiveCounts::add(&counts.rejected, resume.rejected);
-        if let Some(finished) = &resume.finished {
-            counts.read.store(finished.0, Ordering::Relaxed);
+        if let Some(read) = resume.finished {
+            counts.read.store(read, Ordering::Relaxed);
             return Ok(BulkSummary {
                 counts: counts.snapshot(),
                 sent_before: resume.sent,
@@ -536,8 +536,8 @@ impl BulkJob<'_> {
             external: self.stop,
             warnings: Mutex::new(Warnings::default()),
             last_answer: Mutex::new(None),
-            rejected_before: resume.rejected,
             max_rejects: self.options.max_rejects,
+            checking_whole_input: AtomicBool::new(false),
         };
 
         let sent_before = resume.sent;
@@ -561,11 +561,14 @@ impl BulkJob<'_> {
             if is_file {
                 // A file is checked completely before the first request.
                 let source = EventSource::new(opener()?, format).without_fingerprint();
+                ledger.checking_whole_input.store(true, Ordering::Relaxed);
                 feeder.feed(source, Pass::CheckOnly, None)?;
+                ledger.checking_whole_input.store(false, Ordering::Relaxed);
                 counts
                     .total
                     .store(counts.read.load(Ordering::Relaxed), Ordering::Relaxed);
                 ledger.flush_rejects()?;
+                ledger.stop_if_too_many_rejects();
                 if ledger.stopped() {
                     return Ok(());
                 }
@@ -601,7 +604,11 @@ impl BulkJob<'_> {
         ledger.flush_rejects()?;
 
         let snapshot = counts.snapshot();
-        let read = snapshot.read.max(resume.highest_known);
+        // A file's events were all counted by its check pass, even if sending stopped early.
+        let read = snapshot
+            .read
+            .max(snapshot.total.unwrap_or(0))
+            .max(resume.highest_known);
         counts.read.store(read, Ordering::Relaxed);
         let pending = read.saturating_sub(snapshot.sent + snapshot.rejected);
         let stopped = ledger.stop_reason();
@@ -672,7 +679,8 @@ struct Resume {
     sent: u64,
     rejected: u64,
     highest_known: u64,
-    finished: Option<(u64,)>,
+    /// The events read, if the journal says every one was sent or rejected.
+    finished: Option<u64>,
 }
 
 impl Resume {
@@ -715,7 +723,7 @@ impl Resume {
                     resume.highest_known = resume.highest_known.max(events);
                     resume.input.get_or_insert(input);
                 }
-                Record::Finished { .. } => resume.finished = Some((resume.highest_known,)),
+                Record::Finished { .. } => resume.finished = Some(resume.highest_known),
             }
         }
         resume.done = Ranges::from(done);
@@ -725,8 +733,10 @@ impl Resume {
         resume
     }
 
-    fn anything_done(&self) -> bool {
-        self.sent > 0 || self.rejected > 0 || self.finished.is_some()
+    /// Whether the API has any of the old input: then resuming with another
+    /// would mix the two. (Rejections alone are redone on a fresh start.)
+    fn anything_sent(&self) -> bool {
+        self.sent > 0
     }
 }
 
@@ -796,9 +806,10 @@ struct Ledger<'a> {
     external: &'a AtomicBool,
     warnings: Mutex<Warnings>,
     last_answer: Mutex<Option<Answer>>,
-    /// Rejects recorded by earlier runs, and how many more this run allows.
-    rejected_before: u64,
+    /// How many rejects the input may have (`--max-rejects`).
     max_rejects: u64,
+    /// While a file's check pass runs: every event is judged before any stop.
+    checking_whole_input: AtomicBool,
 }
 
 impl Ledger<'_> {
@@ -896,13 +907,21 @@ impl Ledger<'_> {
         }
         rejects.unjournaled.push(ordinal);
         LiveCounts::add(&self.counts.rejected, 1);
-        let rejected_now = self.counts.rejected.load(Ordering::Relaxed) - self.rejected_before;
-        if rejected_now > self.max_rejects {
+        // A file's check pass counts them all, and stops only at its end.
+        if !self.checking_whole_input.load(Ordering::Relaxed) {
+            self.stop_if_too_many_rejects();
+        }
+        Ok(())
+    }
+
+    /// Earlier runs' rejects count too: rerunning the same command does not
+    /// let more through.
+    fn stop_if_too_many_rejects(&self) {
+        if self.counts.rejected.load(Ordering::Relaxed) > self.max_rejects {
             self.stop(StopReason::TooManyRejects {
                 limit: self.max_rejects,
             });
         }
-        Ok(())
     }
 
     /// Makes the rejects written so far durable, then tells the journal.
@@ -981,6 +1000,9 @@ impl Feeder<'_, '_> {
         let checkpoints = &self.resume.checkpoints;
         let mut next_checkpoint = 0;
         while let Some(item) = source.next() {
+            if self.ledger.stopped() {
+                break;
+            }
             let event = match item {
                 Ok(event) => event,
                 Err(error) if pass == Pass::CheckAndSend && self.dispatched > 0 => {
