@@ -452,8 +452,9 @@ pub struct EventVerdict {
 
 /// Checks one event against the per-event rules of [`RULES`] (and against
 /// [`EventRules::asset`], if set); `place` names it in problems (`event[5]`,
-/// `line 3`) and is written out only for a problem. The rules about a whole payload (its size, one asset) are the
-/// caller's: a bulk upload makes its own batches.
+/// `line 3`) and is written out only for a problem. The rules about a whole
+/// payload (its size, one asset) are the caller's: a bulk upload makes its own
+/// batches.
 pub fn check_event(
     event: &RawValue,
     place: &dyn fmt::Display,
@@ -461,14 +462,7 @@ pub fn check_event(
 ) -> Result<EventVerdict, JsonError> {
     // serde_json parsed it into `event` already; what it lets through is left.
     payload::no_lone_surrogate(event.get())?;
-    let mut checker = Checker {
-        rules,
-        now: Timestamp::try_from(rules.now).ok(),
-        problems: Vec::new(),
-        warnings: Warnings::default(),
-        asset: rules.asset.as_deref().map(|id| (Cow::Borrowed(id), None)),
-        asset_reported: false,
-    };
+    let mut checker = Checker::new(rules);
     checker.event(0, &|| place.to_string(), event)?;
     let asset_id = match &rules.asset {
         // The forced asset: the event's own, if it named one, equals it or was reported.
@@ -487,14 +481,7 @@ pub fn check_event(
 pub fn check(bytes: &[u8], rules: &EventRules) -> Result<EventsSummary, EventCheckError> {
     let root: &RawValue =
         serde_json::from_str(payload::json_text(bytes)?).map_err(JsonError::from)?;
-    let mut checker = Checker {
-        rules,
-        now: Timestamp::try_from(rules.now).ok(),
-        problems: Vec::new(),
-        warnings: Warnings::default(),
-        asset: rules.asset.as_deref().map(|id| (Cow::Borrowed(id), None)),
-        asset_reported: false,
-    };
+    let mut checker = Checker::new(rules);
     let events: Vec<&RawValue> = match kind(root) {
         Kind::Array => serde_json::from_str(root.get()).map_err(JsonError::from)?,
         other => {
@@ -579,6 +566,17 @@ struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
+    fn new(rules: &'a EventRules) -> Self {
+        Checker {
+            rules,
+            now: Timestamp::try_from(rules.now).ok(),
+            problems: Vec::new(),
+            warnings: Warnings::default(),
+            asset: rules.asset.as_deref().map(|id| (Cow::Borrowed(id), None)),
+            asset_reported: false,
+        }
+    }
+
     fn report(&mut self, rule: Rule, place: String, message: String) {
         let problem = Problem {
             rule,
