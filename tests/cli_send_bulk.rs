@@ -167,10 +167,12 @@ fn a_json_array_file_is_streamed_and_checked_whole_before_sending() {
         (report["sent"].as_u64(), report["rejected"].as_u64()),
         (Some(1499), Some(1))
     );
-    run.send(&api, "bad.json")
+    // Run again: "already sent", but not every event arrived, so still exit 1.
+    let stderr = run
+        .send(&api, "bad.json")
         .args(["--max-rejects", "1"])
-        .assert()
-        .success();
+        .stderr_failed();
+    assert!(stderr.contains("already sent"), "{stderr}");
     assert_eq!(api.seen().accepted.len(), 1499);
     let rejects = std::fs::read_to_string(run.path("bad.json.ce-send.rejects.jsonl")).unwrap();
     assert_eq!(rejects.lines().count(), 1, "{rejects}");
@@ -224,7 +226,7 @@ fn only_the_refused_event_reaches_the_rejects_file() {
     });
     let stderr = run.send(&api, "events.ndjson").stderr_failed();
     assert!(
-        stderr.contains("rejected: the API refused it: 400"),
+        stderr.contains("rejected: line 618: the API refused it: 400"),
         "{stderr}"
     );
     let mut expected = all_users(1000);
@@ -598,4 +600,209 @@ fn a_terminal_gets_a_progress_bar_and_a_pipe_only_the_summary() {
         stderr.starts_with("sent 2000 of 2000 events (0 rejected, 0 pending) in 20 requests"),
         "{stderr}"
     );
+}
+
+#[test]
+fn the_journal_rejects_and_report_never_replace_the_input_or_another_file() {
+    let text = ndjson(10, |_| "A".into());
+    let run = Run::new(&text, "events.ndjson");
+    std::fs::write(run.path("keep.txt"), "keep me\n").unwrap();
+    let api = StandIn::start(Faults::default());
+    for flag in ["--journal", "--rejects", "--report"] {
+        let stderr = ce_keyed()
+            .current_dir(run.dir.path())
+            .env("CE_API_KEY", API_KEY)
+            .args([
+                "send",
+                "--lines",
+                "--endpoint",
+                &api.url(),
+                "-i",
+                "events.ndjson",
+            ])
+            .args([flag, "events.ndjson"])
+            .stderr_failed();
+        assert!(stderr.contains("is the input file"), "{flag}: {stderr}");
+    }
+    for flag in ["--journal", "--rejects"] {
+        let stderr = run
+            .send(&api, "events.ndjson")
+            .args([flag, "keep.txt", "--restart"])
+            .stderr_failed();
+        assert!(stderr.contains("keep.txt"), "{flag}: {stderr}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(run.path("events.ndjson")).unwrap(),
+        text
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.path("keep.txt")).unwrap(),
+        "keep me\n"
+    );
+    assert_eq!(api.server.request_count(), 0);
+}
+
+#[test]
+fn a_journal_of_one_stream_refuses_a_shorter_other_stream() {
+    let run = Run::new("", "unused");
+    let api = StandIn::start(Faults {
+        unauthorized_after: Some(2),
+        ..Faults::default()
+    });
+    let stream = |api: &StandIn, input: String| {
+        let mut cmd = run.send(api, "-");
+        cmd.args(["--lines", "--journal", "j", "--concurrency", "1"])
+            .write_stdin(input);
+        cmd
+    };
+    let events = ndjson(5000, |_| "A".into());
+    stream(&api, events.clone()).assert().code(1);
+    let other: String = ndjson(10, |_| "A".into()).replace("user-", "other-");
+    let good = StandIn::start(Faults::default());
+    let stderr = stream(&good, other).stderr_failed();
+    assert!(stderr.contains("is not the one the journal"), "{stderr}");
+    assert_eq!(good.server.request_count(), 0);
+    // The original stream still finishes, and a finished journal checks its stream too.
+    stream(&good, events.clone()).assert().success();
+    let shorter = events[..events.len() - 1].to_owned();
+    let stderr = stream(&good, shorter).stderr_failed();
+    assert!(stderr.contains("is not the one the journal"), "{stderr}");
+}
+
+#[test]
+fn events_added_to_a_file_after_its_check_are_never_sent() {
+    let run = Run::new(&ndjson(3000, |_| "A".into()), "events.ndjson");
+    let api = StandIn::start(Faults {
+        latency: Duration::from_millis(100),
+        ..Faults::default()
+    });
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ce-crypt"))
+        .current_dir(run.dir.path())
+        .env("CE_SECRET_KEY", KEY)
+        .env("CE_SECRET_IV", IV)
+        .env("CE_API_KEY", API_KEY)
+        .args([
+            "send",
+            "--lines",
+            "-i",
+            "events.ndjson",
+            "--endpoint",
+            &api.url(),
+        ])
+        .args(["--batch-size", "100", "--concurrency", "1", "--quiet"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while api.server.request_count() == 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let unchecked = r#"{"asset_id":"A","identity":"UNCHECKED","timestamp":"1999-01-01T00:00:00Z"}"#;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(run.path("events.ndjson"))
+        .unwrap();
+    std::io::Write::write_all(&mut file, format!("{unchecked}\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not the one"));
+    assert!(!api.seen().accepted.iter().any(|id| id == "UNCHECKED"));
+}
+
+#[test]
+fn a_few_bad_events_at_the_start_of_a_batch_are_rejected_not_taken_for_a_bad_request() {
+    let mut text = ndjson(3000, |_| "A".into());
+    for i in 1000..1004 {
+        text = text.replace(&format!("\"user-{i}\""), &format!("\"bad-{i}\""));
+    }
+    let run = Run::new(&text, "events.ndjson");
+    let api = StandIn::start(Faults {
+        refuse_marked: Some("bad-".into()),
+        ..Faults::default()
+    });
+    run.send(&api, "events.ndjson")
+        .args(["--max-rejects", "10", "--concurrency", "1"])
+        .assert()
+        .code(1);
+    let expected: BTreeSet<String> = all_users(3000)
+        .into_iter()
+        .filter(|u| !(1000..1004).any(|i| *u == format!("user-{i}")))
+        .collect();
+    assert_eq!(identities(&api.seen()), expected);
+    let report = run.report();
+    assert_eq!(
+        (report["rejected"].as_u64(), report["pending"].as_u64()),
+        (Some(4), Some(0))
+    );
+}
+
+#[test]
+fn a_run_whose_batches_were_only_in_flight_still_guards_its_input() {
+    let run = Run::new(&ndjson(500, |_| "A".into()), "events.ndjson");
+    let api = StandIn::start(Faults {
+        drop_after_accept_every: Some(1),
+        ..Faults::default()
+    });
+    run.send(&api, "events.ndjson")
+        .args(["--retries", "0"])
+        .assert()
+        .code(1);
+    assert_eq!(
+        api.seen().accepted.len(),
+        500,
+        "the API has them, unacknowledged"
+    );
+    std::fs::write(run.path("events.ndjson"), ndjson(501, |_| "A".into())).unwrap();
+    let good = StandIn::start(Faults::default());
+    let stderr = run.send(&good, "events.ndjson").stderr_failed();
+    assert!(stderr.contains("is not the one the journal"), "{stderr}");
+    assert_eq!(good.server.request_count(), 0);
+}
+
+#[test]
+fn the_rejects_file_keeps_each_event_exactly_as_given() {
+    let when = (jiff::Timestamp::now() - jiff::SignedDuration::from_mins(1))
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let odd = format!(
+        r#"{{"identity":"","timestamp":"{when}","asset_id":"A","activity_name":"x","activity_source":"web","activity_params":{{"big":1e400,"n":123456789012345678901234567890,"f":0.30000000000000000001}}}}"#
+    );
+    let text = format!("{odd}\nnot json at all\n{}", ndjson(1, |_| "A".into()));
+    let run = Run::new(&text, "events.ndjson");
+    let api = StandIn::start(Faults::default());
+    let out = run
+        .send(&api, "events.ndjson")
+        .args(["--max-rejects", "2"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("rejected: line 2: not JSON"), "{stderr}");
+    let rejects = std::fs::read_to_string(run.path("events.ndjson.ce-send.rejects.jsonl")).unwrap();
+    let lines: Vec<&str> = rejects.lines().collect();
+    assert_eq!(lines.len(), 2, "{rejects}");
+    assert!(
+        lines[0].ends_with(&format!(r#""event":{odd}}}"#)),
+        "{}",
+        lines[0]
+    );
+    let second: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(second["text"], "not json at all");
+    assert_eq!(identities(&api.seen()), all_users(1));
+
+    // Run again: already sent, but not every event arrived, so still exit 1.
+    let stderr = run
+        .send(&api, "events.ndjson")
+        .args(["--max-rejects", "2"])
+        .stderr_failed();
+    assert!(stderr.contains("already sent"), "{stderr}");
+}
+
+#[test]
+fn an_absurd_rate_is_a_usage_error() {
+    ce().args(["send", "--rate", "1e-20", "[]"])
+        .assert()
+        .code(2);
 }

@@ -350,7 +350,7 @@ pub struct SendArgs {
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub retries: u32,
 
-    /// Stop, sending nothing further, once more than N of the input's events were rejected, by this run or earlier ones (a file is checked whole before the first request).
+    /// Stop, sending nothing further, once more than N of the input's events failed the checks, in this run or earlier ones (a file is checked whole before the first request).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_rejects: u64,
 
@@ -475,8 +475,8 @@ fn parse_batch_size(text: &str) -> Result<usize, String> {
 
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(rate) if rate > 0.0 && rate <= 10_000.0 => Ok(rate),
-        _ => Err("give requests per second above 0 and at most 10000, e.g. 2 or 0.5".into()),
+        Ok(rate) if (0.001..=10_000.0).contains(&rate) => Ok(rate),
+        _ => Err("give requests per second from 0.001 to 10000, e.g. 2 or 0.5".into()),
     }
 }
 

@@ -14,7 +14,7 @@ use ce_crypt::keys::{ENCODING_VAR, IV_VAR, KEY_VAR, LengthHint};
 use ce_crypt::lines::LinesError;
 use ce_crypt::payload::WideEncoding;
 use ce_crypt::pretty::PrettyError;
-use ce_crypt::upload::bulk::{BulkError, SourceError};
+use ce_crypt::upload::bulk::{BulkError, JournalError, SourceError};
 use ce_crypt::{
     CipherError, CryptoError, DecodeError, DecryptError, EncryptError, EventCheckError, JsonError,
     JsonErrorKind, KeyError, LineError, NotARequestBody, TextEncoding, UploadError,
@@ -236,11 +236,15 @@ fn advice_for(
             BulkError::FormatChanged { .. } => {
                 Some("; add or drop --lines as the first run had it, or pass --restart".to_owned())
             }
-            BulkError::Journal(_) => Some(
-                "; move it away, give another with --journal FILE, or pass --restart to start \
-                 over"
-                    .to_owned(),
-            ),
+            BulkError::Journal(JournalError::Io { .. }) => {
+                Some("; give another with --journal FILE".to_owned())
+            }
+            BulkError::Journal(_) => {
+                Some("; move it away, or give another with --journal FILE".to_owned())
+            }
+            BulkError::NotRejectsFile { .. } => {
+                Some(": give another with --rejects FILE".to_owned())
+            }
             _ => None,
         };
     }

@@ -20,7 +20,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::super::args::SendArgs;
 use super::super::error::{self, ExitStatus};
 use super::super::input::Input;
-use super::super::output::{Existing, Output};
+use super::super::output::{Existing, Output, refuse_reading_and_writing};
 use super::super::process;
 
 /// The journal's default name: the input file's, with this added.
@@ -44,6 +44,17 @@ pub fn send(
         args.payload.input.input.clone(),
         "payload",
     )?;
+    // The journal, the rejects and the report never replace the input (or the key file).
+    let mut read: Vec<(&str, &Path)> = Vec::new();
+    if let Input::File(path) = &input {
+        read.push(("input file", path));
+    }
+    if let Some(path) = &args.payload.keys.key_file {
+        read.push(("key file", path));
+    }
+    for written in [&args.journal, &args.rejects, &args.report] {
+        refuse_reading_and_writing(written.as_deref(), &read)?;
+    }
     let (input, default_journal) = bulk_input(input)?;
     let journal = args.journal.clone().or(default_journal);
     let rejects = args
@@ -164,7 +175,11 @@ fn finish(args: &SendArgs, summary: &BulkSummary, files: &BulkFiles) -> Result<u
                 counts.rejected
             );
         }
-        return Ok(0);
+        // 0 only when every event was acknowledged.
+        return Ok(u8::from(counts.rejected > 0));
+    }
+    if counts.read == 0 && !args.quiet {
+        let _ = writeln!(stderr, "note: the input holds no events; nothing was sent");
     }
     if counts.sent > summary.sent_before
         && counts.requests == 1

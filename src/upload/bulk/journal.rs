@@ -16,6 +16,8 @@ use super::source::Fingerprint;
 
 /// The journal format's version.
 const VERSION: u32 = 1;
+/// How every journal's first line begins.
+const HEADER_START: &[u8] = b"{\"journal\":";
 
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,8 +43,13 @@ pub(crate) enum Record {
     },
     /// The API acknowledged the events `from..to` (`events` of them were sent).
     Acked { from: u64, to: u64, events: u64 },
-    /// These events were rejected (the rejects file holds why).
-    Rejected { events: Vec<u64> },
+    /// These events were rejected (the rejects file holds why): by the API,
+    /// or by the checks.
+    Rejected {
+        events: Vec<u64>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        by_api: bool,
+    },
     /// The whole input was read: how many events, and its fingerprint.
     Read {
         events: u64,
@@ -132,8 +139,10 @@ impl Journal {
                     records.push(record);
                     good_end += line.len();
                 }
-                // A crash part-way through the last write: that record never happened.
-                _ if last => break,
+                // A crash part-way through the last write: that record never
+                // happened. But a first line must at least begin as a journal's:
+                // anything else is some other file, which is never cut.
+                _ if last && (index > 0 || line.starts_with(HEADER_START)) => break,
                 _ => {
                     return Err(JournalError::Damaged {
                         path: path.to_owned(),
@@ -289,7 +298,10 @@ mod tests {
         // The torn line is gone from the file, so appending goes on cleanly.
         let mut journal = Journal::reopen(&path).unwrap();
         journal
-            .append(&Record::Rejected { events: vec![3] })
+            .append(&Record::Rejected {
+                events: vec![3],
+                by_api: false,
+            })
             .unwrap();
         assert_eq!(Journal::read(&path).unwrap().len(), 3);
         #[cfg(unix)]
@@ -319,5 +331,15 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+        // One line of something else, even without a newline, is not a torn journal.
+        fs::write(&path, "keep me").unwrap();
+        assert!(matches!(
+            Journal::read(&path),
+            Err(JournalError::Damaged { line: 1, .. })
+        ));
+        assert_eq!(fs::read_to_string(&path).unwrap(), "keep me");
+        // A torn header is an empty journal.
+        fs::write(&path, "{\"journal\":{\"vers").unwrap();
+        assert!(Journal::read(&path).unwrap().is_empty());
     }
 }

@@ -70,15 +70,18 @@ use journal::{FingerprintRecord, Journal, Record};
 
 pub use journal::JournalError;
 pub use retry::{Backoff, Pacer, parse_retry_after};
-pub use source::{EventSource, Fingerprint, InputFormat, Position, SourceError, SourceEvent};
+pub use source::{
+    EventSource, Fingerprint, InputFormat, NotJson, Position, SourceError, SourceEvent,
+};
 
 /// A batch closes early once its events' text reaches this many bytes.
 pub const MAX_BATCH_BYTES: usize = 5 << 20;
 /// A `Retry-After` longer than this gives the batch up (a rerun goes on later).
 pub const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(300);
-/// After this many single events of one batch are refused alike, with none
-/// of the batch accepted, the fault is taken to be the request's, not theirs.
-const ALIKE_REFUSALS: usize = 4;
+/// When every part of a refused batch's split at this many parts (eighths)
+/// is refused alike, and nothing of it was accepted, the fault is taken to be
+/// the request's, not the events': 15 requests, not a thousand.
+const ALIKE_LEVEL: usize = 8;
 /// The rejects the summary keeps for a caller to show.
 const FIRST_REJECTS_KEPT: usize = 3;
 
@@ -93,7 +96,9 @@ pub struct BulkOptions {
     pub rate: Option<f64>,
     /// Retries per request after 429, 5xx, a timeout or a broken connection.
     pub retries: u32,
-    /// Stop, sending nothing further, once more events than this are rejected.
+    /// Stop, sending nothing further, once the checks have rejected more of
+    /// the input's events than this (earlier runs' included). Events the API
+    /// refuses are rejected too, but do not stop the run.
     pub max_rejects: u64,
     /// The event checks, or none to skip them.
     pub rules: Option<EventRules>,
@@ -370,6 +375,12 @@ pub enum BulkError {
         /// `array` or `lines`.
         now: String,
     },
+    /// The rejects file names a file that holds something else.
+    #[error("{path} is not a rejects file of ce-crypt, and would be emptied")]
+    NotRejectsFile {
+        /// The file.
+        path: PathBuf,
+    },
     /// A stream holds more than one request's worth of events, and no journal was given.
     #[error(
         "the input holds more than one request's worth of events ({batch_size} per request, one \
@@ -426,10 +437,14 @@ impl BulkJob<'_> {
         files: &BulkFiles,
     ) -> Result<BulkSummary, BulkError> {
         let started = Instant::now();
-        let mut resume = match (&files.journal, files.restart) {
-            (Some(path), false) => Resume::from_records(Journal::read(path)?),
-            _ => Resume::default(),
+        let mut resume = match &files.journal {
+            // Read even to restart: a file that is not a journal is never replaced.
+            Some(path) => Resume::from_records(Journal::read(path)?),
+            None => Resume::default(),
         };
+        if files.restart {
+            resume = Resume::default();
+        }
         let format_name = match format {
             InputFormat::Array => "array",
             InputFormat::Lines => "lines",
@@ -470,21 +485,28 @@ impl BulkJob<'_> {
             && (now.size != recorded.size || now.sha256 != recorded.sha256)
         {
             if resume.anything_sent() {
-                return Err(BulkError::InputChanged {
-                    journal: path.clone(),
-                    recorded_size: recorded.size,
-                    recorded_sha256: recorded.sha256.clone(),
-                    size: now.size,
-                    sha256: now.sha256.clone(),
-                });
+                return Err(input_changed(path, recorded, now));
             }
             // Nothing of the old input reached the API: start over.
             resume = Resume::default();
+        }
+        if let Some(fingerprint) = &fingerprint {
+            // A file must still be this one when the send pass reaches its end.
+            resume.read_all = Some(FingerprintRecord::from(fingerprint));
         }
         let counts = self.counts;
         LiveCounts::add(&counts.sent, resume.sent);
         LiveCounts::add(&counts.rejected, resume.rejected);
         if let Some(read) = resume.finished {
+            // A stream is read to its end to be sure it is the one recorded.
+            if fingerprint.is_none()
+                && let (Some(recorded), Some(path)) = (&resume.read_all, &files.journal)
+            {
+                let now = fingerprint_reader(opener()?)?;
+                if now.size != recorded.size || now.sha256 != recorded.sha256 {
+                    return Err(input_changed(path, recorded, &now));
+                }
+            }
             counts.read.store(read, Ordering::Relaxed);
             return Ok(BulkSummary {
                 counts: counts.snapshot(),
@@ -512,6 +534,9 @@ impl BulkJob<'_> {
             Some(path) => Some(Journal::reopen(path)?),
             None => None,
         };
+        if let Some(path) = &files.rejects {
+            refuse_other_file(path)?;
+        }
         let rejects =
             match &files.rejects {
                 Some(path) => Some(journal::private_file(path, fresh).map_err(|source| {
@@ -537,6 +562,7 @@ impl BulkJob<'_> {
             warnings: Mutex::new(Warnings::default()),
             last_answer: Mutex::new(None),
             max_rejects: self.options.max_rejects,
+            rejected_by_checks: AtomicU64::new(resume.rejected_by_checks),
             checking_whole_input: AtomicBool::new(false),
         };
 
@@ -552,6 +578,7 @@ impl BulkJob<'_> {
             dispatched: 0,
             asset_runs: Some(Vec::new()),
             run_cursor: 0,
+            checked: None,
         };
         let is_file = fingerprint.is_some();
         let (sender, receiver) = mpsc::sync_channel::<Batch>(0);
@@ -564,6 +591,7 @@ impl BulkJob<'_> {
                 ledger.checking_whole_input.store(true, Ordering::Relaxed);
                 feeder.feed(source, Pass::CheckOnly, None)?;
                 ledger.checking_whole_input.store(false, Ordering::Relaxed);
+                feeder.checked = Some(counts.read.load(Ordering::Relaxed));
                 counts
                     .total
                     .store(counts.read.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -633,14 +661,48 @@ impl BulkJob<'_> {
     }
 }
 
+/// Refuses a rejects file that holds something else: starting afresh empties it.
+fn refuse_other_file(path: &Path) -> Result<(), BulkError> {
+    let Ok(file) = File::open(path) else {
+        return Ok(()); // none yet
+    };
+    let mut first = String::new();
+    let _ = BufReader::new(file.take(1 << 20)).read_line(&mut first);
+    let ours = first.is_empty()
+        || serde_json::from_str::<serde_json::Value>(&first)
+            .is_ok_and(|line| line.get("reasons").is_some() && line.get("index").is_some());
+    if ours {
+        Ok(())
+    } else {
+        Err(BulkError::NotRejectsFile {
+            path: path.to_owned(),
+        })
+    }
+}
+
 /// The size and SHA-256 of a file.
 fn fingerprint_file(path: &Path) -> Result<Fingerprint, BulkError> {
-    use sha2::{Digest, Sha256};
-    let open_error = |source| BulkError::Open {
+    let file = File::open(path).map_err(|source| BulkError::Open {
         path: path.to_owned(),
         source,
-    };
-    let mut file = File::open(path).map_err(open_error)?;
+    })?;
+    fingerprint_reader(file)
+}
+
+/// The journal's error for an input that is not the one it recorded.
+fn input_changed(journal: &Path, recorded: &FingerprintRecord, now: &Fingerprint) -> BulkError {
+    BulkError::InputChanged {
+        journal: journal.to_owned(),
+        recorded_size: recorded.size,
+        recorded_sha256: recorded.sha256.clone(),
+        size: now.size,
+        sha256: now.sha256.clone(),
+    }
+}
+
+/// The size and SHA-256 of everything `reader` holds.
+fn fingerprint_reader(mut file: impl Read) -> Result<Fingerprint, BulkError> {
+    use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     let mut buffer = vec![0; 1 << 20];
     let mut size = 0u64;
@@ -678,9 +740,12 @@ struct Resume {
     checkpoints: Vec<(u64, String)>,
     sent: u64,
     rejected: u64,
+    rejected_by_checks: u64,
     highest_known: u64,
     /// The events read, if the journal says every one was sent or rejected.
     finished: Option<u64>,
+    /// The whole input's fingerprint, once a run read it to its end.
+    read_all: Option<FingerprintRecord>,
 }
 
 impl Resume {
@@ -712,16 +777,17 @@ impl Resume {
                     resume.sent += events;
                     resume.highest_known = resume.highest_known.max(to);
                 }
-                Record::Rejected { events } => {
+                Record::Rejected { events, by_api } => {
                     for ordinal in events {
                         done.push((ordinal, ordinal + 1));
                         resume.rejected += 1;
+                        resume.rejected_by_checks += u64::from(!by_api);
                         resume.highest_known = resume.highest_known.max(ordinal + 1);
                     }
                 }
                 Record::Read { events, input } => {
                     resume.highest_known = resume.highest_known.max(events);
-                    resume.input.get_or_insert(input);
+                    resume.read_all = Some(input);
                 }
                 Record::Finished { .. } => resume.finished = Some(resume.highest_known),
             }
@@ -736,7 +802,7 @@ impl Resume {
     /// Whether the API has any of the old input: then resuming with another
     /// would mix the two. (Rejections alone are redone on a fresh start.)
     fn anything_sent(&self) -> bool {
-        self.sent > 0
+        self.sent > 0 || !self.unacked.0.is_empty()
     }
 }
 
@@ -786,13 +852,34 @@ impl Ranges {
     }
 }
 
+/// One line of the rejects file. The event is its exact text, as given.
+#[derive(serde::Serialize)]
+struct RejectLine<'a> {
+    position: String,
+    index: u64,
+    reasons: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    answer: Option<RejectAnswer<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<&'a RawValue>,
+    /// A line that is not JSON, as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct RejectAnswer<'a> {
+    status: u16,
+    body: &'a str,
+}
+
 /// Rejected events on their way to the rejects file and the journal.
 struct RejectsFile {
     file: Option<File>,
     path: Option<PathBuf>,
     first: Vec<Rejection>,
-    /// Written to the file, not yet to the journal.
-    unjournaled: Vec<u64>,
+    /// Written to the file, not yet to the journal (and whether the API refused them).
+    unjournaled: Vec<(u64, bool)>,
 }
 
 /// What the threads of a run share: the journal, the rejects, the counts,
@@ -806,8 +893,10 @@ struct Ledger<'a> {
     external: &'a AtomicBool,
     warnings: Mutex<Warnings>,
     last_answer: Mutex<Option<Answer>>,
-    /// How many rejects the input may have (`--max-rejects`).
+    /// How many events of the input the checks may reject (`--max-rejects`),
+    /// and how many they have, earlier runs' included.
     max_rejects: u64,
+    rejected_by_checks: AtomicU64,
     /// While a file's check pass runs: every event is judged before any stop.
     checking_whole_input: AtomicBool,
 }
@@ -846,14 +935,6 @@ impl Ledger<'_> {
         Ok(())
     }
 
-    /// Appends a record without waiting for the disk (the next durable one carries it).
-    fn note(&self, record: &Record) -> Result<(), JournalError> {
-        if let Some(journal) = &self.journal {
-            lock(journal).append(record)?;
-        }
-        Ok(())
-    }
-
     fn acked(&self, from: u64, to: u64, events: u64, answer: Answer) {
         // Stop if the acknowledgement cannot be recorded: a rerun would resend.
         if let Err(e) = self.record(&Record::Acked { from, to, events }) {
@@ -878,18 +959,14 @@ impl Ledger<'_> {
         let mut guard = lock(&self.rejects);
         let rejects = &mut *guard;
         if let (Some(file), Some(path)) = (rejects.file.as_mut(), rejects.path.as_ref()) {
-            let mut line = serde_json::json!({
-                "position": position.to_string(),
-                "index": ordinal,
-                "reasons": reasons,
-            });
-            if let Some((status, body)) = answer {
-                line["answer"] = serde_json::json!({ "status": status, "body": body });
-            }
-            match event {
-                Ok(event) => line["event"] = serde_json::to_value(event).unwrap_or_default(),
-                Err(text) => line["text"] = serde_json::Value::from(text),
-            }
+            let line = RejectLine {
+                position: position.to_string(),
+                index: ordinal,
+                reasons: &reasons,
+                answer: answer.map(|(status, body)| RejectAnswer { status, body }),
+                event: event.ok(),
+                text: event.err(),
+            };
             let mut bytes = serde_json::to_vec(&line).expect("JSON serializes");
             bytes.push(b'\n');
             file.write_all(&bytes)
@@ -905,11 +982,16 @@ impl Ledger<'_> {
                 reasons,
             });
         }
-        rejects.unjournaled.push(ordinal);
+        rejects.unjournaled.push((ordinal, answer.is_some()));
         LiveCounts::add(&self.counts.rejected, 1);
-        // A file's check pass counts them all, and stops only at its end.
-        if !self.checking_whole_input.load(Ordering::Relaxed) {
-            self.stop_if_too_many_rejects();
+        // --max-rejects is about the events' checks: what the API refuses is
+        // rejected and the run goes on. A file's check pass counts them all,
+        // and stops only at its end.
+        if answer.is_none() {
+            self.rejected_by_checks.fetch_add(1, Ordering::Relaxed);
+            if !self.checking_whole_input.load(Ordering::Relaxed) {
+                self.stop_if_too_many_rejects();
+            }
         }
         Ok(())
     }
@@ -917,7 +999,7 @@ impl Ledger<'_> {
     /// Earlier runs' rejects count too: rerunning the same command does not
     /// let more through.
     fn stop_if_too_many_rejects(&self) {
-        if self.counts.rejected.load(Ordering::Relaxed) > self.max_rejects {
+        if self.rejected_by_checks.load(Ordering::Relaxed) > self.max_rejects {
             self.stop(StopReason::TooManyRejects {
                 limit: self.max_rejects,
             });
@@ -937,7 +1019,16 @@ impl Ledger<'_> {
             })?;
         }
         let events = std::mem::take(&mut rejects.unjournaled);
-        self.record(&Record::Rejected { events })?;
+        for by_api in [false, true] {
+            let events: Vec<u64> = events
+                .iter()
+                .filter(|(_, api)| *api == by_api)
+                .map(|(ordinal, _)| *ordinal)
+                .collect();
+            if !events.is_empty() {
+                self.record(&Record::Rejected { events, by_api })?;
+            }
+        }
         Ok(())
     }
 }
@@ -950,6 +1041,8 @@ struct Batch {
     asset: String,
     events: Vec<BatchEvent>,
     bytes: usize,
+    /// What the journal records when a worker takes the batch (set at dispatch).
+    sent_record: Option<Record>,
 }
 
 struct BatchEvent {
@@ -981,6 +1074,8 @@ struct Feeder<'a, 'j> {
     /// again. None when there are too many changes to keep.
     asset_runs: Option<Vec<(u64, String)>>,
     run_cursor: usize,
+    /// How many events a file's check pass read.
+    checked: Option<u64>,
 }
 
 /// The most asset changes a file's check pass keeps for its send pass.
@@ -1026,9 +1121,20 @@ impl Feeder<'_, '_> {
                 }
                 let now = source.fingerprint();
                 if *offset < consumed || now.sha256 != *sha256 {
-                    return Err(self.changed(&source, *offset, sha256));
+                    return Err(self.changed(&now, *offset, sha256));
                 }
                 next_checkpoint += 1;
+            }
+            if pass == Pass::Send
+                && let Some(total) = self.checked
+                && event.ordinal >= total
+            {
+                // The file grew after its check: its new events were never checked.
+                let recorded = self.resume.read_all.clone().unwrap_or(FingerprintRecord {
+                    size: 0,
+                    sha256: String::new(),
+                });
+                return Err(self.changed(&source.fingerprint(), recorded.size, &recorded.sha256));
             }
             if self.resume.done.contains(event.ordinal)
                 || self.check_rejected.contains(&event.ordinal)
@@ -1075,6 +1181,7 @@ impl Feeder<'_, '_> {
                 asset,
                 events: Vec::new(),
                 bytes: 0,
+                sent_record: None,
             });
             batch.to = event.ordinal + 1;
             batch.bytes += text.get().len() + 1;
@@ -1087,31 +1194,43 @@ impl Feeder<'_, '_> {
                 break;
             }
         }
-        if let Some(workers) = workers
-            && !self.ledger.stopped()
+        let Some(workers) = workers else {
+            return Ok(());
+        };
+        if self.ledger.stopped() {
+            return Ok(());
+        }
+        // The whole input is read: before its last batch goes, it must be the
+        // input an earlier run read, as far as that run read it.
+        let fingerprint = source.fingerprint();
+        if let Some((offset, sha256)) = checkpoints.get(next_checkpoint) {
+            return Err(self.changed(&fingerprint, *offset, sha256));
+        }
+        if let Some(recorded) = &self.resume.read_all
+            && (recorded.size != fingerprint.size || recorded.sha256 != fingerprint.sha256)
         {
-            if self.batch.is_some() {
-                self.dispatch(&source, workers)?;
-            }
-            let fingerprint = source.fingerprint();
-            if !self.ledger.stopped() {
-                self.ledger.record(&Record::Read {
-                    events: self.ledger.counts.read.load(Ordering::Relaxed),
-                    input: FingerprintRecord::from(&fingerprint),
-                })?;
-            }
+            return Err(self.changed(&fingerprint, recorded.size, &recorded.sha256));
+        }
+        if self.batch.is_some() {
+            self.dispatch(&source, workers)?;
+        }
+        if !self.ledger.stopped() {
+            self.ledger.record(&Record::Read {
+                events: self.ledger.counts.read.load(Ordering::Relaxed),
+                input: FingerprintRecord::from(&fingerprint),
+            })?;
         }
         Ok(())
     }
 
-    fn changed<R: BufRead>(&self, source: &EventSource<R>, offset: u64, sha256: &str) -> BulkError {
-        let now = source.fingerprint();
+    /// The input differs from what the journal recorded up to `offset`.
+    fn changed(&self, now: &Fingerprint, offset: u64, sha256: &str) -> BulkError {
         BulkError::InputChanged {
             journal: self.journal_path.clone().unwrap_or_default(),
             recorded_size: offset,
             recorded_sha256: sha256.to_owned(),
             size: now.size,
-            sha256: now.sha256,
+            sha256: now.sha256.clone(),
         }
     }
 
@@ -1122,7 +1241,8 @@ impl Feeder<'_, '_> {
         let text = match &event.text {
             Ok(text) => text,
             Err(error) => {
-                self.reject(event, vec![format!("not JSON: {error}")])?;
+                let reason = format!("{}: not JSON: {}", event.position, error.error);
+                self.reject(event, vec![reason])?;
                 return Ok(None);
             }
         };
@@ -1195,7 +1315,7 @@ impl Feeder<'_, '_> {
     fn reject(&mut self, event: &SourceEvent, reasons: Vec<String>) -> Result<(), BulkError> {
         let text = match &event.text {
             Ok(text) => Ok(&**text),
-            Err(_) => Err("(not JSON)"),
+            Err(not_json) => Err(not_json.line.as_str()),
         };
         self.ledger
             .reject(event.ordinal, event.position, reasons, None, text)
@@ -1207,7 +1327,7 @@ impl Feeder<'_, '_> {
         source: &EventSource<R>,
         workers: &mpsc::SyncSender<Batch>,
     ) -> Result<(), BulkError> {
-        let Some(batch) = self.batch.take() else {
+        let Some(mut batch) = self.batch.take() else {
             return Ok(());
         };
         self.ledger.flush_rejects()?;
@@ -1218,13 +1338,13 @@ impl Feeder<'_, '_> {
             .count() as u64;
         LiveCounts::add(&self.ledger.counts.possible_duplicates, repeats);
         let fingerprint = source.fingerprint();
-        self.ledger.note(&Record::Sent {
+        batch.sent_record = Some(Record::Sent {
             from: batch.from,
             to: batch.to,
             events: batch.events.len() as u64,
             offset: fingerprint.size,
             sha256: fingerprint.sha256,
-        })?;
+        });
         self.dispatched += 1;
         if workers.send(batch).is_err() {
             self.ledger.stop(StopReason::Interrupted);
@@ -1249,46 +1369,65 @@ enum Attempt {
 
 impl Worker<'_, '_> {
     fn deliver(&self, batch: Batch) {
-        // Depth first, left half first: input order within the batch.
-        let mut stack = vec![(batch.from, batch.to, &batch.events[..])];
-        let mut refused: Vec<(&BatchEvent, u16, String)> = Vec::new();
+        // Only now is the batch on its way: recorded, durably, as possibly
+        // delivered, so that a rerun after a crash counts it as a possible duplicate.
+        if let Some(record) = &batch.sent_record
+            && let Err(e) = self.ledger.record(record)
+        {
+            self.ledger.stop(StopReason::Local {
+                error: e.to_string(),
+            });
+            return;
+        }
+        // A refused batch is split level by level: halves, quarters, ... When a
+        // whole level of ALIKE_LEVEL parts or more is refused alike and nothing
+        // of the batch was accepted, the request is at fault, not the events.
+        let mut level = vec![(batch.from, batch.to, &batch.events[..])];
+        let mut refused_alike: Option<(u16, String)> = None;
         let mut accepted_any = false;
-        while let Some((from, to, events)) = stack.pop() {
-            if self.ledger.stopped() {
+        let mut rejected: Vec<(&BatchEvent, u16, String)> = Vec::new();
+        while !level.is_empty() {
+            let mut next = Vec::new();
+            let mut all_refused_alike = true;
+            for &(from, to, events) in &level {
+                match self.request(&batch.asset, events) {
+                    Attempt::Accepted(answer) => {
+                        accepted_any = true;
+                        all_refused_alike = false;
+                        self.ledger.acked(from, to, events.len() as u64, answer);
+                    }
+                    Attempt::Refused { status, answer } => {
+                        match &refused_alike {
+                            None => refused_alike = Some((status, answer.clone())),
+                            Some(first) if *first != (status, answer.clone()) => {
+                                all_refused_alike = false;
+                            }
+                            Some(_) => {}
+                        }
+                        if events.len() == 1 {
+                            rejected.push((&events[0], status, answer));
+                        } else {
+                            let half = events.len() / 2;
+                            let middle = events[half].ordinal;
+                            next.push((from, middle, &events[..half]));
+                            next.push((middle, to, &events[half..]));
+                        }
+                    }
+                    Attempt::Stopped => return,
+                }
+            }
+            if !accepted_any && all_refused_alike && level.len() >= ALIKE_LEVEL {
+                let (_, answer) = refused_alike.unwrap_or_default();
+                self.ledger.stop(StopReason::RefusedAlike { answer });
                 return;
             }
-            match self.request(&batch.asset, events) {
-                Attempt::Accepted(answer) => {
-                    accepted_any = true;
-                    self.ledger.acked(from, to, events.len() as u64, answer);
-                }
-                Attempt::Refused { status, answer } if events.len() == 1 => {
-                    refused.push((&events[0], status, answer));
-                    let alike = refused
-                        .windows(2)
-                        .all(|w| w[0].1 == w[1].1 && w[0].2 == w[1].2);
-                    if !accepted_any && refused.len() >= ALIKE_REFUSALS && alike {
-                        let (_, _, answer) = &refused[0];
-                        self.ledger.stop(StopReason::RefusedAlike {
-                            answer: answer.clone(),
-                        });
-                        return;
-                    }
-                }
-                Attempt::Refused { .. } => {
-                    let half = events.len() / 2;
-                    let middle = events[half].ordinal;
-                    stack.push((middle, to, &events[half..]));
-                    stack.push((from, middle, &events[..half]));
-                }
-                Attempt::Stopped => return,
-            }
+            level = next;
         }
-        for (event, status, answer) in refused {
+        for (event, status, answer) in rejected {
             let result = self.ledger.reject(
                 event.ordinal,
                 event.position,
-                vec![format!("the API refused it: {answer}")],
+                vec![format!("{}: the API refused it: {answer}", event.position)],
                 Some((status, &answer)),
                 Ok(&event.text),
             );
@@ -1399,13 +1538,14 @@ impl Worker<'_, '_> {
                 });
                 return Attempt::Stopped;
             }
+            if !self.sleep(options.backoff.wait(retry, floor)) {
+                return Attempt::Stopped;
+            }
+            // Counted once the retry is sure to go.
             LiveCounts::add(&counts.retried, 1);
             if ambiguous {
                 // The API may have taken the events before the answer was lost.
                 LiveCounts::add(&counts.possible_duplicates, events.len() as u64);
-            }
-            if !self.sleep(options.backoff.wait(retry, floor)) {
-                return Attempt::Stopped;
             }
             retry += 1;
         }

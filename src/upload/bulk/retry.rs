@@ -64,10 +64,11 @@ pub struct Pacer {
 }
 
 impl Pacer {
-    /// At most `per_second` requests each second (must be above 0).
+    /// At most `per_second` requests each second (at least one a day).
     pub fn new(per_second: f64) -> Pacer {
+        let day = Duration::from_secs(86_400);
         Pacer {
-            interval: Duration::from_secs_f64(1.0 / per_second),
+            interval: Duration::try_from_secs_f64(1.0 / per_second).map_or(day, |i| i.min(day)),
             next: Mutex::new(None),
         }
     }
@@ -122,6 +123,13 @@ mod tests {
         assert_eq!(wait("Sun, 29 Nov 2026 09:00:00 GMT"), Some(Duration::ZERO));
         assert_eq!(wait("soon"), None);
         assert_eq!(wait("-1"), None);
+    }
+
+    #[test]
+    fn a_pacer_slower_than_one_a_day_or_not_a_rate_still_works() {
+        for rate in [1e-20, 0.0, -1.0, f64::NAN] {
+            assert!(Pacer::new(rate).reserve() < Duration::from_secs(1));
+        }
     }
 
     #[test]

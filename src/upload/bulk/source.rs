@@ -50,10 +50,19 @@ pub struct SourceEvent {
     pub ordinal: u64,
     /// Where it is, for people.
     pub position: Position,
-    /// Its exact text, or why it is not JSON (a line of NDJSON that does not parse).
-    pub text: Result<Box<RawValue>, String>,
+    /// Its exact text, or a line of NDJSON that is not JSON.
+    pub text: Result<Box<RawValue>, NotJson>,
     /// How many input bytes lie before the end of its text (its line, for NDJSON).
     pub end_offset: u64,
+}
+
+/// A line of NDJSON that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotJson {
+    /// What the parser said.
+    pub error: String,
+    /// The line as written (invalid UTF-8 replaced).
+    pub line: String,
 }
 
 /// The input's size and SHA-256 up to some point.
@@ -352,6 +361,10 @@ impl<R: BufRead> EventSource<R> {
                     end_offset,
                 }
             };
+            let not_json = |e: serde_json::Error| NotJson {
+                error: e.to_string(),
+                line: String::from_utf8_lossy(text).into_owned(),
+            };
             if text.first() == Some(&b'[') {
                 match serde_json::from_slice::<Vec<Box<RawValue>>>(text) {
                     Ok(events) => {
@@ -361,11 +374,10 @@ impl<R: BufRead> EventSource<R> {
                             .collect();
                         self.queued.extend(events);
                     }
-                    Err(e) => return Some(Ok(event(None, Err(e.to_string())))),
+                    Err(e) => return Some(Ok(event(None, Err(not_json(e))))),
                 }
             } else {
-                let parsed =
-                    serde_json::from_slice::<Box<RawValue>>(text).map_err(|e| e.to_string());
+                let parsed = serde_json::from_slice::<Box<RawValue>>(text).map_err(not_json);
                 return Some(Ok(event(None, parsed)));
             }
         }
@@ -403,7 +415,7 @@ mod tests {
                 item.map(|e| {
                     let text = e
                         .text
-                        .map_or_else(|err| format!("!{err}"), |t| t.get().to_owned());
+                        .map_or_else(|err| format!("!{}", err.line), |t| t.get().to_owned());
                     (e.position.to_string(), text, e.end_offset)
                 })
                 .map_err(|e| e.to_string())
