@@ -935,6 +935,14 @@ impl Ledger<'_> {
         Ok(())
     }
 
+    /// Appends a record without waiting for the disk.
+    fn note(&self, record: &Record) -> Result<(), JournalError> {
+        if let Some(journal) = &self.journal {
+            lock(journal).append(record)?;
+        }
+        Ok(())
+    }
+
     fn acked(&self, from: u64, to: u64, events: u64, answer: Answer) {
         // Stop if the acknowledgement cannot be recorded: a rerun would resend.
         if let Err(e) = self.record(&Record::Acked { from, to, events }) {
@@ -1369,10 +1377,12 @@ enum Attempt {
 
 impl Worker<'_, '_> {
     fn deliver(&self, batch: Batch) {
-        // Only now is the batch on its way: recorded, durably, as possibly
-        // delivered, so that a rerun after a crash counts it as a possible duplicate.
+        // Only now is the batch on its way: recorded as possibly delivered, so
+        // that a rerun counts it as a possible duplicate. Not synced on its own
+        // (the next acknowledgement's sync carries it): after a power loss the
+        // count may miss the batches then in flight, never more.
         if let Some(record) = &batch.sent_record
-            && let Err(e) = self.ledger.record(record)
+            && let Err(e) = self.ledger.note(record)
         {
             self.ledger.stop(StopReason::Local {
                 error: e.to_string(),
