@@ -213,8 +213,8 @@ fn finish(args: &SendArgs, summary: &BulkSummary, files: &BulkFiles) -> Result<u
     {
         let _ = writeln!(
             stderr,
-            "rejected: {} events in all; each, with why, is in {}",
-            counts.rejected,
+            "rejected: {} in all; each, with why, is in {}",
+            count(counts.rejected, "event"),
             path.display()
         );
     }
@@ -232,8 +232,8 @@ fn finish(args: &SendArgs, summary: &BulkSummary, files: &BulkFiles) -> Result<u
         Some(StopReason::Interrupted) => {
             let _ = writeln!(
                 stderr,
-                "interrupted: {} events pending; {resume}",
-                summary.pending
+                "interrupted: {} pending; {resume}",
+                count(summary.pending, "event")
             );
             128 + process::stop_signal().map_or(2, |s| s as u8)
         }
@@ -257,8 +257,8 @@ fn finish(args: &SendArgs, summary: &BulkSummary, files: &BulkFiles) -> Result<u
             };
             let _ = writeln!(
                 stderr,
-                "error: stopped: {reason}; {} events pending: {advice}{resume}",
-                summary.pending
+                "error: stopped: {reason}; {} pending: {advice}{resume}",
+                count(summary.pending, "event")
             );
             1
         }
@@ -294,18 +294,26 @@ fn summary_line(summary: &BulkSummary) -> String {
         n => format!(", {n} of them by earlier runs"),
     };
     format!(
-        "sent {} of {} events{earlier} ({} rejected, {} pending) in {} requests ({} retried); \
-         {} possible duplicates; {:.1} s, {:.0} events/s",
+        "sent {} of {}{earlier} ({} rejected, {} pending) in {} ({} retried); {}; {:.1} s, \
+         {:.0} events/s",
         counts.sent,
-        counts.read,
+        count(counts.read, "event"),
         counts.rejected,
         summary.pending,
-        counts.requests,
+        count(counts.requests, "request"),
         counts.retried,
-        counts.possible_duplicates,
+        count(counts.possible_duplicates, "possible duplicate"),
         seconds,
         sent_now as f64 / seconds.max(1e-3)
     )
+}
+
+/// `1 request`, `2 requests`.
+fn count(n: u64, what: &str) -> String {
+    match n {
+        1 => format!("1 {what}"),
+        n => format!("{n} {what}s"),
+    }
 }
 
 fn write_report(path: &Path, summary: &BulkSummary, files: &BulkFiles) -> Result<()> {
@@ -387,5 +395,17 @@ fn show_progress(counts: &LiveCounts, running: &AtomicBool) {
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn counts_are_singular_for_one() {
+        assert_eq!(count(1, "request"), "1 request");
+        assert_eq!(count(0, "event"), "0 events");
+        assert_eq!(count(2, "possible duplicate"), "2 possible duplicates");
     }
 }
