@@ -446,7 +446,8 @@ pub struct EventVerdict {
     pub problems: Vec<Problem>,
     /// What passed with a warning.
     pub warnings: Warnings,
-    /// Its `asset_id`, when that is a non-empty string.
+    /// The asset it goes to: the one [`EventRules::asset`] gives, else its
+    /// own `asset_id` when that is a non-empty string.
     pub asset_id: Option<String>,
 }
 
@@ -464,11 +465,9 @@ pub fn check_event(
     payload::no_lone_surrogate(event.get())?;
     let mut checker = Checker::new(rules);
     checker.event(0, &|| place.to_string(), event)?;
-    let asset_id = match &rules.asset {
-        // The forced asset: the event's own, if it named one, equals it or was reported.
-        Some(forced) => asset_of(event)?.map(|_| forced.clone()),
-        None => checker.asset.map(|(id, _)| id.into_owned()),
-    };
+    // With an asset given, an event that names none or another has a problem
+    // reported; one without problems goes to the asset given.
+    let asset_id = checker.asset.map(|(id, _)| id.into_owned());
     Ok(EventVerdict {
         problems: checker.problems,
         warnings: checker.warnings,

@@ -41,6 +41,31 @@ impl Run {
         cmd
     }
 
+    /// `send --lines -i events.ndjson` to `api` with `args`, as a child
+    /// process (to signal, or to change the input under), stdout discarded.
+    fn spawn(&self, api: &StandIn, args: &[&str], stderr: Stdio) -> std::process::Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ce-crypt"))
+            .current_dir(self.dir.path())
+            .env("CE_SECRET_KEY", KEY)
+            .env("CE_SECRET_IV", IV)
+            .env("CE_API_KEY", API_KEY)
+            .env_remove("CE_ASSET_ID")
+            .args([
+                "send",
+                "--lines",
+                "-i",
+                "events.ndjson",
+                "--endpoint",
+                &api.url(),
+            ])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap()
+    }
+
     fn report(&self) -> serde_json::Value {
         let text = std::fs::read_to_string(self.path("report.json")).expect("a report");
         let report: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -384,26 +409,7 @@ fn rate_spaces_requests_out() {
 /// Runs `send` on events.ndjson, sends it `signal` once the stand-in has
 /// accepted `after` events, and returns its exit status.
 fn interrupt(run: &Run, api: &StandIn, signal: &str, after: usize) -> std::process::ExitStatus {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ce-crypt"))
-        .current_dir(run.dir.path())
-        .env("CE_SECRET_KEY", KEY)
-        .env("CE_SECRET_IV", IV)
-        .env("CE_API_KEY", API_KEY)
-        .env_remove("CE_ASSET_ID")
-        .args([
-            "send",
-            "--lines",
-            "-i",
-            "events.ndjson",
-            "--endpoint",
-            &api.url(),
-        ])
-        .args(["--batch-size", "100", "--quiet"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = run.spawn(api, &["--batch-size", "100", "--quiet"], Stdio::null());
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while api.seen().accepted.len() < after && std::time::Instant::now() < deadline {
         if child.try_wait().unwrap().is_some() {
@@ -676,25 +682,8 @@ fn events_added_to_a_file_after_its_check_are_never_sent() {
         latency: Duration::from_millis(100),
         ..Faults::default()
     });
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ce-crypt"))
-        .current_dir(run.dir.path())
-        .env("CE_SECRET_KEY", KEY)
-        .env("CE_SECRET_IV", IV)
-        .env("CE_API_KEY", API_KEY)
-        .args([
-            "send",
-            "--lines",
-            "-i",
-            "events.ndjson",
-            "--endpoint",
-            &api.url(),
-        ])
-        .args(["--batch-size", "100", "--concurrency", "1", "--quiet"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let args = ["--batch-size", "100", "--concurrency", "1", "--quiet"];
+    let child = run.spawn(&api, &args, Stdio::piped());
     while api.server.request_count() == 0 {
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -573,7 +573,6 @@ impl BulkJob<'_> {
             resume: &resume,
             batch: None,
             check_rejected: HashSet::new(),
-            needs_journal: files.journal.is_none(),
             journal_path: files.journal.clone(),
             dispatched: 0,
             asset_runs: Some(Vec::new()),
@@ -919,9 +918,7 @@ impl Ledger<'_> {
     }
 
     fn stop_reason(&self) -> Option<StopReason> {
-        if self.external.load(Ordering::Relaxed) {
-            self.stop(StopReason::Interrupted);
-        }
+        self.stopped();
         lock(&self.stop_reason).clone()
     }
 
@@ -1074,7 +1071,6 @@ struct Feeder<'a, 'j> {
     batch: Option<Batch>,
     /// A file's events the check pass rejected, skipped by the send pass.
     check_rejected: HashSet<u64>,
-    needs_journal: bool,
     journal_path: Option<PathBuf>,
     dispatched: u64,
     /// A file's assets, as the check pass found them: (first event, asset)
@@ -1172,7 +1168,7 @@ impl Feeder<'_, '_> {
                     || b.bytes + text.get().len() > MAX_BATCH_BYTES
             });
             if closes {
-                if self.needs_journal {
+                if self.journal_path.is_none() {
                     // Without a journal only one request may go: none has yet.
                     return Err(BulkError::NeedsJournal {
                         batch_size: self.job.options.batch_size,
