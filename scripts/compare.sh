@@ -102,3 +102,10 @@ rss=$(peak_kib "$CE" encrypt --lines -i lines.jsonl)
 echo "200,000 lines: ce-crypt $(ratio "$ce" 1e-3) ms, python $(ratio "$py" 1e-3) ms"
 echo "  python / ce-crypt = $(ratio "$py" "$ce")   (goal >= 10)"
 echo "  peak RSS $((rss / 1024)) MiB   (goal <= 16 MiB)"
+
+# Bulk send (issue #12's goals): its own script, as it needs a stand-in API
+# and the Python `requests` package. CE_SKIP_SEND=1 leaves it out.
+if [ "${CE_SKIP_SEND:-0}" != 1 ]; then
+  echo
+  "$ROOT/scripts/bench_send.sh"
+fi

@@ -2,7 +2,6 @@
 //! with a progress bar or progress lines, a summary, a report and an exit
 //! status that says whether every event arrived.
 
-use std::fs::File;
 use std::io::{self, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +19,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::super::args::SendArgs;
 use super::super::error::{self, ExitStatus};
 use super::super::input::Input;
+use super::super::keysource;
 use super::super::output::{Existing, Output, refuse_reading_and_writing};
 use super::super::process;
 
@@ -49,7 +49,8 @@ pub fn send(
     if let Input::File(path) = &input {
         read.push(("input file", path));
     }
-    if let Some(path) = &args.payload.keys.key_file {
+    let key_file = keysource::key_file_path(&args.payload.keys)?;
+    if let Some(path) = &key_file {
         read.push(("key file", path));
     }
     for written in [&args.journal, &args.rejects, &args.report] {
@@ -62,8 +63,8 @@ pub fn send(
         .clone()
         .or_else(|| journal.as_ref().map(|j| with_suffix(j, REJECTS_SUFFIX)));
     let files = BulkFiles {
-        journal: journal.clone(),
-        rejects: rejects.clone(),
+        journal,
+        rejects,
         restart: args.restart,
     };
     let asset = chosen.map(|(asset, _)| asset);
@@ -128,19 +129,15 @@ pub fn send(
 fn bulk_input(input: Input) -> Result<(BulkInput, Option<PathBuf>)> {
     Ok(match input {
         Input::File(path) => {
-            let metadata = std::fs::metadata(&path)
-                .with_context(|| format!("could not open {}", path.display()))?;
-            if metadata.is_dir() {
-                anyhow::bail!("{} is a folder: give a file to read", path.display());
-            }
-            if metadata.is_file() {
-                let journal = with_suffix(&path, JOURNAL_SUFFIX);
-                (BulkInput::File(path), Some(journal))
-            } else {
+            // Input::open refuses folders; it knows a size only for a regular file.
+            let (reader, size) = Input::File(path.clone()).open()?;
+            match size {
+                Some(_) => {
+                    let journal = with_suffix(&path, JOURNAL_SUFFIX);
+                    (BulkInput::File(path), Some(journal))
+                }
                 // A FIFO or a device: read once, like standard input.
-                let file = File::open(&path)
-                    .with_context(|| format!("could not open {}", path.display()))?;
-                (BulkInput::Stream(Box::new(BufReader::new(file))), None)
+                None => (BulkInput::Stream(Box::new(BufReader::new(reader))), None),
             }
         }
         Input::Argument(bytes) => (BulkInput::Stream(Box::new(io::Cursor::new(bytes))), None),
