@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::source::Fingerprint;
 
 /// The journal format's version.
-const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 /// How every journal's first line begins.
 const HEADER_START: &[u8] = b"{\"journal\":";
 
@@ -30,7 +30,7 @@ pub(crate) enum Record {
         /// `array` or `lines`.
         format: String,
         /// Size and SHA-256 of a regular-file input, known before sending.
-        input: Option<FingerprintRecord>,
+        input: Option<Fingerprint>,
     },
     /// A batch was handed to the network: the events `from..to` (some of
     /// which may be rejected ones), and the input's fingerprint up to `offset`.
@@ -51,27 +51,9 @@ pub(crate) enum Record {
         by_api: bool,
     },
     /// The whole input was read: how many events, and its fingerprint.
-    Read {
-        events: u64,
-        input: FingerprintRecord,
-    },
+    Read { events: u64, input: Fingerprint },
     /// Every event was acknowledged or rejected.
     Finished { sent: u64, rejected: u64 },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct FingerprintRecord {
-    pub size: u64,
-    pub sha256: String,
-}
-
-impl From<&Fingerprint> for FingerprintRecord {
-    fn from(f: &Fingerprint) -> Self {
-        FingerprintRecord {
-            size: f.size,
-            sha256: f.sha256.clone(),
-        }
-    }
 }
 
 /// A journal that cannot be used.

@@ -66,7 +66,7 @@ use crate::events::{self, EventRules, MAX_EVENTS, Warnings};
 use crate::request;
 
 use super::{Answer, ApiKey, Client, Endpoint, Upload, UploadError};
-use journal::{FingerprintRecord, Journal, Record};
+use journal::{Journal, Record};
 
 pub use journal::JournalError;
 pub use retry::{Backoff, Pacer, parse_retry_after};
@@ -482,7 +482,7 @@ impl BulkJob<'_> {
         };
         if let (Some(now), Some(recorded), Some(path)) =
             (&fingerprint, &resume.input, &files.journal)
-            && (now.size != recorded.size || now.sha256 != recorded.sha256)
+            && now != recorded
         {
             if resume.anything_sent() {
                 return Err(input_changed(path, recorded, now));
@@ -492,7 +492,7 @@ impl BulkJob<'_> {
         }
         if let Some(fingerprint) = &fingerprint {
             // A file must still be this one when the send pass reaches its end.
-            resume.read_all = Some(FingerprintRecord::from(fingerprint));
+            resume.read_all = Some(fingerprint.clone());
         }
         let counts = self.counts;
         LiveCounts::add(&counts.sent, resume.sent);
@@ -503,7 +503,7 @@ impl BulkJob<'_> {
                 && let (Some(recorded), Some(path)) = (&resume.read_all, &files.journal)
             {
                 let now = fingerprint_reader(opener()?)?;
-                if now.size != recorded.size || now.sha256 != recorded.sha256 {
+                if now != *recorded {
                     return Err(input_changed(path, recorded, &now));
                 }
             }
@@ -526,9 +526,9 @@ impl BulkJob<'_> {
             Some(path) if fresh => Some(Journal::create(
                 path,
                 &Record::Journal {
-                    version: 1,
+                    version: journal::VERSION,
                     format: format_name.to_owned(),
-                    input: fingerprint.as_ref().map(FingerprintRecord::from),
+                    input: fingerprint.clone(),
                 },
             )?),
             Some(path) => Some(Journal::reopen(path)?),
@@ -689,7 +689,7 @@ fn fingerprint_file(path: &Path) -> Result<Fingerprint, BulkError> {
 }
 
 /// The journal's error for an input that is not the one it recorded.
-fn input_changed(journal: &Path, recorded: &FingerprintRecord, now: &Fingerprint) -> BulkError {
+fn input_changed(journal: &Path, recorded: &Fingerprint, now: &Fingerprint) -> BulkError {
     BulkError::InputChanged {
         journal: journal.to_owned(),
         recorded_size: recorded.size,
@@ -730,13 +730,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Resume {
     records: usize,
     format: Option<String>,
-    input: Option<FingerprintRecord>,
+    input: Option<Fingerprint>,
     /// Event ranges acknowledged or rejected, merged, sorted.
     done: Ranges,
     /// Ranges handed to the network but never acknowledged.
     unacked: Ranges,
     /// (offset, SHA-256 of the input up to it), sorted by offset.
-    checkpoints: Vec<(u64, String)>,
+    checkpoints: Vec<Fingerprint>,
     sent: u64,
     rejected: u64,
     rejected_by_checks: u64,
@@ -744,7 +744,7 @@ struct Resume {
     /// The events read, if the journal says every one was sent or rejected.
     finished: Option<u64>,
     /// The whole input's fingerprint, once a run read it to its end.
-    read_all: Option<FingerprintRecord>,
+    read_all: Option<Fingerprint>,
 }
 
 impl Resume {
@@ -769,7 +769,10 @@ impl Resume {
                     ..
                 } => {
                     sent_ranges.push((from, to));
-                    resume.checkpoints.push((offset, sha256));
+                    resume.checkpoints.push(Fingerprint {
+                        size: offset,
+                        sha256,
+                    });
                 }
                 Record::Acked { from, to, events } => {
                     done.push((from, to));
@@ -793,7 +796,9 @@ impl Resume {
         }
         resume.done = Ranges::from(done);
         resume.unacked = Ranges::from(sent_ranges).minus(&resume.done);
-        resume.checkpoints.sort();
+        resume
+            .checkpoints
+            .sort_by(|a, b| (a.size, &a.sha256).cmp(&(b.size, &b.sha256)));
         resume.checkpoints.dedup();
         resume
     }
@@ -1116,16 +1121,15 @@ impl Feeder<'_, '_> {
             let counts = self.ledger.counts;
             counts.read.store(event.ordinal + 1, Ordering::Relaxed);
             // The input up to each point an earlier run sent from must be the same.
-            while let Some((offset, sha256)) = checkpoints.get(next_checkpoint)
+            while let Some(recorded) = checkpoints.get(next_checkpoint)
                 && pass != Pass::CheckOnly
             {
-                let consumed = source.fingerprint_size();
-                if *offset > consumed {
+                if recorded.size > source.fingerprint_size() {
                     break;
                 }
                 let now = source.fingerprint();
-                if *offset < consumed || now.sha256 != *sha256 {
-                    return Err(self.changed(&now, *offset, sha256));
+                if now != *recorded {
+                    return Err(self.changed(recorded, &now));
                 }
                 next_checkpoint += 1;
             }
@@ -1134,11 +1138,11 @@ impl Feeder<'_, '_> {
                 && event.ordinal >= total
             {
                 // The file grew after its check: its new events were never checked.
-                let recorded = self.resume.read_all.clone().unwrap_or(FingerprintRecord {
+                let recorded = self.resume.read_all.clone().unwrap_or(Fingerprint {
                     size: 0,
                     sha256: String::new(),
                 });
-                return Err(self.changed(&source.fingerprint(), recorded.size, &recorded.sha256));
+                return Err(self.changed(&recorded, &source.fingerprint()));
             }
             if self.resume.done.contains(event.ordinal)
                 || self.check_rejected.contains(&event.ordinal)
@@ -1207,13 +1211,13 @@ impl Feeder<'_, '_> {
         // The whole input is read: before its last batch goes, it must be the
         // input an earlier run read, as far as that run read it.
         let fingerprint = source.fingerprint();
-        if let Some((offset, sha256)) = checkpoints.get(next_checkpoint) {
-            return Err(self.changed(&fingerprint, *offset, sha256));
+        if let Some(recorded) = checkpoints.get(next_checkpoint) {
+            return Err(self.changed(recorded, &fingerprint));
         }
         if let Some(recorded) = &self.resume.read_all
-            && (recorded.size != fingerprint.size || recorded.sha256 != fingerprint.sha256)
+            && *recorded != fingerprint
         {
-            return Err(self.changed(&fingerprint, recorded.size, &recorded.sha256));
+            return Err(self.changed(recorded, &fingerprint));
         }
         if self.batch.is_some() {
             self.dispatch(&source, workers)?;
@@ -1221,21 +1225,19 @@ impl Feeder<'_, '_> {
         if !self.ledger.stopped() {
             self.ledger.record(&Record::Read {
                 events: self.ledger.counts.read.load(Ordering::Relaxed),
-                input: FingerprintRecord::from(&fingerprint),
+                input: fingerprint,
             })?;
         }
         Ok(())
     }
 
-    /// The input differs from what the journal recorded up to `offset`.
-    fn changed(&self, now: &Fingerprint, offset: u64, sha256: &str) -> BulkError {
-        BulkError::InputChanged {
-            journal: self.journal_path.clone().unwrap_or_default(),
-            recorded_size: offset,
-            recorded_sha256: sha256.to_owned(),
-            size: now.size,
-            sha256: now.sha256.clone(),
-        }
+    /// The input differs from what the journal recorded.
+    fn changed(&self, recorded: &Fingerprint, now: &Fingerprint) -> BulkError {
+        input_changed(
+            self.journal_path.as_deref().unwrap_or(Path::new("")),
+            recorded,
+            now,
+        )
     }
 
     /// Checks an event (unless this pass does not): its asset if it may be

@@ -66,7 +66,7 @@ pub struct NotJson {
 }
 
 /// The input's size and SHA-256 up to some point.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Fingerprint {
     /// Bytes.
     pub size: u64,
