@@ -687,16 +687,24 @@ fn events_added_to_a_file_after_its_check_are_never_sent() {
     while api.server.request_count() == 0 {
         std::thread::sleep(Duration::from_millis(5));
     }
-    let unchecked = r#"{"asset_id":"A","identity":"UNCHECKED","timestamp":"1999-01-01T00:00:00Z"}"#;
+    // More than a batch of them: not only the last batch, which goes after the
+    // end-of-input check, but whole batches before it.
+    let unchecked: String = (0..150)
+        .map(|i| {
+            format!(r#"{{"asset_id":"A","identity":"UNCHECKED-{i}","timestamp":"1999-01-01T00:00:00Z"}}"#)
+                + "\n"
+        })
+        .collect();
     let mut file = std::fs::OpenOptions::new()
         .append(true)
         .open(run.path("events.ndjson"))
         .unwrap();
-    std::io::Write::write_all(&mut file, format!("{unchecked}\n").as_bytes()).unwrap();
+    std::io::Write::write_all(&mut file, unchecked.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not the one"));
-    assert!(!api.seen().accepted.iter().any(|id| id == "UNCHECKED"));
+    let seen = api.seen();
+    assert!(!seen.accepted.iter().any(|id| id.starts_with("UNCHECKED")));
 }
 
 #[test]
