@@ -6,6 +6,8 @@
 //! decryption decodes into one buffer and decrypts it in place, releasing
 //! plaintext only once padding or tag has checked out.
 
+mod stream;
+
 use std::io::{self, Read, Write};
 use std::thread;
 
@@ -66,6 +68,9 @@ pub enum EncryptError {
     /// Writing the output failed.
     #[error("could not write the ciphertext")]
     Io(#[source] io::Error),
+    /// Reading a payload from a reader failed.
+    #[error("could not read the payload")]
+    Read(#[source] io::Error),
 }
 
 /// Why decrypting failed.
@@ -78,6 +83,9 @@ pub enum DecryptError {
     /// Wrong length, bad padding, failed tag.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    /// Writing the plaintext failed (streaming decryption).
+    #[error("could not write the plaintext")]
+    Write(#[source] io::Error),
 }
 
 /// How [`Cipher::encrypt_payload_to`] treats a payload: by default, checked

@@ -40,11 +40,13 @@
 mod cipher;
 pub mod events;
 pub mod hazmat;
+mod json_stream;
 pub mod keygen;
 pub mod keys;
 pub mod lines;
 mod method;
 pub mod payload;
+mod pipeline;
 pub mod pretty;
 mod read;
 pub mod request;

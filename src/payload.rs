@@ -6,6 +6,7 @@ use std::fmt;
 use serde::de::IgnoredAny;
 
 use crate::events::{self, EventCheckError, EventRules, Warnings};
+pub use crate::json_stream::check_json_reader;
 
 /// The payload is not JSON the API can read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,7 +188,6 @@ fn utf8_text(bytes: &[u8]) -> Result<&str, JsonError> {
 
 /// What is wrong with the encoding of text that starts with `start`: a
 /// byte-order mark, UTF-16 or UTF-32 (for a stream, judged by its first bytes).
-#[cfg(feature = "send")]
 pub(crate) fn encoding_problem(start: &[u8]) -> Option<JsonError> {
     match utf8_text(&start[..start.len().min(4)]) {
         Err(error) if error.kind != JsonErrorKind::Utf8 => Some(error),

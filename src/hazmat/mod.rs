@@ -23,4 +23,5 @@
 //! with [`crypto::random_nonce`], as [`Cipher`](crate::Cipher) does.
 
 pub mod crypto;
+pub mod stream;
 pub mod text;

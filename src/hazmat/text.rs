@@ -160,7 +160,7 @@ pub fn encode_to_string(bytes: &[u8], encoding: TextEncoding) -> String {
 
 /// Decodes text into bytes, ignoring ASCII whitespace anywhere.
 pub fn decode(text: &[u8], encoding: TextEncoding) -> Result<Vec<u8>, DecodeError> {
-    let mut decoder = Decoder::new(encoding, text.len());
+    let mut decoder = TextDecoder::new(encoding, text.len());
     decoder.push(text)?;
     decoder.finish()
 }
@@ -176,7 +176,7 @@ pub fn decode_reader<R: Read>(
     size_hint: Option<u64>,
 ) -> Result<Vec<u8>, DecodeError> {
     let size_hint = size_hint.and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
-    let mut decoder = Decoder::new(encoding, size_hint);
+    let mut decoder = TextDecoder::new(encoding, size_hint);
     let piece_len = if size_hint > 0 {
         size_hint.clamp(4096, DECODE_PIECE)
     } else {
@@ -197,8 +197,9 @@ fn has_whitespace(text: &[u8]) -> bool {
         .any(|chunk| chunk.iter().fold(false, |seen, &b| seen | (b <= b' ')))
 }
 
-/// Incremental decoder: text in, bytes appended to one output buffer.
-struct Decoder {
+/// Incremental decoder: text in, bytes appended to one output buffer, which
+/// the caller may empty between pieces ([`TextDecoder::output`]).
+pub struct TextDecoder {
     encoding: TextEncoding,
     engine: Simd,
     out: Vec<u8>,
@@ -210,8 +211,9 @@ struct Decoder {
     ended: bool,
 }
 
-impl Decoder {
-    fn new(encoding: TextEncoding, size_hint: usize) -> Self {
+impl TextDecoder {
+    /// A decoder whose output buffer starts with room for `size_hint` bytes of text.
+    pub fn new(encoding: TextEncoding, size_hint: usize) -> Self {
         let capacity = match encoding {
             TextEncoding::Base64 => size_hint / 4 * 3 + 3,
             TextEncoding::Hex => size_hint / 2 + 1,
@@ -233,7 +235,8 @@ impl Decoder {
         }
     }
 
-    fn push(&mut self, text: &[u8]) -> Result<(), DecodeError> {
+    /// Decodes `text`, the next piece, ignoring ASCII whitespace.
+    pub fn push(&mut self, text: &[u8]) -> Result<(), DecodeError> {
         if self.pending.is_empty() && !has_whitespace(text) {
             // The common case (one long line): decode straight from the read buffer.
             let whole = text.len() - text.len() % self.group();
@@ -254,8 +257,14 @@ impl Decoder {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<Vec<u8>, DecodeError> {
-        if self.consumed == 0 && self.pending.is_empty() {
+    /// The bytes decoded so far and not yet taken: take some, or all.
+    pub fn output(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
+    /// Decodes the last group and returns what is left of the output.
+    pub fn finish(mut self) -> Result<Vec<u8>, DecodeError> {
+        if self.consumed == 0 && self.pending.is_empty() && self.out.is_empty() {
             return Err(DecodeError::Empty);
         }
         if !self.pending.is_empty() {

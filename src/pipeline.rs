@@ -1,0 +1,205 @@
+//! Three stages over a stream of buffers, on as many threads when it pays:
+//! the first fills a buffer (read), the second works on it (encrypt), the
+//! third empties it (encode, write), each on the next buffer while the one
+//! after it is busy with the last.
+//!
+//! A fixed set of buffers goes round between the stages, so memory stays the
+//! same whatever the length of the stream. The buffers are small enough to
+//! stay in the CPU's cache on their way round, which is worth more than
+//! fewer system calls. Buffers are wiped when dropped: they hold plaintext.
+
+use std::sync::mpsc;
+use std::thread;
+
+use zeroize::Zeroizing;
+
+/// A buffer handed between the stages.
+pub(crate) type Buffer = Zeroizing<Vec<u8>>;
+
+/// Buffers going round between the stages.
+const BUFFERS: usize = 4;
+
+/// Runs `fill` until it says the stream has ended, passing each buffer it
+/// filled to `work` and then to `empty`, in order.
+///
+/// `fill` gets a cleared buffer and returns whether more are to come. With
+/// `parallel`, `work` and `empty` run on threads of their own (joined before
+/// this returns); otherwise all three run here, with one buffer. The first
+/// error of any stage ends them all and is returned.
+pub(crate) fn run<E: Send>(
+    parallel: bool,
+    capacity: usize,
+    mut fill: impl FnMut(&mut Buffer) -> Result<bool, E> + Send,
+    mut work: impl FnMut(&mut Buffer) -> Result<(), E> + Send,
+    mut empty: impl FnMut(&mut Buffer) -> Result<(), E> + Send,
+) -> Result<(), E> {
+    if !parallel {
+        let mut buffer = Buffer::new(Vec::with_capacity(capacity));
+        loop {
+            buffer.clear();
+            let more = fill(&mut buffer)?;
+            work(&mut buffer)?;
+            empty(&mut buffer)?;
+            if !more {
+                return Ok(());
+            }
+        }
+    }
+    thread::scope(|scope| {
+        let (filled_tx, filled_rx) = mpsc::sync_channel::<Buffer>(BUFFERS);
+        let (worked_tx, worked_rx) = mpsc::sync_channel::<Buffer>(BUFFERS);
+        let (spare_tx, spare_rx) = mpsc::sync_channel::<Buffer>(BUFFERS);
+        for _ in 0..BUFFERS {
+            // Cannot fail: the channel has room for all of them.
+            let _ = spare_tx.send(Buffer::new(Vec::with_capacity(capacity)));
+        }
+        // Each stage stops when the one before it has gone (its channel
+        // closes) or when it fails (it returns, closing its own channels).
+        let worker = scope.spawn(move || {
+            for mut buffer in filled_rx {
+                work(&mut buffer)?;
+                if worked_tx.send(buffer).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        let emptier = scope.spawn(move || {
+            for mut buffer in worked_rx {
+                empty(&mut buffer)?;
+                buffer.clear();
+                // The filler may have finished and gone; then nothing more is needed.
+                let _ = spare_tx.send(buffer);
+            }
+            Ok(())
+        });
+        let filled = (|| {
+            // No spare buffer means a later stage stopped.
+            while let Ok(mut buffer) = spare_rx.recv() {
+                let more = fill(&mut buffer)?;
+                if filled_tx.send(buffer).is_err() || !more {
+                    break;
+                }
+            }
+            Ok(())
+        })();
+        drop(filled_tx);
+        drop(spare_rx);
+        let join = |handle: thread::ScopedJoinHandle<'_, Result<(), E>>| {
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        };
+        let worked = join(worker);
+        let emptied = join(emptier);
+        filled.and(worked).and(emptied)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbers(parallel: bool, count: u8, fail_at: Option<u8>) -> (Result<(), String>, Vec<u8>) {
+        let mut next = 0u8;
+        let mut seen = Vec::new();
+        let result = run(
+            parallel,
+            4,
+            |buffer| {
+                buffer.push(next);
+                next += 1;
+                Ok(next < count)
+            },
+            |buffer| {
+                buffer[0] = buffer[0].wrapping_add(1);
+                Ok(())
+            },
+            |buffer| {
+                let number = buffer[0].wrapping_sub(1);
+                if Some(number) == fail_at {
+                    return Err(format!("failed at {number}"));
+                }
+                buffer[0] = number;
+                seen.extend_from_slice(buffer);
+                Ok(())
+            },
+        );
+        (result, seen)
+    }
+
+    #[test]
+    fn every_buffer_arrives_in_order() {
+        for parallel in [false, true] {
+            let (result, seen) = numbers(parallel, 200, None);
+            assert_eq!(result, Ok(()));
+            assert_eq!(seen, (0..200).collect::<Vec<u8>>());
+        }
+    }
+
+    #[test]
+    fn an_error_of_the_second_stage_stops_the_first() {
+        for parallel in [false, true] {
+            let (result, seen) = numbers(parallel, 200, Some(50));
+            assert_eq!(result, Err("failed at 50".to_owned()));
+            assert_eq!(seen, (0..50).collect::<Vec<u8>>());
+        }
+    }
+
+    #[test]
+    fn an_error_of_the_middle_stage_stops_the_others() {
+        for parallel in [false, true] {
+            let mut next = 0u8;
+            let mut seen = Vec::new();
+            let result: Result<(), &str> = run(
+                parallel,
+                4,
+                |buffer| {
+                    buffer.push(next);
+                    next = next.wrapping_add(1);
+                    Ok(true)
+                },
+                |buffer| {
+                    if buffer[0] == 9 {
+                        Err("encrypt failed")
+                    } else {
+                        Ok(())
+                    }
+                },
+                |buffer| {
+                    seen.extend_from_slice(buffer);
+                    Ok(())
+                },
+            );
+            assert_eq!(result, Err("encrypt failed"));
+            assert_eq!(seen, (0..9).collect::<Vec<u8>>());
+        }
+    }
+
+    #[test]
+    fn an_error_of_the_first_stage_is_returned_after_what_came_before() {
+        for parallel in [false, true] {
+            let mut next = 0u8;
+            let mut seen = Vec::new();
+            let result: Result<(), &str> = run(
+                parallel,
+                4,
+                |buffer| {
+                    if next == 7 {
+                        return Err("read failed");
+                    }
+                    buffer.push(next);
+                    next += 1;
+                    Ok(true)
+                },
+                |_| Ok(()),
+                |buffer| {
+                    seen.extend_from_slice(buffer);
+                    Ok(())
+                },
+            );
+            assert_eq!(result, Err("read failed"));
+            assert_eq!(seen, (0..7).collect::<Vec<u8>>());
+        }
+    }
+}
