@@ -72,6 +72,14 @@ EXAMPLES:
   ce-crypt encrypt --key-file ce.env --lines -i one-payload-per-line.jsonl
   ce-crypt encrypt --key-file ce.env --compact --request -i events.json
 
+MEMORY:
+  A file of 1 MiB or more given with -i is streamed: a few MiB of memory
+  whatever its size. It is read twice, once for the JSON check and once to
+  encrypt; with -o FILE the two run at once on two cores and FILE is only
+  written if the check passes. Standard input cannot be read twice and
+  nothing may be written before the check passes, so it is held in memory
+  whole, as are payloads given with --check-events, --compact or --verify.
+
 ", environment!()))]
     Encrypt(EncryptArgs),
 
@@ -82,6 +90,13 @@ EXAMPLES:
   ce-crypt decrypt --key-file ce.env 'kX3Z...=='
   ce-crypt decrypt --key-file ce.env --pretty -i events.enc   # re-indented for reading
   ce-crypt decrypt --key-file ce.env --lines -i many.enc -o many.jsonl
+
+MEMORY:
+  A file of 1 MiB or more given with -i is streamed: a few MiB of memory
+  whatever its size. No plaintext is released before the padding (CBC) or
+  the tag (GCM) has checked out: with -o FILE, FILE is only written then;
+  to standard output, a first pass checks and a second one writes. Standard
+  input, request bodies and --pretty are held in memory whole.
 
 ", environment!()))]
     Decrypt(DecryptArgs),

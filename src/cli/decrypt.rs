@@ -1,17 +1,20 @@
 //! `ce-crypt decrypt`: ciphertext text (or a request body) in, the exact payload bytes out.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 
 use anyhow::Result;
 use ce_crypt::lines::LineChunks;
 use ce_crypt::pretty;
-use ce_crypt::{Check, CipherMode, looks_like_wrong_iv, request};
+use ce_crypt::{Check, Cipher, CipherMode, looks_like_wrong_iv, request};
 
 use super::args::DecryptArgs;
-use super::input::Input;
+use super::input::{Input, RegularFile};
 use super::keysource;
 use super::output::{Existing, Output};
 use super::read_ahead::{ReadAhead, in_background};
+
+/// Regular files from this size on are streamed in memory of fixed size.
+const STREAM_MIN: u64 = 1024 * 1024;
 
 /// Inputs larger than this (or of unknown size) are read on a second thread.
 const READ_AHEAD_MIN: u64 = 1024 * 1024;
@@ -28,6 +31,13 @@ pub fn run(args: DecryptArgs) -> Result<()> {
         Existing::Replace
     };
     let mut out = Output::open(args.output.as_deref(), existing)?;
+    if !args.lines
+        && !args.pretty
+        && let Some(file) = RegularFile::of(&input).filter(|file| file.len() >= STREAM_MIN)
+        && !request::looks_like_body(&file_start(&file)?)
+    {
+        return decrypt_file(&cipher, &file, out);
+    }
     let (reader, size) = input.open()?;
 
     if args.lines {
@@ -52,10 +62,7 @@ pub fn run(args: DecryptArgs) -> Result<()> {
         cipher.decrypt_reader(reader, size)?
     };
     if cipher.method().mode() == CipherMode::Cbc && looks_like_wrong_iv(&plaintext) {
-        eprintln!(
-            "warning: the first 16 bytes of the plaintext are garbled and the rest is text: \
-             the IV is probably wrong"
-        );
+        warn_wrong_iv();
     }
     if args.pretty {
         // The advice to drop --pretty is added where errors are reported.
@@ -64,4 +71,71 @@ pub fn run(args: DecryptArgs) -> Result<()> {
         out.write_all(&plaintext)?;
     }
     out.commit()
+}
+
+/// The first bytes of `file`: enough to tell a request body from bare ciphertext.
+fn file_start(file: &RegularFile) -> Result<Vec<u8>> {
+    let mut start = Vec::with_capacity(4096);
+    file.open()?.take(4096).read_to_end(&mut start)?;
+    Ok(start)
+}
+
+/// Decrypts a regular file a piece at a time, in memory of fixed size.
+///
+/// The padding or tag is only known good at the end. A temporary file (`-o`)
+/// is dropped if it is not; standard output cannot take back what it was
+/// given, so there a first pass decrypts into nothing to check it, and only
+/// a second one writes.
+fn decrypt_file(cipher: &Cipher, file: &RegularFile, out: Output) -> Result<()> {
+    let size = Some(file.len());
+    if !out.is_atomic() {
+        cipher.decrypt_stream(file.open()?, size, io::sink())?;
+    }
+    let watched = WrongIvWatch {
+        inner: out,
+        watching: cipher.method().mode() == CipherMode::Cbc,
+    };
+    let out = cipher.decrypt_stream(file.open()?, size, watched)?.inner;
+    file.unchanged(if out.is_atomic() {
+        "nothing was written"
+    } else {
+        "the plaintext written may mix its old and new content"
+    })?;
+    out.commit()
+}
+
+fn warn_wrong_iv() {
+    eprintln!(
+        "warning: the first 16 bytes of the plaintext are garbled and the rest is text: \
+         the IV is probably wrong"
+    );
+}
+
+/// Passes writes on, and warns if the first plaintext written looks like
+/// what a wrong IV gives (see [`looks_like_wrong_iv`]).
+struct WrongIvWatch<W> {
+    inner: W,
+    watching: bool,
+}
+
+impl<W: Write> Write for WrongIvWatch<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.watching && !buf.is_empty() {
+            self.watching = false;
+            // Judged on whole characters: the piece may end inside one.
+            let start = &buf[..buf.len().min(4096)];
+            let whole = match std::str::from_utf8(start) {
+                Err(error) if error.error_len().is_none() => &start[..error.valid_up_to()],
+                _ => start,
+            };
+            if looks_like_wrong_iv(whole) {
+                warn_wrong_iv();
+            }
+        }
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }

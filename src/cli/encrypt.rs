@@ -1,18 +1,22 @@
 //! `ce-crypt encrypt`: payload in, ciphertext text (or a request body) out.
 
 use std::io::Write;
+use std::thread;
 use std::time::SystemTime;
 
 use anyhow::Result;
 use ce_crypt::lines::LineChunks;
-use ce_crypt::{Check, CiphertextForm, EncryptOptions, EventRules, events, payload};
+use ce_crypt::{Check, Cipher, CiphertextForm, EncryptOptions, EventRules, events, payload};
 
 use super::args::EncryptArgs;
 use super::error;
-use super::input::Input;
+use super::input::{Input, RegularFile};
 use super::keysource;
 use super::output::{Existing, Output};
 use super::read_ahead::in_background;
+
+/// Regular files from this size on are streamed in memory of fixed size.
+const STREAM_MIN: u64 = 1024 * 1024;
 
 /// Encrypts one payload, or one per line with `--lines`.
 pub fn run(args: EncryptArgs) -> Result<()> {
@@ -47,6 +51,14 @@ pub fn run(args: EncryptArgs) -> Result<()> {
         return Ok(());
     }
 
+    if let Some(file) = RegularFile::of(&input).filter(|file| file.len() >= STREAM_MIN)
+        && !args.compact
+        && !args.verify
+        && matches!(check, Check::Json | Check::None)
+    {
+        return encrypt_file(&cipher, &file, check == Check::Json, form, out);
+    }
+
     let mut payload = input.read_all()?;
     if args.compact {
         payload = payload::compact_json(&payload)?;
@@ -74,4 +86,47 @@ pub fn run(args: EncryptArgs) -> Result<()> {
         eprintln!("verified: the ciphertext decrypts to the exact {payload_len} payload bytes");
     }
     Ok(())
+}
+
+/// Encrypts a regular file a piece at a time, in memory of fixed size.
+///
+/// The JSON check reads the file on its own. Into a temporary file (`-o`) it
+/// runs beside encryption on the second core, and the file is kept only if
+/// both succeed; standard output cannot take back what it was given, so
+/// there the check is a first pass and encryption a second.
+fn encrypt_file(
+    cipher: &Cipher,
+    file: &RegularFile,
+    check_json: bool,
+    form: CiphertextForm,
+    mut out: Output,
+) -> Result<()> {
+    let size = Some(file.len());
+    let beside = check_json && out.is_atomic();
+    if check_json && !beside {
+        payload::check_json_reader(file.open()?)?;
+    }
+    out.write_all(form.prefix().as_bytes())?;
+    let reader = file.open()?;
+    let mut out = if beside {
+        thread::scope(|scope| -> Result<Output> {
+            let checker =
+                scope.spawn(|| -> Result<u64> { Ok(payload::check_json_reader(file.open()?)?) });
+            let encrypted = cipher.encrypt_stream(reader, size, out);
+            checker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            Ok(encrypted?)
+        })?
+    } else {
+        cipher.encrypt_stream(reader, size, out)?
+    };
+    out.write_all(form.suffix().as_bytes())?;
+    out.write_all(b"\n")?;
+    file.unchanged(if out.is_atomic() {
+        "nothing was written"
+    } else {
+        "the ciphertext written may mix its old and new content"
+    })?;
+    out.commit()
 }

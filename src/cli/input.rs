@@ -1,9 +1,10 @@
 //! Reading the input: an argument, `-i FILE`, `-i -` or standard input.
 
 use std::ffi::OsString;
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{self, IsTerminal, Read};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 
@@ -81,6 +82,55 @@ impl Input {
                 (Box::new(file), size)
             }
         })
+    }
+}
+
+/// A regular file that may be read more than once: a check pass, then the
+/// pass that encrypts or decrypts, each streaming from the page cache.
+pub struct RegularFile {
+    path: PathBuf,
+    /// Length and modification time when first seen.
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl RegularFile {
+    /// The file `input` names, if it is a regular file.
+    pub fn of(input: &Input) -> Option<RegularFile> {
+        let Input::File(path) = input else {
+            return None;
+        };
+        let metadata = fs::metadata(path).ok().filter(|m| m.is_file())?;
+        Some(RegularFile {
+            path: path.clone(),
+            len: metadata.len(),
+            modified: metadata.modified().ok(),
+        })
+    }
+
+    /// Its length in bytes when first seen.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Opens it (again).
+    pub fn open(&self) -> Result<File> {
+        File::open(&self.path).with_context(|| format!("could not open {}", self.path.display()))
+    }
+
+    /// Fails if the file was changed since it was first seen: the passes
+    /// over it may then have read different bytes.
+    pub fn unchanged(&self, what_happened: &str) -> Result<()> {
+        let metadata = fs::metadata(&self.path).ok();
+        let same =
+            metadata.is_some_and(|m| m.len() == self.len && m.modified().ok() == self.modified);
+        if !same {
+            bail!(
+                "{} changed while it was being read; {what_happened}: run again once nothing writes to it",
+                self.path.display()
+            );
+        }
+        Ok(())
     }
 }
 

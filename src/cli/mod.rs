@@ -41,7 +41,7 @@ pub fn main() -> ExitCode {
         Command::Check(_) => Doing::Check,
         _ => Doing::Other,
     };
-    let result = output::clean_up_on_signals().and_then(|()| run(cli));
+    let result = run(cli);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if error::is_broken_pipe(&error) => ExitCode::SUCCESS,

@@ -14,7 +14,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread;
 
 use anyhow::{Context, Result, bail};
@@ -29,24 +29,35 @@ static TEMP_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 /// yet committed, then exits with 128 + the signal's number, as a shell does
 /// (unless a command asked to wind down first: see
 /// [`process::stop_flag`](super::process::stop_flag)).
+///
+/// Started by the first output or command that needs it, once: a command
+/// that writes only to standard output keeps the default handling and
+/// spawns no thread for it.
 pub fn clean_up_on_signals() -> Result<()> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .context("could not set up signal handling")?;
-    thread::spawn(move || {
-        for signal in signals.forever() {
-            if super::process::interrupt_gently(signal) {
-                continue;
+    static STARTED: OnceLock<Result<(), String>> = OnceLock::new();
+    let started = STARTED.get_or_init(|| {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+            .map_err(|e| e.to_string())?;
+        thread::spawn(move || {
+            for signal in signals.forever() {
+                if super::process::interrupt_gently(signal) {
+                    continue;
+                }
+                // Held until the exit: a commit cannot rename a file half-way through this.
+                let temps = TEMP_FILES.lock().unwrap_or_else(PoisonError::into_inner);
+                for path in temps.iter() {
+                    let _ = fs::remove_file(path);
+                }
+                std::process::exit(128 + signal);
             }
-            // Held until the exit: a commit cannot rename a file half-way through this.
-            let temps = TEMP_FILES.lock().unwrap_or_else(PoisonError::into_inner);
-            for path in temps.iter() {
-                let _ = fs::remove_file(path);
-            }
-            std::process::exit(128 + signal);
-        }
+        });
+        Ok(())
     });
-    Ok(())
+    match started {
+        Ok(()) => Ok(()),
+        Err(cause) => bail!("could not set up signal handling: {cause}"),
+    }
 }
 
 /// A temporary file's entry in [`TEMP_FILES`], removed on drop.
@@ -75,7 +86,7 @@ pub struct Output {
 }
 
 enum Sink {
-    Stdout(BufWriter<io::StdoutLock<'static>>),
+    Stdout(BufWriter<io::Stdout>),
     Atomic {
         file: BufWriter<NamedTempFile>,
         // Declared after `file`: unregistered once the temporary file is gone.
@@ -166,7 +177,7 @@ impl Output {
         let Some(path) = path.filter(|path| *path != Path::new("-")) else {
             super::process::check_stdout_open()?;
             return Ok(Output {
-                sink: Sink::Stdout(BufWriter::with_capacity(buffer, io::stdout().lock())),
+                sink: Sink::Stdout(BufWriter::with_capacity(buffer, io::stdout())),
             });
         };
         let target = resolve_links(path);
@@ -209,6 +220,8 @@ impl Output {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
             _ => Path::new("."),
         };
+        // Before the file exists: a signal must find it registered.
+        clean_up_on_signals()?;
         // Created 0600 (tempfile's default): outputs hold keys or personal data.
         let temp = tempfile::Builder::new()
             .prefix(".ce-crypt-")

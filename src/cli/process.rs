@@ -71,9 +71,10 @@ static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
 /// From now on, the first SIGINT, SIGTERM or SIGHUP sets the returned flag
 /// (the command winds down and exits itself); a second one ends the process.
-pub fn stop_flag() -> &'static AtomicBool {
+pub fn stop_flag() -> Result<&'static AtomicBool> {
+    super::output::clean_up_on_signals()?;
     GENTLE.store(true, Ordering::SeqCst);
-    &STOP
+    Ok(&STOP)
 }
 
 /// The signal that set the stop flag, if one did.

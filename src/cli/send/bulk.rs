@@ -94,7 +94,7 @@ pub fn send(
         api_key,
         cipher,
         options,
-        stop: process::stop_flag(),
+        stop: process::stop_flag()?,
         counts: &counts,
         on_request: args
             .verbose
