@@ -2,6 +2,12 @@
 //!
 //! - each method end to end (encrypt to text, decrypt from text) at 1 KiB, 1 MiB, 64 MiB;
 //! - the JSON check;
+//! - the stages of a streamed file, each alone, at 1 MiB and 64 MiB: `stage_read`
+//!   (a file through the page cache), `stage_check` (the streamed JSON check),
+//!   `stage_encrypt_*` / `stage_decrypt_*` (the cipher alone, in place),
+//!   `stage_encode` (Base64), `stage_write` (a new file), and `streamed_*`
+//!   (all of them at once, on their threads), so that a regression points
+//!   at its stage;
 //! - Base64 and hex encoding, with the `base64` crate's SIMD and scalar engines and
 //!   `base64-simd` side by side (the comparison behind the choice of encoder).
 
@@ -125,4 +131,134 @@ fn hex_encode(bencher: Bencher, size: usize) {
     bencher
         .counter(BytesCount::new(size))
         .bench_local(|| text::encode_to_string(black_box(&bytes), TextEncoding::Hex));
+}
+
+/// The piece size of `Cipher::encrypt_stream` (48 KiB): what each stage works on at a time.
+const PIECE: usize = 48 * 1024;
+const STAGE_SIZES: &[usize] = &[1024 * 1024, 64 * 1024 * 1024];
+
+#[divan::bench(args = STAGE_SIZES, sample_count = 10)]
+fn stage_read(bencher: Bencher, size: usize) {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("payload.json");
+    std::fs::write(&path, json_payload(size)).unwrap();
+    let mut piece = vec![0u8; PIECE];
+    bencher.counter(BytesCount::new(size)).bench_local(|| {
+        let mut file = std::fs::File::open(&path).unwrap();
+        while file.read(&mut piece).unwrap() > 0 {}
+    });
+}
+
+#[divan::bench(args = STAGE_SIZES, sample_count = 10)]
+fn stage_check(bencher: Bencher, size: usize) {
+    let payload = json_payload(size);
+    bencher
+        .counter(BytesCount::new(payload.len()))
+        .bench_local(|| payload::check_json_reader(black_box(&payload[..])).unwrap());
+}
+
+fn stage_key() -> Key {
+    Key::new(*b"Xk29vPqL0aZt7RmN4bWc8YdE1fGh3JsU")
+}
+
+#[divan::bench(args = STAGE_SIZES, sample_count = 10)]
+fn stage_encrypt_cbc(bencher: Bencher, size: usize) {
+    use ce_crypt::hazmat::stream::CbcEncryptStream;
+    let mut buffer = random_bytes(size);
+    let iv = Iv::new(*b"Qw5Er7Ty9Ui2Op4A");
+    bencher.counter(BytesCount::new(size)).bench_local(|| {
+        let mut cbc = CbcEncryptStream::new(&stage_key(), &iv);
+        for piece in buffer.chunks_mut(PIECE) {
+            cbc.encrypt_blocks(piece);
+        }
+    });
+}
+
+#[divan::bench(args = STAGE_SIZES, sample_count = 10)]
+fn stage_decrypt_cbc(bencher: Bencher, size: usize) {
+    use ce_crypt::hazmat::stream::CbcDecryptStream;
+    let mut buffer = random_bytes(size);
+    let iv = Iv::new(*b"Qw5Er7Ty9Ui2Op4A");
+    bencher.counter(BytesCount::new(size)).bench_local(|| {
+        let mut cbc = CbcDecryptStream::new(&stage_key(), &iv);
+        for piece in buffer.chunks_mut(PIECE) {
+            cbc.decrypt_blocks(piece);
+        }
+    });
+}
+
+#[divan::bench(args = STAGE_SIZES, sample_count = 10)]
+fn stage_encrypt_gcm(bencher: Bencher, size: usize) {
+    use ce_crypt::hazmat::stream::GcmStream;
+    let mut buffer = random_bytes(size);
+    bencher.counter(BytesCount::new(size)).bench_local(|| {
+        let mut gcm = GcmStream::new(&stage_key(), &[7; 12]);
+        for piece in buffer.chunks_mut(PIECE) {
+            gcm.encrypt(piece).unwrap();
+        }
+        gcm.tag()
+    });
+}
+
+#[divan::bench(args = STAGE_SIZES, sample_count = 10)]
+fn stage_encode(bencher: Bencher, size: usize) {
+    let bytes = random_bytes(size);
+    bencher.counter(BytesCount::new(size)).bench_local(|| {
+        let mut writer = text::TextWriter::new(std::io::sink(), TextEncoding::Base64);
+        for piece in bytes.chunks(PIECE) {
+            writer.write_bytes(piece).unwrap();
+        }
+        writer.finish().unwrap()
+    });
+}
+
+#[divan::bench(args = STAGE_SIZES, sample_count = 10)]
+fn stage_write(bencher: Bencher, size: usize) {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.enc");
+    // Base64 text is 4/3 of the ciphertext.
+    let text = vec![b'A'; size / 3 * 4];
+    bencher.counter(BytesCount::new(size)).bench_local(|| {
+        let mut file = std::fs::File::create(&path).unwrap();
+        for piece in text.chunks(PIECE / 3 * 4) {
+            file.write_all(piece).unwrap();
+        }
+    });
+}
+
+#[divan::bench(args = STAGE_SIZES, consts = [0, 2], sample_count = 10)]
+fn streamed_encrypt<const M: usize>(bencher: Bencher, size: usize) {
+    let cipher = cipher(methods()[M]);
+    let payload = json_payload(size);
+    bencher
+        .counter(BytesCount::new(payload.len()))
+        .bench_local(|| {
+            cipher
+                .encrypt_stream(
+                    black_box(&payload[..]),
+                    Some(payload.len() as u64),
+                    std::io::sink(),
+                )
+                .unwrap()
+        });
+}
+
+#[divan::bench(args = STAGE_SIZES, consts = [0, 2], sample_count = 10)]
+fn streamed_decrypt<const M: usize>(bencher: Bencher, size: usize) {
+    let cipher = cipher(methods()[M]);
+    let payload = json_payload(size);
+    let text = cipher.encrypt(&payload).unwrap();
+    bencher
+        .counter(BytesCount::new(payload.len()))
+        .bench_local(|| {
+            cipher
+                .decrypt_stream(
+                    black_box(text.as_bytes()),
+                    Some(text.len() as u64),
+                    std::io::sink(),
+                )
+                .unwrap()
+        });
 }

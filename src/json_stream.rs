@@ -243,9 +243,10 @@ impl Checker {
     /// Moves the buffer's start past `dropped`.
     fn advance(&mut self, dropped: &[u8]) {
         self.offset += dropped.len() as u64;
-        match dropped.iter().rposition(|&b| b == b'\n') {
+        // memchr's searches are SIMD: a byte loop here cost an eighth of the check.
+        match memchr::memrchr(b'\n', dropped) {
             Some(last) => {
-                self.line += dropped.iter().filter(|&&b| b == b'\n').count();
+                self.line += memchr::memchr_iter(b'\n', dropped).count();
                 self.column = dropped.len() - last - 1;
             }
             None => self.column += dropped.len(),
@@ -293,23 +294,9 @@ fn encoding(start: &[u8]) -> Result<(), JsonError> {
 mod tests {
     use super::*;
     use crate::payload::check_json;
+    use crate::read::Trickle;
     use proptest::prelude::*;
     use std::io;
-
-    /// Gives at most `step` bytes per read, so that runs are cut everywhere.
-    struct Trickle<'a> {
-        bytes: &'a [u8],
-        step: usize,
-    }
-
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = self.step.min(buf.len()).min(self.bytes.len());
-            buf[..n].copy_from_slice(&self.bytes[..n]);
-            self.bytes = &self.bytes[n..];
-            Ok(n)
-        }
-    }
 
     fn streamed(text: &[u8], step: usize) -> Result<u64, JsonError> {
         check_json_reader(Trickle { bytes: text, step }).map_err(|error| match error {

@@ -13,3 +13,21 @@ pub(crate) fn read_some(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<Op
         }
     }
 }
+
+/// A reader that gives at most `step` bytes per read, so that tests cut a
+/// stream at every place.
+#[cfg(test)]
+pub(crate) struct Trickle<'a> {
+    pub bytes: &'a [u8],
+    pub step: usize,
+}
+
+#[cfg(test)]
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.step.min(buf.len()).min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
+    }
+}

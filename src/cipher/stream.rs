@@ -298,6 +298,7 @@ impl Opener {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::read::Trickle;
     use crate::{Iv, Key, Method};
 
     fn cipher(method: Method) -> Cipher {
@@ -307,21 +308,6 @@ mod tests {
             Some(Iv::new(*b"Qw5Er7Ty9Ui2Op4A")),
         )
         .unwrap()
-    }
-
-    /// Gives at most `step` bytes per read.
-    struct Trickle<'a> {
-        bytes: &'a [u8],
-        step: usize,
-    }
-
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = self.step.min(buf.len()).min(self.bytes.len());
-            buf[..n].copy_from_slice(&self.bytes[..n]);
-            self.bytes = &self.bytes[n..];
-            Ok(n)
-        }
     }
 
     fn payload(len: usize) -> Vec<u8> {
