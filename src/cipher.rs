@@ -37,10 +37,10 @@ const PARALLEL_CHECK_MIN: usize = 1024 * 1024;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Cipher {
-    method: Method,
-    key: Key,
+    pub(crate) method: Method,
+    pub(crate) key: Key,
     /// Always present for CBC methods, never for GCM.
-    iv: Option<Iv>,
+    pub(crate) iv: Option<Iv>,
 }
 
 /// Key material that does not fit the method.

@@ -15,6 +15,9 @@ use std::io::{self, Read, Write};
 
 use crate::cipher::{Cipher, DecryptError, EncryptError};
 use crate::events::{EventCheckError, Warnings};
+use crate::hazmat::crypto::{self, BLOCK_LEN, NONCE_LEN};
+use crate::hazmat::stream::CbcMessages;
+use crate::hazmat::text;
 use crate::payload::Check;
 use crate::read::read_some;
 use crate::request::{self, CiphertextForm, NotARequestBody};
@@ -141,7 +144,7 @@ impl<R: Read> LineChunks<R> {
             let whole = if at_end {
                 self.pending.len()
             } else {
-                match self.pending.iter().rposition(|&b| b == b'\n') {
+                match memchr::memrchr(b'\n', &self.pending) {
                     Some(last) => last + 1,
                     None => continue,
                 }
@@ -226,18 +229,15 @@ impl Cipher {
         form: CiphertextForm,
         writer: W,
     ) -> Result<LinesSummary, LinesError> {
+        let mut sealer = LineSealer::new(self);
         for_each_line(chunks, writer, |payload, out| {
-            out.write_all(form.prefix().as_bytes())
-                .map_err(EncryptError::Io)
-                .and_then(|()| self.encrypt_to(payload, &mut *out).map(drop))
-                .and_then(|()| {
-                    out.write_all(form.suffix().as_bytes())
-                        .map_err(EncryptError::Io)
-                })
-                .map_err(|error| match error {
-                    EncryptError::Io(io) => Failure::Write(io),
-                    other => Failure::Line(LineError::Encrypt(other)),
-                })
+            let text = sealer
+                .seal(payload)
+                .map_err(|error| Failure::Line(LineError::Encrypt(error)))?;
+            [form.prefix().as_bytes(), text, form.suffix().as_bytes()]
+                .into_iter()
+                .try_for_each(|part| out.write_all(part))
+                .map_err(Failure::Write)
         })
     }
 
@@ -267,6 +267,63 @@ impl Cipher {
             }
             out.write_all(&plaintext).map_err(Failure::Write)
         })
+    }
+}
+
+/// Encrypts one payload after another into reused buffers, with the CBC key
+/// expanded once: per line, only the work the line's bytes need.
+struct LineSealer<'a> {
+    cipher: &'a Cipher,
+    /// CBC's expanded key (none for GCM: a nonce each).
+    cbc: Option<CbcMessages>,
+    ciphertext: Vec<u8>,
+    text: Vec<u8>,
+}
+
+impl<'a> LineSealer<'a> {
+    fn new(cipher: &'a Cipher) -> Self {
+        Self {
+            cipher,
+            cbc: cipher
+                .iv
+                .as_ref()
+                .map(|iv| CbcMessages::new(&cipher.key, iv)),
+            ciphertext: Vec::new(),
+            text: Vec::new(),
+        }
+    }
+
+    /// The ciphertext text of `payload`.
+    fn seal(&mut self, payload: &[u8]) -> Result<&[u8], EncryptError> {
+        self.ciphertext.clear();
+        match &self.cbc {
+            Some(messages) => {
+                let whole = payload.len() - payload.len() % BLOCK_LEN;
+                self.ciphertext.extend_from_slice(&payload[..whole]);
+                let mut cbc = messages.start();
+                cbc.encrypt_blocks(&mut self.ciphertext);
+                let last = cbc.finish(&payload[whole..]);
+                self.ciphertext.extend_from_slice(&last);
+            }
+            None => {
+                let nonce = crypto::random_nonce()?;
+                self.ciphertext.extend_from_slice(&nonce);
+                self.ciphertext.extend_from_slice(payload);
+                let tag = crypto::gcm_seal_in_place(
+                    &self.cipher.key,
+                    &nonce,
+                    &mut self.ciphertext[NONCE_LEN..],
+                )?;
+                self.ciphertext.extend_from_slice(&tag);
+            }
+        }
+        self.text.clear();
+        text::encode_into(
+            &self.ciphertext,
+            self.cipher.method().encoding(),
+            &mut self.text,
+        );
+        Ok(&self.text)
     }
 }
 
@@ -326,9 +383,15 @@ fn for_each_line<W: Write>(
 
 /// The lines of `text`, without their `\n`; a final `\n` ends the last line.
 fn lines_of(text: &[u8]) -> impl Iterator<Item = &[u8]> {
-    text.strip_suffix(b"\n")
-        .unwrap_or(text)
-        .split(|&b| b == b'\n')
+    let text = text.strip_suffix(b"\n").unwrap_or(text);
+    // memchr finds the newlines with SIMD; the last line has none after it.
+    let ends = memchr::memchr_iter(b'\n', text).chain(std::iter::once(text.len()));
+    let mut start = 0;
+    ends.map(move |end| {
+        let line = &text[start..end];
+        start = end + 1;
+        line
+    })
 }
 
 fn is_blank(line: &[u8]) -> bool {

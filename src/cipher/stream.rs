@@ -12,6 +12,7 @@ use crate::hazmat::stream::{CbcDecryptStream, CbcEncryptStream, GcmStream};
 use crate::hazmat::text::{TextDecoder, TextWriter};
 use crate::pipeline::{self, Buffer};
 use crate::read::read_some;
+use crate::secret::Iv;
 
 /// Payload bytes per piece: whole AES blocks (16) and Base64 groups (3).
 const PIECE: usize = 48 * 1024;
@@ -134,13 +135,37 @@ impl Cipher {
     /// text's length if known, as for [`Cipher::encrypt_stream`].
     pub fn decrypt_stream<R: Read + Send, W: Write + Send>(
         &self,
-        mut reader: R,
+        reader: R,
         size_hint: Option<u64>,
         mut out: W,
     ) -> Result<W, DecryptError> {
+        self.open_stream(reader, size_hint, Some(&mut out))?;
+        Ok(out)
+    }
+
+    /// Checks the ciphertext text `reader` gives as [`Cipher::decrypt_stream`]
+    /// would (its text, its length, then CBC's padding or GCM's tag) without
+    /// producing the plaintext: CBC decrypts its last block only, GCM only
+    /// hashes. A first pass before plaintext may be released where it cannot
+    /// be taken back.
+    pub fn check_ciphertext_stream<R: Read + Send>(
+        &self,
+        reader: R,
+        size_hint: Option<u64>,
+    ) -> Result<(), DecryptError> {
+        self.open_stream(reader, size_hint, None::<&mut io::Sink>)
+    }
+
+    /// Decrypts into `out`, or with none only checks.
+    fn open_stream<R: Read + Send, W: Write + Send>(
+        &self,
+        mut reader: R,
+        size_hint: Option<u64>,
+        mut out: Option<&mut W>,
+    ) -> Result<(), DecryptError> {
         let mut decoder = Some(TextDecoder::new(self.method.encoding(), 0));
         let mut text = vec![0u8; PIECE * 4 / 3];
-        let mut opener = Opener::new(self);
+        let mut opener = Opener::new(self, out.is_none());
         pipeline::run(
             parallel(size_hint),
             PIECE + 64,
@@ -165,15 +190,21 @@ impl Cipher {
             },
             |buffer| opener.open(buffer),
             |buffer| {
+                let Some(out) = out.as_mut() else {
+                    return Ok(());
+                };
                 let written = out.write_all(buffer).map_err(DecryptError::Write);
                 // Plaintext: wiped before the buffer goes round again.
                 zeroize::Zeroize::zeroize(&mut buffer[..]);
                 written
             },
         )?;
-        let rest = opener.finish()?;
-        out.write_all(&rest).map_err(DecryptError::Write)?;
-        Ok(out)
+        let mut rest = opener.finish()?;
+        if let Some(out) = out {
+            out.write_all(&rest).map_err(DecryptError::Write)?;
+        }
+        zeroize::Zeroize::zeroize(&mut rest);
+        Ok(())
     }
 }
 
@@ -194,22 +225,36 @@ struct Opener {
 #[allow(clippy::large_enum_variant)]
 enum OpenerState {
     Cbc(CbcDecryptStream),
+    /// Checking only: the ciphertext block before the held last one is its IV.
+    CbcCheck {
+        key: crate::secret::Key,
+        iv: Iv,
+        before_last: Option<[u8; BLOCK_LEN]>,
+    },
     /// The nonce is gathered first; the stream starts once it is whole.
     Gcm {
         key: crate::secret::Key,
         nonce: [u8; NONCE_LEN],
         stream: Option<GcmStream>,
+        /// Hash only, for a pass that checks the tag.
+        check_only: bool,
     },
 }
 
 impl Opener {
-    fn new(cipher: &Cipher) -> Self {
+    fn new(cipher: &Cipher, check_only: bool) -> Self {
         let state = match &cipher.iv {
+            Some(iv) if check_only => OpenerState::CbcCheck {
+                key: cipher.key.clone(),
+                iv: iv.clone(),
+                before_last: None,
+            },
             Some(iv) => OpenerState::Cbc(CbcDecryptStream::new(&cipher.key, iv)),
             None => OpenerState::Gcm {
                 key: cipher.key.clone(),
                 nonce: [0; NONCE_LEN],
                 stream: None,
+                check_only,
             },
         };
         Self {
@@ -242,7 +287,21 @@ impl Opener {
                     cbc.decrypt_blocks(buffer);
                 }
             }
-            OpenerState::Gcm { stream, .. } => match stream {
+            OpenerState::CbcCheck { before_last, .. } => {
+                if !buffer.len().is_multiple_of(BLOCK_LEN) {
+                    self.broken = true;
+                } else if let Some(last) = buffer.last_chunk::<BLOCK_LEN>() {
+                    *before_last = Some(*last);
+                }
+                buffer.clear();
+            }
+            OpenerState::Gcm {
+                stream, check_only, ..
+            } => match stream {
+                Some(gcm) if *check_only => {
+                    gcm.authenticate(buffer)?;
+                    buffer.clear();
+                }
                 Some(gcm) => gcm.decrypt(buffer)?,
                 None => buffer.clear(),
             },
@@ -253,7 +312,10 @@ impl Opener {
     /// GCM's first 12 bytes are the nonce: gathers them (off the front of
     /// `buffer`) and starts the stream once they are all there.
     fn take_nonce(&mut self, buffer: &mut Buffer) {
-        let OpenerState::Gcm { key, nonce, stream } = &mut self.state else {
+        let OpenerState::Gcm {
+            key, nonce, stream, ..
+        } = &mut self.state
+        else {
             return;
         };
         if stream.is_some() {
@@ -274,15 +336,29 @@ impl Opener {
     /// Checks the end: CBC's padding, GCM's tag. Returns the last plaintext bytes.
     fn finish(self) -> Result<Vec<u8>, DecryptError> {
         let len = usize::try_from(self.seen).unwrap_or(usize::MAX);
+        if matches!(
+            self.state,
+            OpenerState::Cbc(_) | OpenerState::CbcCheck { .. }
+        ) {
+            if len == 0 {
+                return Err(CryptoError::EmptyCiphertext.into());
+            }
+            if self.broken || !len.is_multiple_of(BLOCK_LEN) {
+                return Err(CryptoError::NotWholeBlocks { len }.into());
+            }
+        }
         match self.state {
-            OpenerState::Cbc(cbc) => {
-                if len == 0 {
-                    return Err(CryptoError::EmptyCiphertext.into());
-                }
-                if self.broken || !len.is_multiple_of(BLOCK_LEN) {
-                    return Err(CryptoError::NotWholeBlocks { len }.into());
-                }
-                Ok(cbc.finish(&self.held)?)
+            OpenerState::Cbc(cbc) => Ok(cbc.finish(&self.held)?),
+            OpenerState::CbcCheck {
+                key,
+                iv,
+                before_last,
+            } => {
+                // In CBC the block before the last one is the last one's IV.
+                let iv = before_last.map_or(iv, Iv::new);
+                let mut plaintext = CbcDecryptStream::new(&key, &iv).finish(&self.held)?;
+                zeroize::Zeroize::zeroize(&mut plaintext);
+                Ok(Vec::new())
             }
             OpenerState::Gcm { stream, .. } => match stream {
                 Some(gcm) if self.held_len == TAG_LEN => {
@@ -361,6 +437,8 @@ mod tests {
                     let reader = Trickle { bytes: text, step };
                     let plain = cipher.decrypt_stream(reader, hint, Vec::new()).unwrap();
                     assert_eq!(plain, payload, "{method} len {len} steps of {step}");
+                    let reader = Trickle { bytes: text, step };
+                    cipher.check_ciphertext_stream(reader, hint).unwrap();
                 }
                 text.clear();
             }
@@ -393,15 +471,22 @@ mod tests {
                 good[..good.len() - 8].to_vec(),
                 [&good[..100], b"*", &good[100..]].concat(),
             ];
-            // A changed last ciphertext byte: bad padding or a failed tag.
-            let mut changed = cipher.decrypt(&good).map(|_| good.clone()).unwrap();
-            let at = changed.len() - 3;
+            // A changed byte of the last block: bad padding or a failed tag.
+            // (Not the last group's characters, whose low bits may be spare.)
+            let mut changed = good.clone();
+            let at = changed.len() - 8;
             changed[at] = if changed[at] == b'A' { b'B' } else { b'A' };
             cases.push(changed);
             for case in cases {
                 let whole = cipher.decrypt(&case).unwrap_err().to_string();
                 let streamed = stream_error(method, &case).to_string();
                 assert_eq!(streamed, whole, "{method}");
+                let reader = Trickle {
+                    bytes: &case,
+                    step: 7,
+                };
+                let checked = cipher.check_ciphertext_stream(reader, None).unwrap_err();
+                assert_eq!(checked.to_string(), whole, "{method}, checking only");
             }
         }
     }

@@ -11,6 +11,7 @@ use super::args::DecryptArgs;
 use super::input::{Input, RegularFile};
 use super::keysource;
 use super::output::{Existing, Output};
+use super::process;
 use super::read_ahead::{ReadAhead, in_background};
 
 /// Regular files from this size on are streamed in memory of fixed size.
@@ -88,8 +89,11 @@ fn file_start(file: &RegularFile) -> Result<Vec<u8>> {
 /// a second one writes.
 fn decrypt_file(cipher: &Cipher, file: &RegularFile, out: Output) -> Result<()> {
     let size = Some(file.len());
+    if out.is_stdout() {
+        process::widen_stdout_pipe();
+    }
     if !out.is_atomic() {
-        cipher.decrypt_stream(file.open()?, size, io::sink())?;
+        cipher.check_ciphertext_stream(file.open()?, size)?;
     }
     let watched = WrongIvWatch {
         inner: out,

@@ -13,6 +13,7 @@ use super::error;
 use super::input::{Input, RegularFile};
 use super::keysource;
 use super::output::{Existing, Output};
+use super::process;
 use super::read_ahead::in_background;
 
 /// Regular files from this size on are streamed in memory of fixed size.
@@ -102,6 +103,9 @@ fn encrypt_file(
     mut out: Output,
 ) -> Result<()> {
     let size = Some(file.len());
+    if out.is_stdout() {
+        process::widen_stdout_pipe();
+    }
     let beside = check_json && out.is_atomic();
     if check_json && !beside {
         payload::check_json_reader(file.open()?)?;

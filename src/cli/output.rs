@@ -253,6 +253,11 @@ impl Output {
         })
     }
 
+    /// Whether this writes to standard output.
+    pub fn is_stdout(&self) -> bool {
+        matches!(self.sink, Sink::Stdout(_))
+    }
+
     /// Whether this writes to a temporary file that is only kept on commit.
     pub fn is_atomic(&self) -> bool {
         matches!(self.sink, Sink::Atomic { .. })

@@ -62,6 +62,21 @@ pub fn check_stdout_open() -> Result<()> {
     Ok(())
 }
 
+/// Asks for a 1 MiB pipe buffer when standard output is a pipe (Linux's
+/// default is 64 KiB): a large output then wakes the reader a sixteenth as
+/// often. Best effort: a pipe that cannot grow stays as it is.
+#[cfg(target_os = "linux")]
+pub fn widen_stdout_pipe() {
+    use rustix::fs::{FileType, fstat};
+    let stdout = io::stdout();
+    if fstat(&stdout).is_ok_and(|stat| FileType::from_raw_mode(stat.st_mode) == FileType::Fifo) {
+        let _ = rustix::pipe::fcntl_setpipe_size(&stdout, 1 << 20);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn widen_stdout_pipe() {}
+
 /// Whether the first signal should only set [`STOP`].
 static GENTLE: AtomicBool = AtomicBool::new(false);
 /// Set by the first SIGINT, SIGTERM or SIGHUP once [`stop_flag`] was called.

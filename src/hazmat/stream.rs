@@ -65,6 +65,37 @@ impl CbcEncryptStream {
     }
 }
 
+/// A key expanded once and an IV, to start many CBC messages cheaply (one
+/// per line of input, say).
+pub struct CbcMessages {
+    aes: Aes256,
+    iv: Block,
+}
+
+impl CbcMessages {
+    /// Expands `key` for messages under `iv`.
+    pub fn new(key: &Key, iv: &Iv) -> Self {
+        Self {
+            aes: Aes256::new(key.expose().into()),
+            iv: Block::from(*iv.expose()),
+        }
+    }
+
+    /// Starts the next message.
+    pub fn start(&self) -> CbcEncryptStream {
+        CbcEncryptStream {
+            encryptor: cbc::Encryptor::inner_iv_init(self.aes.clone(), &self.iv),
+        }
+    }
+}
+
+impl Drop for CbcMessages {
+    fn drop(&mut self) {
+        // The key schedule wipes itself (the `zeroize` feature); the IV is secret too.
+        zeroize::Zeroize::zeroize(self.iv.as_mut_slice());
+    }
+}
+
 /// CBC decryption of a ciphertext given in pieces of whole blocks; the
 /// caller holds back the last block for [`CbcDecryptStream::finish`], which
 /// checks and removes the padding.
@@ -158,6 +189,15 @@ impl GcmStream {
         self.count(piece.len())?;
         self.hash(piece);
         self.apply_keystream(piece);
+        Ok(())
+    }
+
+    /// Hashes `ciphertext` without decrypting it, for a pass that only
+    /// checks the tag ([`GcmStream::verify`]); not to be mixed with
+    /// [`GcmStream::decrypt`] in one message.
+    pub fn authenticate(&mut self, ciphertext: &[u8]) -> Result<(), CryptoError> {
+        self.count(ciphertext.len())?;
+        self.hash(ciphertext);
         Ok(())
     }
 

@@ -147,6 +147,27 @@ impl<W: Write> TextWriter<W> {
     }
 }
 
+/// Appends the text of `bytes`, a whole message (Base64 with its padding),
+/// to `out`: for many small messages in a row, into one reused buffer.
+pub fn encode_into(bytes: &[u8], encoding: TextEncoding, out: &mut Vec<u8>) {
+    let start = out.len();
+    let len = match encoding {
+        TextEncoding::Base64 => bytes.len().div_ceil(3) * 4,
+        TextEncoding::Hex => bytes.len() * 2,
+    };
+    out.resize(start + len, 0);
+    // The room is exactly what either encoding needs: neither can fail.
+    let written = match encoding {
+        TextEncoding::Base64 => base64_engine()
+            .encode_slice(bytes, &mut out[start..])
+            .unwrap_or(0),
+        TextEncoding::Hex => {
+            base16ct::lower::encode(bytes, &mut out[start..]).map_or(0, <[u8]>::len)
+        }
+    };
+    out.truncate(start + written);
+}
+
 /// Encodes `bytes` into a `String` (for small payloads and tests).
 pub fn encode_to_string(bytes: &[u8], encoding: TextEncoding) -> String {
     let mut writer = TextWriter::new(Vec::new(), encoding);
