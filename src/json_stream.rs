@@ -9,7 +9,10 @@
 //! If every run is a valid array, so is the payload. Any other payload is
 //! gathered whole and checked as such.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Read;
+use std::sync::mpsc;
+use std::thread;
 
 use crate::cipher::EncryptError;
 use crate::events::EventCheckError;
@@ -19,28 +22,224 @@ use crate::payload::{JsonError, JsonErrorKind, encoding_problem, json_text};
 const READ_LEN: usize = 1024 * 1024;
 
 /// Checks the JSON payload `reader` gives, as [`crate::payload::check_json`]
-/// would check it whole, and returns its length in bytes.
+/// would check it whole, and returns its length in bytes. Runs on the
+/// calling thread: for a check beside other work.
 pub fn check_json_reader<R: Read>(reader: R) -> Result<u64, EncryptError> {
-    check_measured(reader).map(|(len, _)| len)
+    check_measured(reader, false).map(|(len, _)| len)
 }
 
-/// [`check_json_reader`], also telling the most memory its buffer took.
-fn check_measured<R: Read>(mut reader: R) -> Result<(u64, usize), EncryptError> {
+/// [`check_json_reader`] for a check that runs alone, before anything else:
+/// from the second MiB on, two more threads check runs of elements while
+/// this one reads. Errors are told exactly as by [`check_json_reader`].
+pub fn check_json_reader_parallel<R: Read>(reader: R) -> Result<u64, EncryptError> {
+    check_measured(reader, true).map(|(len, _)| len)
+}
+
+/// [`check_json_reader`], with helpers if `helped`, also telling the most
+/// memory its buffer took.
+fn check_measured<R: Read>(mut reader: R, helped: bool) -> Result<(u64, usize), EncryptError> {
     let mut checker = Checker::default();
     let mut buffer = Vec::with_capacity(READ_LEN * 2);
     let mut peak = 0;
-    loop {
-        // Appends up to a piece, without zeroing room for it first.
-        let read = (&mut reader)
-            .take(READ_LEN as u64)
-            .read_to_end(&mut buffer)
-            .map_err(EncryptError::Read)?;
-        peak = peak.max(buffer.capacity());
-        if read == 0 {
-            checker.finish(&mut buffer).map_err(to_read_error)?;
-            return Ok((checker.offset, peak));
+    thread::scope(|scope| {
+        // Runs checked on two other threads, once the payload proves long.
+        let mut helpers: Option<Helpers> = None;
+        let mut alone = !helped;
+        loop {
+            // Appends up to a piece, without zeroing room for it first.
+            let read = (&mut reader)
+                .take(READ_LEN as u64)
+                .read_to_end(&mut buffer)
+                .map_err(EncryptError::Read)?;
+            peak = peak.max(buffer.capacity());
+            if read == 0 {
+                if let Some(resume) = helpers.take().and_then(Helpers::stop) {
+                    checker.resume(resume, &mut buffer);
+                    checker.scan_and_check(&mut buffer).map_err(to_read_error)?;
+                }
+                checker.finish(&mut buffer).map_err(to_read_error)?;
+                return Ok((checker.offset, peak));
+            }
+            if let Some(active) = helpers.as_mut() {
+                if active.hand_over(&mut checker, &mut buffer).is_ok() {
+                    continue;
+                }
+                // A run failed, or no cut was in sight: on alone, from the
+                // first run not known to be good; errors are told from there.
+                if let Some(resume) = helpers.take().and_then(Helpers::stop) {
+                    checker.resume(resume, &mut buffer);
+                }
+                alone = true;
+            }
+            checker.scan_and_check(&mut buffer).map_err(to_read_error)?;
+            if !alone && helpers.is_none() && read == READ_LEN && checker.top == Top::Array {
+                helpers = Some(Helpers::start(scope));
+            }
         }
-        checker.scan_and_check(&mut buffer).map_err(to_read_error)?;
+    })
+}
+
+/// Runs in flight to the helpers at most: memory for as many runs.
+const IN_FLIGHT: usize = 4;
+
+/// Two threads that check runs cut by the reading thread. Their verdicts
+/// only ever let a payload pass: on a failure, the runs from the first one
+/// not known to be good go back to the one-thread check, which tells the
+/// error exactly as it would have without helpers.
+struct Helpers {
+    /// One channel per helper; emptied to stop them.
+    to_helpers: Vec<mpsc::SyncSender<Run>>,
+    verdicts: mpsc::Receiver<(Run, bool)>,
+    /// Runs handed over and not yet known to be good, oldest first.
+    pending: VecDeque<Place>,
+    /// Verdicts that came back before those of earlier runs.
+    early: BTreeMap<u64, (Run, bool)>,
+    /// Buffers of runs known good, for the next runs (no allocation per run).
+    spare: Vec<Vec<u8>>,
+    next: u64,
+}
+
+/// A run of whole elements, its first byte (`[` or `,`) and its last (`,`)
+/// still as in the payload, and which byte opens it.
+struct Run {
+    index: u64,
+    bytes: Vec<u8>,
+    opener: usize,
+}
+
+/// Where a run starts in the payload.
+#[derive(Clone, Copy)]
+struct Place {
+    index: u64,
+    offset: u64,
+    line: usize,
+    column: usize,
+}
+
+/// What the one-thread check takes back: the runs from the first one not
+/// known to be good, joined, and where they start.
+struct Resume {
+    place: Place,
+    bytes: Vec<u8>,
+}
+
+impl Helpers {
+    fn start<'scope>(scope: &'scope thread::Scope<'scope, '_>) -> Helpers {
+        let (verdicts_tx, verdicts) = mpsc::channel();
+        let to_helpers = (0..2)
+            .map(|_| {
+                let (to_helper, runs) = mpsc::sync_channel::<Run>(IN_FLIGHT);
+                let verdicts_tx = verdicts_tx.clone();
+                scope.spawn(move || {
+                    for mut run in runs {
+                        let last = run.bytes.len() - 1;
+                        let opener = run.bytes[run.opener];
+                        run.bytes[run.opener] = b'[';
+                        run.bytes[last] = b']';
+                        let good = json_text(&run.bytes).is_ok();
+                        run.bytes[run.opener] = opener;
+                        run.bytes[last] = b',';
+                        if verdicts_tx.send((run, good)).is_err() {
+                            return;
+                        }
+                    }
+                });
+                to_helper
+            })
+            .collect();
+        Helpers {
+            to_helpers,
+            verdicts,
+            pending: VecDeque::new(),
+            early: BTreeMap::new(),
+            spare: Vec::new(),
+            next: 0,
+        }
+    }
+
+    /// Cuts the next run off `buffer` and hands it over; fails if a run came
+    /// back bad or there is no likely cut to make.
+    fn hand_over(&mut self, checker: &mut Checker, buffer: &mut Vec<u8>) -> Result<(), ()> {
+        self.settle(false)?;
+        let opener = checker.opener(buffer);
+        let cut = likely_cut(buffer, opener).ok_or(())?;
+        while self.pending.len() >= IN_FLIGHT {
+            self.settle(true)?;
+        }
+        let place = Place {
+            index: self.next,
+            offset: checker.offset,
+            line: checker.line,
+            column: checker.column,
+        };
+        let mut bytes = self.spare.pop().unwrap_or_default();
+        bytes.clear();
+        bytes.extend_from_slice(&buffer[..=cut]);
+        let run = Run {
+            index: self.next,
+            bytes,
+            opener,
+        };
+        let helper = (self.next % 2) as usize;
+        self.to_helpers[helper].send(run).map_err(drop)?;
+        self.pending.push_back(place);
+        self.next += 1;
+        checker.cut_at(buffer, cut);
+        Ok(())
+    }
+
+    /// Takes in verdicts (waiting for one if `wait`) and forgets the runs
+    /// known good from the oldest on; fails at the first bad one.
+    fn settle(&mut self, wait: bool) -> Result<(), ()> {
+        let first = if wait {
+            self.verdicts.recv().ok()
+        } else {
+            self.verdicts.try_recv().ok()
+        };
+        for (run, good) in first.into_iter().chain(self.verdicts.try_iter()) {
+            self.early.insert(run.index, (run, good));
+        }
+        while let Some(oldest) = self.pending.front() {
+            match self.early.get(&oldest.index) {
+                Some((_, true)) => {
+                    if let Some((run, _)) = self.early.remove(&oldest.index) {
+                        self.spare.push(run.bytes);
+                    }
+                    self.pending.pop_front();
+                }
+                Some((_, false)) => return Err(()),
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops the helpers; returns the runs the one-thread check must take
+    /// back, if any is not known to be good.
+    fn stop(mut self) -> Option<Resume> {
+        self.to_helpers.clear();
+        while self.early.len() < self.pending.len() {
+            let Ok((run, good)) = self.verdicts.recv() else {
+                break;
+            };
+            self.early.insert(run.index, (run, good));
+        }
+        while let Some(oldest) = self.pending.front() {
+            match self.early.get(&oldest.index) {
+                Some((_, true)) => {
+                    self.early.remove(&oldest.index);
+                    self.pending.pop_front();
+                }
+                _ => break,
+            }
+        }
+        let place = *self.pending.front()?;
+        // Each run ends with the comma the next one starts with.
+        let mut bytes = Vec::new();
+        for (_, (run, _)) in self.early.range(place.index..) {
+            bytes.extend_from_slice(&run.bytes[..run.bytes.len() - 1]);
+        }
+        Some(Resume { place, bytes })
     }
 }
 
@@ -100,9 +299,7 @@ impl Checker {
             if let Some(guess) = likely_cut(buffer, self.opener(buffer))
                 && self.check_run(buffer, guess).is_ok()
             {
-                self.drop_run(buffer, guess);
-                // Just past a comma between elements of the top-level array.
-                (self.in_string, self.escaped, self.depth, self.scanned) = (false, false, 1, 1);
+                self.cut_at(buffer, guess);
                 return Ok(());
             }
             // The sure way: every byte scanned since the last cut.
@@ -156,6 +353,27 @@ impl Checker {
             at += 1;
         }
         self.scanned = buffer.len();
+    }
+
+    /// Drops the run before a cut known (or taken) to be between elements
+    /// of the top-level array, and goes on just past that comma.
+    fn cut_at(&mut self, buffer: &mut Vec<u8>, cut: usize) {
+        self.drop_run(buffer, cut);
+        (self.in_string, self.escaped, self.depth, self.scanned) = (false, false, 1, 1);
+    }
+
+    /// Takes back runs the helpers handed over, in front of `buffer`.
+    fn resume(&mut self, resume: Resume, buffer: &mut Vec<u8>) {
+        buffer.splice(0..0, resume.bytes);
+        (self.offset, self.line, self.column) =
+            (resume.place.offset, resume.place.line, resume.place.column);
+        self.cut = None;
+        if self.offset == 0 {
+            // The first run: scanned from its opening bracket.
+            (self.in_string, self.escaped, self.depth, self.scanned) = (false, false, 0, 0);
+        } else {
+            (self.in_string, self.escaped, self.depth, self.scanned) = (false, false, 1, 1);
+        }
     }
 
     /// Checks `buffer[..=cut]` as an array: its opener and the comma at
@@ -299,10 +517,13 @@ mod tests {
     use std::io;
 
     fn streamed(text: &[u8], step: usize) -> Result<u64, JsonError> {
-        check_json_reader(Trickle { bytes: text, step }).map_err(|error| match error {
-            EncryptError::Check(EventCheckError::Json(json)) => json,
-            other => panic!("not a JSON error: {other}"),
-        })
+        // Odd steps with helpers, even ones without: both paths, one verdict.
+        check_measured(Trickle { bytes: text, step }, step % 2 == 1)
+            .map(|(len, _)| len)
+            .map_err(|error| match error {
+                EncryptError::Check(EventCheckError::Json(json)) => json,
+                other => panic!("not a JSON error: {other}"),
+            })
     }
 
     /// The streamed check gives the whole check's verdict, and for a
@@ -386,6 +607,49 @@ mod tests {
         assert_eq!((whole.line, whole.column), (10_002, 9));
     }
 
+    /// A payload long enough for the helpers, whose strings hold what looks
+    /// like a cut between elements, so that some guesses are wrong.
+    fn long_payload() -> Vec<u8> {
+        let mut text = b"[\n".to_vec();
+        for i in 0..60_000 {
+            let event = format!(
+                "  {{\"n\": {i}, \"s\": \"caf\u{e9} }},{{ ]\\\" \", \"t\": [{{\"u\": \"}}, {{\"}}]}},\n"
+            );
+            text.extend_from_slice(event.as_bytes());
+        }
+        text.extend_from_slice(b"  {\"last\": true}\n]\n");
+        text
+    }
+
+    #[test]
+    fn long_payloads_pass_and_fail_as_whole_ones_do() {
+        let good = long_payload();
+        assert!(good.len() > 3 * READ_LEN);
+        assert_eq!(check_json(&good), Ok(()));
+        assert_eq!(streamed(&good, usize::MAX), Ok(good.len() as u64));
+        // One bad byte at places early, in the middle, near and at the end.
+        for at in [
+            10,
+            good.len() / 3,
+            good.len() / 2 + 7,
+            good.len() - 20,
+            good.len() - 2,
+        ] {
+            for bad in [b'x', b'"', b',', b'{', 0xff] {
+                let mut text = good.clone();
+                text[at] = bad;
+                let whole = check_json(&text);
+                for step in [usize::MAX, 4096] {
+                    let piecewise = streamed(&text, step);
+                    match &whole {
+                        Ok(()) => assert_eq!(piecewise, Ok(text.len() as u64)),
+                        Err(error) => assert_eq!(piecewise.as_ref().err(), Some(error), "at {at}"),
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn memory_is_bounded_by_the_largest_element() {
         // 64 MiB of small events through a 1 MiB read buffer: the buffer never
@@ -418,11 +682,11 @@ mod tests {
             }
         }
         let events = 1_000_000;
-        let (len, peak) = check_measured(Events {
+        let events_reader = Events {
             left: events,
             sent_open: false,
-        })
-        .unwrap();
+        };
+        let (len, peak) = check_measured(events_reader, true).unwrap();
         assert_eq!(len, 1 + 59 * events as u64);
         assert!(
             peak <= 2 * READ_LEN,

@@ -108,7 +108,8 @@ fn encrypt_file(
     }
     let beside = check_json && out.is_atomic();
     if check_json && !beside {
-        payload::check_json_reader(file.open()?)?;
+        // Alone before encryption, so on all cores.
+        payload::check_json_reader_parallel(file.open()?)?;
     }
     out.write_all(form.prefix().as_bytes())?;
     let reader = file.open()?;
