@@ -3,7 +3,8 @@
 //! - each method end to end (encrypt to text, decrypt from text) at 1 KiB, 1 MiB, 64 MiB;
 //! - the JSON check;
 //! - the stages of a streamed file, each alone, at 1 MiB and 64 MiB: `stage_read`
-//!   (a file through the page cache), `stage_check` (the streamed JSON check),
+//!   (a file through the page cache), `stage_check` and `stage_check_parallel`
+//!   (the streamed JSON check on one thread, and with its two helpers),
 //!   `stage_encrypt_*` / `stage_decrypt_*` (the cipher alone, in place),
 //!   `stage_encode` (Base64), `stage_write` (a new file), and `streamed_*`
 //!   (all of them at once, on their threads), so that a regression points
@@ -156,6 +157,14 @@ fn stage_check(bencher: Bencher, size: usize) {
     bencher
         .counter(BytesCount::new(payload.len()))
         .bench_local(|| payload::check_json_reader(black_box(&payload[..])).unwrap());
+}
+
+#[divan::bench(args = STAGE_SIZES, sample_count = 10)]
+fn stage_check_parallel(bencher: Bencher, size: usize) {
+    let payload = json_payload(size);
+    bencher
+        .counter(BytesCount::new(payload.len()))
+        .bench_local(|| payload::check_json_reader_parallel(black_box(&payload[..])).unwrap());
 }
 
 fn stage_key() -> Key {

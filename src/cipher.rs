@@ -13,6 +13,7 @@ use std::thread;
 
 use crate::events::EventCheckError;
 use crate::hazmat::crypto::{self, CryptoError};
+use crate::hazmat::stream::GcmStream;
 use crate::hazmat::text::{self, DecodeError, TextWriter};
 use crate::method::{CipherMode, Method};
 use crate::payload::Check;
@@ -173,9 +174,18 @@ impl Cipher {
                 .map_err(EncryptError::Io)?;
             }
             None => {
+                // In pieces through one small buffer: no copy of the whole payload.
                 let nonce = crypto::random_nonce()?;
-                let sealed = crypto::gcm_seal(&self.key, &nonce, payload)?;
-                writer.write_bytes(&sealed).map_err(EncryptError::Io)?;
+                let mut gcm = GcmStream::new(&self.key, &nonce);
+                writer.write_bytes(&nonce).map_err(EncryptError::Io)?;
+                let mut piece = Vec::with_capacity(payload.len().min(crypto::CBC_PIECE));
+                for chunk in payload.chunks(crypto::CBC_PIECE) {
+                    piece.clear();
+                    piece.extend_from_slice(chunk);
+                    gcm.encrypt(&mut piece)?;
+                    writer.write_bytes(&piece).map_err(EncryptError::Io)?;
+                }
+                writer.write_bytes(&gcm.tag()).map_err(EncryptError::Io)?;
             }
         }
         writer.finish().map_err(EncryptError::Io)

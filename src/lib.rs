@@ -21,7 +21,10 @@
 //! ```
 //!
 //! Beyond the root:
-//! - [`payload`], [`events`]: the JSON and event checks a payload can be held to;
+//! - [`payload`], [`events`]: the JSON and event checks a payload can be held to
+//!   (the JSON check also for a payload read in pieces);
+//! - [`Cipher::encrypt_stream`], [`Cipher::decrypt_stream`]: payloads of any
+//!   size in a few MiB of memory, on several cores;
 //! - [`pretty`]: re-indenting a JSON plaintext for reading, streamed;
 //! - [`request`]: the upload API's request body, made and taken apart;
 //! - [`keys`], [`keygen`]: key strings, key files and new keys;

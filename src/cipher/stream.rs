@@ -1,8 +1,9 @@
 //! [`Cipher`] over readers and writers of any length, in memory of fixed size.
 //!
-//! Encryption reads and encrypts a piece while the piece before it is encoded
-//! and written; decryption reads and decodes while it decrypts and writes.
-//! A message below [`PARALLEL_MIN`] bytes stays on the calling thread.
+//! Encryption reads a piece while the one before it is encrypted and the one
+//! before that encoded and written; decryption reads and decodes, decrypts,
+//! and writes, likewise. A message below [`PARALLEL_MIN`] bytes stays on the
+//! calling thread.
 
 use std::io::{self, Read, Write};
 
@@ -17,7 +18,7 @@ use crate::secret::Iv;
 /// Payload bytes per piece: whole AES blocks (16) and Base64 groups (3).
 const PIECE: usize = 48 * 1024;
 /// Messages at least this long (or of unknown length) use a second thread.
-pub const PARALLEL_MIN: u64 = 1024 * 1024;
+const PARALLEL_MIN: u64 = 1024 * 1024;
 
 /// Whether a stream of `size_hint` bytes is worth a second thread.
 fn parallel(size_hint: Option<u64>) -> bool {
@@ -52,8 +53,8 @@ impl Cipher {
     /// newline) into `out`, a fixed-size piece at a time.
     ///
     /// `size_hint` is the payload's length if known: from 1 MiB (or when
-    /// unknown), encoding and writing run on a second thread beside reading
-    /// and encrypting. The payload is not checked: check it first (for example
+    /// unknown), reading, encrypting, and encoding with writing run on three
+    /// threads, each on the next piece. The payload is not checked: check it first (for example
     /// with [`crate::payload::check_json_reader`]) or beside it, into an
     /// output that is dropped unless the check passes.
     pub fn encrypt_stream<R: Read + Send, W: Write + Send>(

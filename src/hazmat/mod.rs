@@ -1,5 +1,6 @@
-//! Low-level pieces under [`Cipher`](crate::Cipher): AES-256 over bytes, and
-//! ciphertext as Base64 or hex text.
+//! Low-level pieces under [`Cipher`](crate::Cipher): AES-256 over bytes (whole,
+//! in [`crypto`], or in pieces, in [`stream`]), and ciphertext as Base64 or
+//! hex text.
 //!
 //! Use [`Cipher`](crate::Cipher) unless you know why you need these: it checks
 //! the key material once, always draws a fresh GCM nonce, and never releases
