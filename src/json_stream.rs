@@ -192,7 +192,8 @@ impl Helpers {
     /// known good from the oldest on; fails at the first bad one.
     fn settle(&mut self, wait: bool) -> Result<(), ()> {
         let first = if wait {
-            self.verdicts.recv().ok()
+            // No helper left to answer (one stopped): go on alone.
+            Some(self.verdicts.recv().map_err(drop)?)
         } else {
             self.verdicts.try_recv().ok()
         };
