@@ -375,17 +375,9 @@ impl Opener {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Method;
+    use crate::cipher::tests::cipher;
     use crate::read::Trickle;
-    use crate::{Iv, Key, Method};
-
-    fn cipher(method: Method) -> Cipher {
-        Cipher::new(
-            method,
-            Key::new(*b"Xk29vPqL0aZt7RmN4bWc8YdE1fGh3JsU"),
-            Some(Iv::new(*b"Qw5Er7Ty9Ui2Op4A")),
-        )
-        .unwrap()
-    }
 
     fn payload(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i % 251) as u8).collect()

@@ -170,12 +170,9 @@ pub fn encode_into(bytes: &[u8], encoding: TextEncoding, out: &mut Vec<u8>) {
 
 /// Encodes `bytes` into a `String` (for small payloads and tests).
 pub fn encode_to_string(bytes: &[u8], encoding: TextEncoding) -> String {
-    let mut writer = TextWriter::new(Vec::new(), encoding);
-    // Writing into a Vec cannot fail, and both encodings produce ASCII.
-    let text = writer
-        .write_bytes(bytes)
-        .and_then(|()| writer.finish())
-        .unwrap_or_default();
+    let mut text = Vec::new();
+    encode_into(bytes, encoding, &mut text);
+    // Both encodings produce ASCII.
     String::from_utf8(text).unwrap_or_default()
 }
 
