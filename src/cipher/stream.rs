@@ -158,55 +158,112 @@ impl Cipher {
     }
 
     /// Decrypts into `out`, or with none only checks.
+    ///
+    /// Decrypting, the stages are read and decode, decrypt, write. Checking,
+    /// with no plaintext to write, they are read, decode, check: decoding
+    /// then has a thread of its own.
     fn open_stream<R: Read + Send, W: Write + Send>(
         &self,
         mut reader: R,
         size_hint: Option<u64>,
-        mut out: Option<&mut W>,
+        out: Option<&mut W>,
     ) -> Result<(), DecryptError> {
         let mut decoder = Some(TextDecoder::new(self.method.encoding(), 0));
-        let mut text = vec![0u8; PIECE * 4 / 3];
+        decoder
+            .iter_mut()
+            .for_each(|d| d.output().resize(HELD_ROOM, 0));
         let mut opener = Opener::new(self, out.is_none());
-        pipeline::run(
-            parallel(size_hint),
-            PIECE + 64,
-            |buffer| {
-                let Some(active) = decoder.as_mut() else {
-                    return Ok(false);
-                };
-                let read = read_some(&mut reader, &mut text)
-                    .map_err(|e| DecryptError::Decode(crate::DecodeError::Io(e)))?;
-                let Some(read) = read else {
-                    let rest = decoder.take().map(TextDecoder::finish).transpose()?;
-                    buffer.extend_from_slice(&rest.unwrap_or_default());
-                    return Ok(false);
-                };
-                active.push(&text[..read])?;
-                // Hand on whole pieces of 48 bytes; the rest waits for more text.
-                std::mem::swap(&mut **buffer, active.output());
-                let whole = buffer.len() - buffer.len() % 48;
-                active.output().extend_from_slice(&buffer[whole..]);
-                buffer.truncate(whole);
-                Ok(true)
-            },
-            |buffer| opener.open(buffer),
-            |buffer| {
-                let Some(out) = out.as_mut() else {
-                    return Ok(());
-                };
-                let written = out.write_all(buffer).map_err(DecryptError::Write);
-                // Plaintext: wiped before the buffer goes round again.
-                zeroize::Zeroize::zeroize(&mut buffer[..]);
-                written
-            },
-        )?;
-        let mut rest = opener.finish()?;
-        if let Some(out) = out {
-            out.write_all(&rest).map_err(DecryptError::Write)?;
+        let read_error = |e| DecryptError::Decode(crate::DecodeError::Io(e));
+        let capacity = HELD_ROOM + PIECE + 64;
+        match out {
+            Some(out) => {
+                let mut text = vec![0u8; TEXT_PIECE];
+                pipeline::run(
+                    parallel(size_hint),
+                    capacity,
+                    |buffer| {
+                        let read = read_some(&mut reader, &mut text).map_err(read_error)?;
+                        decode_into(&mut decoder, read.map(|n| &text[..n]), buffer)?;
+                        Ok(read.is_some())
+                    },
+                    |buffer| opener.open(buffer),
+                    |buffer| {
+                        let written = out.write_all(buffer).map_err(DecryptError::Write);
+                        // Plaintext: wiped before the buffer goes round again.
+                        zeroize::Zeroize::zeroize(&mut buffer[..]);
+                        written
+                    },
+                )?;
+                let mut rest = opener.finish()?;
+                out.write_all(&rest).map_err(DecryptError::Write)?;
+                zeroize::Zeroize::zeroize(&mut rest);
+            }
+            None => {
+                let mut text = Vec::with_capacity(TEXT_PIECE);
+                pipeline::run(
+                    parallel(size_hint),
+                    capacity.max(TEXT_PIECE),
+                    |buffer| {
+                        buffer.resize(TEXT_PIECE, 0);
+                        let read = read_some(&mut reader, buffer).map_err(read_error)?;
+                        // An empty buffer marks the end of the text.
+                        buffer.truncate(read.unwrap_or(0));
+                        Ok(read.is_some())
+                    },
+                    |buffer| {
+                        std::mem::swap(&mut text, &mut **buffer);
+                        let ended = text.is_empty();
+                        decode_into(&mut decoder, (!ended).then_some(&text[..]), buffer)
+                    },
+                    |buffer| opener.open(buffer),
+                )?;
+                opener.finish()?;
+            }
         }
-        zeroize::Zeroize::zeroize(&mut rest);
         Ok(())
     }
+}
+
+/// Room kept at the front of every buffer of ciphertext for the 16 bytes
+/// [`Opener`] held back from the buffer before, so that they join it
+/// without moving it.
+const HELD_ROOM: usize = BLOCK_LEN;
+/// Text read at a time when decrypting: one piece's worth of Base64.
+const TEXT_PIECE: usize = PIECE * 4 / 3;
+
+/// Decodes `text` (or, with none, finishes) and leaves in `buffer`
+/// [`HELD_ROOM`] bytes of room and then the bytes decoded so far in whole
+/// 48-byte groups; the rest waits in `decoder` for more text.
+fn decode_into(
+    decoder: &mut Option<TextDecoder>,
+    text: Option<&[u8]>,
+    buffer: &mut Buffer,
+) -> Result<(), DecryptError> {
+    buffer.clear();
+    let Some(text) = text else {
+        let Some(mut last) = decoder.take() else {
+            return Ok(());
+        };
+        // Room alone is taken out, so that the decoder can tell there was no text.
+        if last.output().len() == HELD_ROOM {
+            last.output().clear();
+            buffer.resize(HELD_ROOM, 0);
+        }
+        buffer.extend_from_slice(&last.finish()?);
+        return Ok(());
+    };
+    let Some(active) = decoder.as_mut() else {
+        return Ok(());
+    };
+    active.push(text)?;
+    // The decoder's output starts with the room: it becomes the buffer, and
+    // the buffer's allocation the decoder's next output.
+    std::mem::swap(&mut **buffer, active.output());
+    let whole = buffer.len() - (buffer.len() - HELD_ROOM) % 48;
+    active.output().resize(HELD_ROOM, 0);
+    active.output().extend_from_slice(&buffer[whole..]);
+    buffer.truncate(whole);
+    Ok(())
 }
 
 /// CBC or GCM state for one ciphertext being decrypted, with the bytes held
@@ -267,12 +324,22 @@ impl Opener {
         }
     }
 
-    /// Takes the next piece of ciphertext and leaves in `buffer` the
-    /// plaintext of all but the last 16 bytes seen so far, which are held back.
+    /// Takes the next piece of ciphertext, after [`HELD_ROOM`] bytes of
+    /// room at the front of `buffer`, and leaves in `buffer` the plaintext
+    /// of all but the last 16 bytes seen so far, which are held back.
     fn open(&mut self, buffer: &mut Buffer) -> Result<(), DecryptError> {
+        if buffer.len() < HELD_ROOM {
+            // Nothing came after the end of the text.
+            buffer.clear();
+            return Ok(());
+        }
         self.take_nonce(buffer);
-        self.seen += buffer.len() as u64;
-        buffer.splice(0..0, self.held[..self.held_len].iter().copied());
+        self.seen += (buffer.len() - HELD_ROOM) as u64;
+        // The bytes held back from before go into the room; at the start
+        // there are fewer of them, and the room left over goes.
+        let unused = HELD_ROOM - self.held_len;
+        buffer[unused..HELD_ROOM].copy_from_slice(&self.held[..self.held_len]);
+        buffer.drain(..unused);
         let keep = buffer.len().min(BLOCK_LEN);
         let split = buffer.len() - keep;
         self.held[..keep].copy_from_slice(&buffer[split..]);
@@ -325,9 +392,9 @@ impl Opener {
         let have = usize::try_from(self.seen)
             .unwrap_or(NONCE_LEN)
             .min(NONCE_LEN);
-        let take = (NONCE_LEN - have).min(buffer.len());
-        nonce[have..have + take].copy_from_slice(&buffer[..take]);
-        buffer.drain(..take);
+        let take = (NONCE_LEN - have).min(buffer.len() - HELD_ROOM);
+        nonce[have..have + take].copy_from_slice(&buffer[HELD_ROOM..HELD_ROOM + take]);
+        buffer.drain(HELD_ROOM..HELD_ROOM + take);
         self.seen += take as u64;
         if have + take == NONCE_LEN {
             *stream = Some(GcmStream::new(key, nonce));
