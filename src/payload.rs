@@ -220,7 +220,10 @@ fn lone_surrogate(text: &str) -> Option<usize> {
         u16::from_str_radix(hex, 16).ok()
     };
     let mut from = 0;
-    while let Some(found) = text.get(from..).and_then(|rest| rest.find('\\')) {
+    // memchr's SIMD search: most payloads have no backslash, and this reads them whole.
+    while let Some(found) =
+        (text.as_bytes().get(from..)).and_then(|rest| memchr::memchr(b'\\', rest))
+    {
         let at = from + found;
         from = match unit(at) {
             Some(0xD800..=0xDBFF) => match unit(at + 6) {
