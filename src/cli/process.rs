@@ -36,7 +36,8 @@ pub fn disable_core_dumps() {
 #[cfg(not(unix))]
 pub fn disable_core_dumps() {}
 
-/// Fails if standard output was closed when ce-crypt started (`>&-`).
+/// Fails if standard output was closed when ce-crypt started (`>&-`), or
+/// opened for reading only (`1< FILE`).
 ///
 /// Rust's runtime opens /dev/null, read-write, on a closed descriptor 0, 1 or
 /// 2 before `main`, so writes would vanish and report success. A shell's own
@@ -50,9 +51,15 @@ pub fn check_stdout_open() -> Result<()> {
     };
     let is_dev_null = FileType::from_raw_mode(stat.st_mode) == FileType::CharacterDevice
         && (major(stat.st_rdev), minor(stat.st_rdev)) == (1, 3);
-    let read_write = fcntl_getfl(&stdout).is_ok_and(|flags| flags & OFlags::RWMODE == OFlags::RDWR);
-    if is_dev_null && read_write {
+    let mode = fcntl_getfl(&stdout).map(|flags| flags & OFlags::RWMODE);
+    if is_dev_null && mode == Ok(OFlags::RDWR) {
         bail!("standard output is closed: redirect it to a file, or write to one with -o FILE");
+    }
+    // `1< FILE`: every write would fail with EBADF, which `io::Stdout` reports as success.
+    if mode == Ok(OFlags::RDONLY) {
+        bail!(
+            "standard output is open for reading only: redirect it with > FILE, or write to a file with -o FILE"
+        );
     }
     Ok(())
 }
