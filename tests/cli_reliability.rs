@@ -564,39 +564,38 @@ fn closed_or_full_stdout_is_an_error_for_every_writer() {
             "{args:?}: {stderr}"
         );
 
-        let mut sh = Std::new("sh");
-        sh.arg("-c")
-            .arg(r#"exec "$0" "$@" >&-"#)
-            .arg(env!("CARGO_BIN_EXE_ce-crypt"))
-            .args(args)
-            .env("CE_SECRET_KEY", KEY)
-            .env("CE_SECRET_IV", IV);
-        let closed = sh.output().unwrap();
-        let stderr = String::from_utf8_lossy(&closed.stderr);
-        assert_eq!(closed.status.code(), Some(1), "{args:?} >&-: {stderr}");
-        assert_eq!(
-            stderr,
-            "error: standard output is closed: redirect it to a file, or write to one with -o FILE\n",
-            "{args:?}"
-        );
-
-        // Opened for reading only, every write fails with EBADF.
-        let mut sh = Std::new("sh");
-        sh.arg("-c")
-            .arg(r#"exec "$0" "$@" 1</dev/null"#)
-            .arg(env!("CARGO_BIN_EXE_ce-crypt"))
-            .args(args)
-            .env("CE_SECRET_KEY", KEY)
-            .env("CE_SECRET_IV", IV);
-        let read_only = sh.output().unwrap();
-        let stderr = String::from_utf8_lossy(&read_only.stderr);
-        assert_eq!(read_only.status.code(), Some(1), "{args:?} 1<: {stderr}");
-        assert_eq!(
-            stderr,
-            "error: standard output is open for reading only: redirect it with > FILE, \
-             or write to a file with -o FILE\n",
-            "{args:?}"
-        );
+        // Standard output closed, or opened for reading only (every write fails with EBADF).
+        let with_stdout = |redirect: &str| {
+            Std::new("sh")
+                .arg("-c")
+                .arg(format!(r#"exec "$0" "$@" {redirect}"#))
+                .arg(env!("CARGO_BIN_EXE_ce-crypt"))
+                .args(args)
+                .env("CE_SECRET_KEY", KEY)
+                .env("CE_SECRET_IV", IV)
+                .output()
+                .unwrap()
+        };
+        for (redirect, expected) in [
+            (
+                ">&-",
+                "error: standard output is closed: redirect it to a file, or write to one with -o FILE\n",
+            ),
+            (
+                "1</dev/null",
+                "error: standard output is open for reading only: redirect it with > FILE, \
+                 or write to a file with -o FILE\n",
+            ),
+        ] {
+            let refused = with_stdout(redirect);
+            let stderr = String::from_utf8_lossy(&refused.stderr);
+            assert_eq!(
+                refused.status.code(),
+                Some(1),
+                "{args:?} {redirect}: {stderr}"
+            );
+            assert_eq!(stderr, expected, "{args:?} {redirect}");
+        }
     }
     // A closed pipe stays quiet, for the generated texts too.
     for args in [&["completions", "bash"][..], &["man"]] {
