@@ -168,10 +168,10 @@ impl Cipher {
         size_hint: Option<u64>,
         out: Option<&mut W>,
     ) -> Result<(), DecryptError> {
-        let mut decoder = Some(TextDecoder::new(self.method.encoding(), 0));
-        decoder
-            .iter_mut()
-            .for_each(|d| d.output().resize(HELD_ROOM, 0));
+        let mut first = TextDecoder::new(self.method.encoding(), 0);
+        // Every buffer handed on starts with the room; see `decode_into`.
+        first.output().resize(HELD_ROOM, 0);
+        let mut decoder = Some(first);
         let mut opener = Opener::new(self, out.is_none());
         let read_error = |e| DecryptError::Decode(crate::DecodeError::Io(e));
         let capacity = HELD_ROOM + PIECE + 64;
