@@ -273,34 +273,10 @@ impl Cipher {
     fn open(&self, mut buffer: Vec<u8>) -> Result<Vec<u8>, DecryptError> {
         match &self.iv {
             Some(iv) => crypto::cbc_decrypt_in_place(&self.key, iv, &mut buffer)?,
-            None => open_gcm_in_place(&self.key, &mut buffer)?,
+            None => crypto::gcm_open_in_place(&self.key, &mut buffer)?,
         }
         Ok(buffer)
     }
-}
-
-/// Opens nonce ‖ ciphertext ‖ tag in place, 48 KiB at a time (hashed and
-/// decrypted while in the CPU's cache), leaving only the plaintext; wiped and
-/// refused if the tag does not check out.
-fn open_gcm_in_place(key: &Key, buffer: &mut Vec<u8>) -> Result<(), CryptoError> {
-    use crypto::{NONCE_LEN, TAG_LEN};
-    let len = buffer.len();
-    if len < NONCE_LEN + TAG_LEN {
-        return Err(CryptoError::TooShortForGcm { len });
-    }
-    let nonce: [u8; NONCE_LEN] = buffer[..NONCE_LEN].try_into().unwrap_or_default();
-    let tag: [u8; TAG_LEN] = buffer[len - TAG_LEN..].try_into().unwrap_or_default();
-    let mut gcm = GcmStream::new(key, &nonce);
-    for piece in buffer[NONCE_LEN..len - TAG_LEN].chunks_mut(crypto::CBC_PIECE) {
-        gcm.decrypt(piece)?;
-    }
-    if let Err(error) = gcm.verify(&tag) {
-        zeroize::Zeroize::zeroize(buffer);
-        return Err(error);
-    }
-    buffer.truncate(len - TAG_LEN);
-    buffer.drain(..NONCE_LEN);
-    Ok(())
 }
 
 /// Whether a CBC plaintext shows the classic wrong-IV signature: its first
