@@ -15,7 +15,7 @@ use std::io::{self, Read, Write};
 
 use crate::cipher::{Cipher, DecryptError, EncryptError};
 use crate::events::{EventCheckError, Warnings};
-use crate::hazmat::crypto::{self, BLOCK_LEN, NONCE_LEN};
+use crate::hazmat::crypto::{self, NONCE_LEN};
 use crate::hazmat::stream::CbcMessages;
 use crate::hazmat::text;
 use crate::payload::Check;
@@ -298,12 +298,8 @@ impl<'a> LineSealer<'a> {
         self.ciphertext.clear();
         match &self.cbc {
             Some(messages) => {
-                let whole = payload.len() - payload.len() % BLOCK_LEN;
-                self.ciphertext.extend_from_slice(&payload[..whole]);
-                let mut cbc = messages.start();
-                cbc.encrypt_blocks(&mut self.ciphertext);
-                let last = cbc.finish(&payload[whole..]);
-                self.ciphertext.extend_from_slice(&last);
+                self.ciphertext.extend_from_slice(payload);
+                messages.start().finish_in(&mut self.ciphertext, 0);
             }
             None => {
                 let nonce = crypto::random_nonce()?;

@@ -104,13 +104,7 @@ impl Cipher {
                     (Some(Sealer::Cbc(cbc)), false) => cbc.encrypt_blocks(&mut buffer[start..]),
                     (Some(Sealer::Gcm(gcm, _)), false) => gcm.encrypt(&mut buffer[start..])?,
                     (Some(_), true) => match sealer.take() {
-                        Some(Sealer::Cbc(mut cbc)) => {
-                            let whole = buffer.len() - (buffer.len() - start) % BLOCK_LEN;
-                            cbc.encrypt_blocks(&mut buffer[start..whole]);
-                            let padded = cbc.finish(&buffer[whole..]);
-                            buffer.truncate(whole);
-                            buffer.extend_from_slice(&padded);
-                        }
+                        Some(Sealer::Cbc(cbc)) => cbc.finish_in(buffer, start),
                         Some(Sealer::Gcm(mut gcm, _)) => {
                             gcm.encrypt(&mut buffer[start..])?;
                             buffer.extend_from_slice(&gcm.tag());

@@ -52,6 +52,17 @@ impl CbcEncryptStream {
         self.encryptor.encrypt_blocks(whole);
     }
 
+    /// Encrypts `buffer[from..]`, the end of the message (any length), in
+    /// place: its whole blocks, then its last 0 to 15 bytes padded into one
+    /// more block.
+    pub fn finish_in(mut self, buffer: &mut Vec<u8>, from: usize) {
+        let whole = buffer.len() - (buffer.len() - from) % BLOCK_LEN;
+        self.encrypt_blocks(&mut buffer[from..whole]);
+        let padded = self.finish(&buffer[whole..]);
+        buffer.truncate(whole);
+        buffer.extend_from_slice(&padded);
+    }
+
     /// Pads and encrypts the last 0 to 15 bytes of the message.
     ///
     /// # Panics
