@@ -387,6 +387,25 @@ fn one_ciphertext_per_line_in_order_for_every_method() {
 }
 
 #[test]
+fn lines_of_whole_blocks_and_more_match_openssl() {
+    // 15, 16, 17 and 100 bytes: a tail alone, whole blocks with a padding
+    // block, and whole blocks with a tail.
+    let payloads: Vec<String> = [15, 16, 17, 100]
+        .iter()
+        .map(|&len| format!("[\"{}\"]", "x".repeat(len - 4)))
+        .collect();
+    let expected: String = payloads
+        .iter()
+        .map(|p| openssl_encrypt(KEY, IV, p.as_bytes()) + "\n")
+        .collect();
+    let out = ce_keyed()
+        .args(["encrypt", "--lines"])
+        .write_stdin(payloads.join("\n"))
+        .stdout_ok();
+    assert_eq!(String::from_utf8(out).unwrap(), expected);
+}
+
+#[test]
 fn a_bad_line_stops_the_run_and_leaves_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.enc");
