@@ -3,8 +3,9 @@
 //! - each method end to end (encrypt to text, decrypt from text) at 1 KiB, 1 MiB, 64 MiB;
 //! - the JSON check;
 //! - the stages of a streamed file, each alone, at 1 MiB and 64 MiB: `stage_read`
-//!   (a file through the page cache), `stage_check` and `stage_check_parallel`
-//!   (the streamed JSON check on one thread, and with its two helpers),
+//!   (a file through the page cache), `stage_check`, `stage_check_parallel`
+//!   and `stage_check_parts` (the streamed JSON check on one thread, with its
+//!   two helpers, and a file's parts on a thread each),
 //!   `stage_encrypt_*` / `stage_decrypt_*` (the cipher alone, in place),
 //!   `stage_encode` (Base64), `stage_write` (a new file), and `streamed_*`
 //!   (all of them at once, on their threads), so that a regression points
@@ -165,6 +166,20 @@ fn stage_check_parallel(bencher: Bencher, size: usize) {
     bencher
         .counter(BytesCount::new(payload.len()))
         .bench_local(|| payload::check_json_reader_parallel(black_box(&payload[..])).unwrap());
+}
+
+#[divan::bench(args = STAGE_SIZES, sample_count = 10)]
+fn stage_check_parts(bencher: Bencher, size: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("payload.json");
+    let payload = json_payload(size);
+    std::fs::write(&path, &payload).unwrap();
+    bencher
+        .counter(BytesCount::new(payload.len()))
+        .bench_local(|| {
+            payload::check_json_seekable(payload.len() as u64, || std::fs::File::open(&path))
+                .unwrap()
+        });
 }
 
 fn stage_key() -> Key {

@@ -8,9 +8,13 @@
 //! held whole: its leading comma and its last one become brackets in place.
 //! If every run is a valid array, so is the payload. Any other payload is
 //! gathered whole and checked as such.
+//!
+//! A payload that can be read from anywhere (a regular file) is cut the same
+//! way into as many parts as there are cores, each read and checked by a
+//! thread of its own ([`check_json_seekable`]).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::Read;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::mpsc;
 use std::thread;
 
@@ -33,6 +37,132 @@ pub fn check_json_reader<R: Read>(reader: R) -> Result<u64, EncryptError> {
 /// this one reads. Errors are told exactly as by [`check_json_reader`].
 pub fn check_json_reader_parallel<R: Read>(reader: R) -> Result<u64, EncryptError> {
     check_measured(reader, true).map(|(len, _)| len)
+}
+
+/// Payloads from this long on are checked in parts by [`check_json_seekable`].
+const PARTS_MIN: u64 = 2 * 1024 * 1024;
+/// Parts at most, whatever the cores: each takes a read buffer of its own.
+const PARTS_MAX: usize = 4;
+/// Bytes read where a part is to start, to find the cut it starts after.
+const CUT_WINDOW: usize = 64 * 1024;
+
+/// [`check_json_reader_parallel`] for a payload `len` bytes long that
+/// `open` gives readers of, each from the start (a regular file, opened
+/// again for each): cut into one part per core (at most four), each part is
+/// read and checked as an array of its own by a thread of its own, with no
+/// thread reading for the others. If a part fails, the payload is checked
+/// again from the start by [`check_json_reader_parallel`], which tells the
+/// error exactly. Returns the payload's length as read.
+pub fn check_json_seekable<R: Read + Seek>(
+    len: u64,
+    open: impl Fn() -> io::Result<R> + Sync,
+) -> Result<u64, EncryptError> {
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    let parts = if len >= PARTS_MIN {
+        cores.min(PARTS_MAX)
+    } else {
+        1
+    };
+    check_in_parts(len, parts, CUT_WINDOW, &open)
+}
+
+/// [`check_json_seekable`] in `parts` parts at most, their cuts looked for
+/// in `window` bytes.
+fn check_in_parts<R: Read + Seek>(
+    len: u64,
+    parts: usize,
+    window: usize,
+    open: &(impl Fn() -> io::Result<R> + Sync),
+) -> Result<u64, EncryptError> {
+    if parts >= 2
+        && let Some(checked) = check_parts(&likely_cuts(len, parts, window, open), open)
+    {
+        return Ok(checked);
+    }
+    check_json_reader_parallel(open().map_err(EncryptError::Read)?)
+}
+
+/// Offsets of commas likely between elements of the top-level array, near
+/// where each of `parts` equal parts of `len` bytes would start (by
+/// [`likely_cut`] in the `window` bytes there), in order; fewer if some
+/// window holds none.
+fn likely_cuts<R: Read + Seek>(
+    len: u64,
+    parts: usize,
+    window: usize,
+    open: &impl Fn() -> io::Result<R>,
+) -> Vec<u64> {
+    let mut cuts: Vec<u64> = Vec::new();
+    let mut bytes = Vec::with_capacity(window);
+    for part in 1..parts as u64 {
+        let start = len / parts as u64 * part;
+        bytes.clear();
+        let read = open().and_then(|mut reader| {
+            reader.seek(SeekFrom::Start(start))?;
+            reader.take(window as u64).read_to_end(&mut bytes)
+        });
+        let cut = read.ok().and_then(|_| likely_cut(&bytes, 0));
+        if let Some(cut) = cut.map(|at| start + at as u64)
+            && cuts.last().is_none_or(|&last| cut > last)
+        {
+            cuts.push(cut);
+        }
+    }
+    cuts
+}
+
+/// Checks the payload as the parts `cuts` make, each on a thread: the first
+/// part up to the first cut, with `]` after it; the others from after a cut,
+/// with `[` before them. The cuts are commas with a value's end before and
+/// a value's start after ([`likely_cut`]), so no part can be an empty
+/// array: if every part is a valid array, the payload is one too. Returns
+/// the payload's length if every part passed, `None` otherwise (or with no cut).
+fn check_parts<R: Read + Seek>(
+    cuts: &[u64],
+    open: &(impl Fn() -> io::Result<R> + Sync),
+) -> Option<u64> {
+    if cuts.is_empty() {
+        return None;
+    }
+    let starts = std::iter::once(0).chain(cuts.iter().map(|cut| cut + 1));
+    let ends = cuts.iter().map(|&cut| Some(cut)).chain([None]);
+    let parts: Vec<(u64, Option<u64>)> = starts.zip(ends).collect();
+    let lens: Vec<Option<u64>> = thread::scope(|scope| {
+        let others: Vec<_> = parts[1..]
+            .iter()
+            .map(|&(start, end)| scope.spawn(move || check_part(start, end, open)))
+            .collect();
+        let first = check_part(parts[0].0, parts[0].1, open);
+        std::iter::once(first)
+            .chain(
+                others
+                    .into_iter()
+                    .map(|handle| handle.join().ok().flatten()),
+            )
+            .collect()
+    });
+    // The cut commas are not in any part.
+    lens.into_iter()
+        .sum::<Option<u64>>()
+        .map(|len| len + cuts.len() as u64)
+}
+
+/// Checks the part of the payload from `start` to `end` (exclusive; to the
+/// end of the payload if `None`) as an array; returns its length if it
+/// passed and was as long as planned.
+fn check_part<R: Read + Seek>(
+    start: u64,
+    end: Option<u64>,
+    open: &impl Fn() -> io::Result<R>,
+) -> Option<u64> {
+    let mut reader = open().ok()?;
+    reader.seek(SeekFrom::Start(start)).ok()?;
+    let opener: &[u8] = if start > 0 { b"[" } else { b"" };
+    let closer: &[u8] = if end.is_some() { b"]" } else { b"" };
+    let body = reader.take(end.map_or(u64::MAX, |end| end - start));
+    let (checked, _) = check_measured(opener.chain(body).chain(closer), false).ok()?;
+    let len = checked - (opener.len() + closer.len()) as u64;
+    end.is_none_or(|end| len == end - start).then_some(len)
 }
 
 /// [`check_json_reader`], with helpers if `helped`, also telling the most
@@ -414,7 +544,14 @@ impl Checker {
             }
             buffer[0] = b'[';
         }
-        let checked = json_text(buffer).map(drop).map_err(|e| self.shift(e));
+        let checked = json_text(buffer).map(drop).map_err(|mut error| {
+            // Nothing after the comma: the whole payload's parser, past
+            // that comma, was reading a value, not the rest of a list.
+            if continued && buffer[1..].iter().all(u8::is_ascii_whitespace) {
+                "EOF while parsing a value".clone_into(&mut error.message);
+            }
+            self.shift(error)
+        });
         if continued {
             buffer[0] = b',';
         }
@@ -527,20 +664,39 @@ mod tests {
             })
     }
 
-    /// The streamed check gives the whole check's verdict, and for a
-    /// payload that passes, its length.
+    /// Whether a streamed verdict is the whole check's: the same error, or,
+    /// for a payload that passes, its length.
+    fn same_verdict(
+        text: &[u8],
+        whole: &Result<(), JsonError>,
+        streamed: &Result<u64, JsonError>,
+    ) -> bool {
+        match (whole, streamed) {
+            (Ok(()), Ok(len)) => *len == text.len() as u64,
+            // With a lone surrogate before a syntax error, the whole check
+            // tells the syntax error and the streamed one whichever run
+            // fails first: both refuse.
+            (Err(whole), Err(_))
+                if whole.kind == JsonErrorKind::Syntax
+                    && text.windows(6).any(|w| w == b"\\ud800") =>
+            {
+                true
+            }
+            (Err(whole), Err(streamed)) => whole == streamed,
+            _ => false,
+        }
+    }
+
+    /// The streamed check gives the whole check's verdict.
     fn agrees(text: &[u8]) {
         let whole = check_json(text);
         for step in [1, 2, 3, 5, 7, 16, 64, 4096, usize::MAX] {
             let piecewise = streamed(text, step);
-            match (&whole, &piecewise) {
-                (Ok(()), Ok(len)) => assert_eq!(*len, text.len() as u64),
-                (Err(_), Err(_)) => {}
-                _ => panic!(
-                    "{:?} in steps of {step}: whole {whole:?}, streamed {piecewise:?}",
-                    String::from_utf8_lossy(text)
-                ),
-            }
+            assert!(
+                same_verdict(text, &whole, &piecewise),
+                "{:?} in steps of {step}: whole {whole:?}, streamed {piecewise:?}",
+                String::from_utf8_lossy(text)
+            );
         }
     }
 
@@ -559,6 +715,9 @@ mod tests {
             b"]",
             b"[1",
             b"[1,",
+            b"[\"a\",",
+            b"[1, \n ",
+            b"[{},{},\n",
             b"[1]]",
             b"[1] x",
             b"[1]\n[2]",
@@ -651,6 +810,43 @@ mod tests {
         }
     }
 
+    /// The check in `parts` parts, cuts looked for in `window` bytes, with
+    /// how many cuts it found.
+    fn in_parts(text: &[u8], parts: usize, window: usize) -> (Result<u64, JsonError>, usize) {
+        let open = || Ok(io::Cursor::new(text));
+        let cuts = likely_cuts(text.len() as u64, parts, window, &open).len();
+        let checked =
+            check_in_parts(text.len() as u64, parts, window, &open).map_err(|error| match error {
+                EncryptError::Check(EventCheckError::Json(json)) => json,
+                other => panic!("not a JSON error: {other}"),
+            });
+        (checked, cuts)
+    }
+
+    #[test]
+    fn parts_pass_and_fail_as_the_whole_does() {
+        let good = long_payload();
+        for parts in [2, 3, 4] {
+            let (checked, cuts) = in_parts(&good, parts, 4096);
+            assert_eq!(checked, Ok(good.len() as u64));
+            assert_eq!(cuts, parts - 1, "the parts were not cut");
+        }
+        for at in [
+            10,
+            good.len() / 3,
+            good.len() / 2 + 7,
+            good.len() - 20,
+            good.len() - 2,
+        ] {
+            for bad in [b'x', b'"', b',', b'{', b']', 0xff] {
+                let mut text = good.clone();
+                text[at] = bad;
+                let whole = check_json(&text).map(|()| text.len() as u64);
+                assert_eq!(in_parts(&text, 3, 4096).0, whole, "{bad} at {at}");
+            }
+        }
+    }
+
     #[test]
     fn memory_is_bounded_by_the_largest_element() {
         // 64 MiB of small events through a 1 MiB read buffer: the buffer never
@@ -725,6 +921,27 @@ mod tests {
         #[test]
         fn agrees_with_the_whole_check_on_token_soup(tokens in prop::collection::vec(json_token(), 0..40)) {
             agrees(tokens.concat().as_bytes());
+        }
+
+        /// Parts that pass make a payload that passes, wherever the cuts
+        /// fall; and with the second check after a failed part, the verdict
+        /// and the error are the whole check's.
+        #[test]
+        fn parts_agree_with_the_whole_check(
+            tokens in prop::collection::vec(json_token(), 0..60),
+            parts in 2..5usize,
+            window in 1..12usize,
+        ) {
+            let text = tokens.concat();
+            let text = text.as_bytes();
+            let whole = check_json(text);
+            let open = || Ok(io::Cursor::new(text));
+            let cuts = likely_cuts(text.len() as u64, parts, window, &open);
+            if check_parts(&cuts, &open).is_some() {
+                prop_assert!(whole.is_ok(), "{:?} passed in parts cut at {cuts:?}", tokens.concat());
+            }
+            let checked = in_parts(text, parts, window).0;
+            prop_assert!(same_verdict(text, &whole, &checked), "whole {:?}, in parts {:?}", whole, checked);
         }
 
         #[test]

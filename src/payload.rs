@@ -6,7 +6,7 @@ use std::fmt;
 use serde::de::IgnoredAny;
 
 use crate::events::{self, EventCheckError, EventRules, Warnings};
-pub use crate::json_stream::{check_json_reader, check_json_reader_parallel};
+pub use crate::json_stream::{check_json_reader, check_json_reader_parallel, check_json_seekable};
 
 /// The payload is not JSON the API can read.
 #[derive(Debug, Clone, PartialEq, Eq)]

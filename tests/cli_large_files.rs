@@ -200,6 +200,20 @@ fn a_json_error_at_the_far_end_of_a_large_file_writes_nothing() {
     payload[quote] = 0xff;
     fs::write(dir.path().join("in.json"), &payload).unwrap();
     fails_writing_nothing(&["encrypt", "-i", "in.json"], dir.path(), "invalid UTF-8");
+
+    // Numbers, between which no cut is guessed, up to a last comma: the
+    // payload ends where a value should be, as read whole.
+    let mut payload = b"[".to_vec();
+    while payload.len() < 3 << 20 {
+        payload.extend_from_slice(b"12345,");
+    }
+    payload.push(b'\n');
+    fs::write(dir.path().join("in.json"), &payload).unwrap();
+    fails_writing_nothing(
+        &["encrypt", "-i", "in.json"],
+        dir.path(),
+        "EOF while parsing a value at line 2, column 0",
+    );
 }
 
 #[test]

@@ -109,7 +109,7 @@ fn encrypt_file(
     let beside = check_json && out.is_atomic();
     if check_json && !beside {
         // Alone before encryption, so on all cores.
-        payload::check_json_reader_parallel(file.open()?)?;
+        payload::check_json_seekable(file.len(), || file.reopen())?;
     }
     out.write_all(form.prefix().as_bytes())?;
     let reader = file.open()?;

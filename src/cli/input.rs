@@ -118,6 +118,11 @@ impl RegularFile {
         File::open(&self.path).with_context(|| format!("could not open {}", self.path.display()))
     }
 
+    /// Opens it again, for a reader of its own after a first open succeeded.
+    pub fn reopen(&self) -> io::Result<File> {
+        File::open(&self.path)
+    }
+
     /// Fails if the file was changed since it was first seen: the passes
     /// over it may then have read different bytes.
     pub fn unchanged(&self, what_happened: &str) -> Result<()> {
