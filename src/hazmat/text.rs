@@ -304,7 +304,14 @@ impl TextDecoder {
 
     fn decode_groups(&mut self, text: &[u8]) -> Result<(), DecodeError> {
         if self.ended {
-            return Err(self.malformed("text follows the `=` padding that ends it"));
+            // As decoding all the groups at once would tell it (a read may
+            // end right after a padded group): a whole group after the
+            // padding makes it early; only the last, partial one follows it.
+            return Err(if text.len() >= self.group() {
+                self.malformed("`=` padding appears before the end")
+            } else {
+                self.malformed("text follows the `=` padding that ends it")
+            });
         }
         let start = self.out.len();
         let room = match self.encoding {
