@@ -654,14 +654,18 @@ mod tests {
     use proptest::prelude::*;
     use std::io;
 
+    fn json_error(error: EncryptError) -> JsonError {
+        match error {
+            EncryptError::Check(EventCheckError::Json(json)) => json,
+            other => panic!("not a JSON error: {other}"),
+        }
+    }
+
     fn streamed(text: &[u8], step: usize) -> Result<u64, JsonError> {
         // Odd steps with helpers, even ones without: both paths, one verdict.
         check_measured(Trickle { bytes: text, step }, step % 2 == 1)
             .map(|(len, _)| len)
-            .map_err(|error| match error {
-                EncryptError::Check(EventCheckError::Json(json)) => json,
-                other => panic!("not a JSON error: {other}"),
-            })
+            .map_err(json_error)
     }
 
     /// Whether a streamed verdict is the whole check's: the same error, or,
@@ -781,56 +785,27 @@ mod tests {
         text
     }
 
+    /// The check in `parts` parts, cuts looked for in `window` bytes, with
+    /// how many cuts it found.
+    fn in_parts(text: &[u8], parts: usize, window: usize) -> (Result<u64, JsonError>, usize) {
+        let open = || Ok(io::Cursor::new(text));
+        let cuts = likely_cuts(text.len() as u64, parts, window, &open).len();
+        let checked = check_in_parts(text.len() as u64, parts, window, &open).map_err(json_error);
+        (checked, cuts)
+    }
+
     #[test]
     fn long_payloads_pass_and_fail_as_whole_ones_do() {
         let good = long_payload();
         assert!(good.len() > 3 * READ_LEN);
         assert_eq!(check_json(&good), Ok(()));
         assert_eq!(streamed(&good, usize::MAX), Ok(good.len() as u64));
-        // One bad byte at places early, in the middle, near and at the end.
-        for at in [
-            10,
-            good.len() / 3,
-            good.len() / 2 + 7,
-            good.len() - 20,
-            good.len() - 2,
-        ] {
-            for bad in [b'x', b'"', b',', b'{', 0xff] {
-                let mut text = good.clone();
-                text[at] = bad;
-                let whole = check_json(&text);
-                for step in [usize::MAX, 4096] {
-                    let piecewise = streamed(&text, step);
-                    match &whole {
-                        Ok(()) => assert_eq!(piecewise, Ok(text.len() as u64)),
-                        Err(error) => assert_eq!(piecewise.as_ref().err(), Some(error), "at {at}"),
-                    }
-                }
-            }
-        }
-    }
-
-    /// The check in `parts` parts, cuts looked for in `window` bytes, with
-    /// how many cuts it found.
-    fn in_parts(text: &[u8], parts: usize, window: usize) -> (Result<u64, JsonError>, usize) {
-        let open = || Ok(io::Cursor::new(text));
-        let cuts = likely_cuts(text.len() as u64, parts, window, &open).len();
-        let checked =
-            check_in_parts(text.len() as u64, parts, window, &open).map_err(|error| match error {
-                EncryptError::Check(EventCheckError::Json(json)) => json,
-                other => panic!("not a JSON error: {other}"),
-            });
-        (checked, cuts)
-    }
-
-    #[test]
-    fn parts_pass_and_fail_as_the_whole_does() {
-        let good = long_payload();
         for parts in [2, 3, 4] {
             let (checked, cuts) = in_parts(&good, parts, 4096);
             assert_eq!(checked, Ok(good.len() as u64));
             assert_eq!(cuts, parts - 1, "the parts were not cut");
         }
+        // One bad byte at places early, in the middle, near and at the end.
         for at in [
             10,
             good.len() / 3,
@@ -842,7 +817,14 @@ mod tests {
                 let mut text = good.clone();
                 text[at] = bad;
                 let whole = check_json(&text).map(|()| text.len() as u64);
-                assert_eq!(in_parts(&text, 3, 4096).0, whole, "{bad} at {at}");
+                for step in [usize::MAX, 4096] {
+                    assert_eq!(
+                        streamed(&text, step),
+                        whole,
+                        "{bad} at {at}, steps of {step}"
+                    );
+                }
+                assert_eq!(in_parts(&text, 3, 4096).0, whole, "{bad} at {at}, in parts");
             }
         }
     }
