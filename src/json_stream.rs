@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread;
 
@@ -29,14 +30,14 @@ const READ_LEN: usize = 1024 * 1024;
 /// would check it whole, and returns its length in bytes. Runs on the
 /// calling thread: for a check beside other work.
 pub fn check_json_reader<R: Read>(reader: R) -> Result<u64, EncryptError> {
-    check_measured(reader, false).map(|(len, _)| len)
+    check_measured(reader, Mode::Alone).map(|(len, _)| len)
 }
 
 /// [`check_json_reader`] for a check that runs alone, before anything else:
 /// from the second MiB on, two more threads check runs of elements while
 /// this one reads. Errors are told exactly as by [`check_json_reader`].
 pub fn check_json_reader_parallel<R: Read>(reader: R) -> Result<u64, EncryptError> {
-    check_measured(reader, true).map(|(len, _)| len)
+    check_measured(reader, Mode::Helped).map(|(len, _)| len)
 }
 
 /// Payloads from this long on are checked in parts by [`check_json_seekable`].
@@ -127,12 +128,15 @@ fn check_parts<R: Read + Seek>(
     let starts = std::iter::once(0).chain(cuts.iter().map(|cut| cut + 1));
     let ends = cuts.iter().map(|&cut| Some(cut)).chain([None]);
     let parts: Vec<(u64, Option<u64>)> = starts.zip(ends).collect();
+    // Set by the first part to fail: the others then stop.
+    let failed = AtomicBool::new(false);
+    let failed = &failed;
     let lens: Vec<Option<u64>> = thread::scope(|scope| {
         let others: Vec<_> = parts[1..]
             .iter()
-            .map(|&(start, end)| scope.spawn(move || check_part(start, end, open)))
+            .map(|&(start, end)| scope.spawn(move || check_part(start, end, open, failed)))
             .collect();
-        let first = check_part(parts[0].0, parts[0].1, open);
+        let first = check_part(parts[0].0, parts[0].1, open, failed);
         std::iter::once(first)
             .chain(
                 others
@@ -149,32 +153,55 @@ fn check_parts<R: Read + Seek>(
 
 /// Checks the part of the payload from `start` to `end` (exclusive; to the
 /// end of the payload if `None`) as an array; returns its length if it
-/// passed and was as long as planned.
+/// passed and was as long as planned. Gives up as soon as the part cannot
+/// pass, or once `failed` is set; sets it on failing.
 fn check_part<R: Read + Seek>(
     start: u64,
     end: Option<u64>,
     open: &impl Fn() -> io::Result<R>,
+    failed: &AtomicBool,
 ) -> Option<u64> {
-    let mut reader = open().ok()?;
-    reader.seek(SeekFrom::Start(start)).ok()?;
-    let opener: &[u8] = if start > 0 { b"[" } else { b"" };
-    let closer: &[u8] = if end.is_some() { b"]" } else { b"" };
-    let body = reader.take(end.map_or(u64::MAX, |end| end - start));
-    let (checked, _) = check_measured(opener.chain(body).chain(closer), false).ok()?;
-    let len = checked - (opener.len() + closer.len()) as u64;
-    end.is_none_or(|end| len == end - start).then_some(len)
+    let checked = (|| {
+        let mut reader = open().ok()?;
+        reader.seek(SeekFrom::Start(start)).ok()?;
+        let opener: &[u8] = if start > 0 { b"[" } else { b"" };
+        let closer: &[u8] = if end.is_some() { b"]" } else { b"" };
+        let body = reader.take(end.map_or(u64::MAX, |end| end - start));
+        let (checked, _) =
+            check_measured(opener.chain(body).chain(closer), Mode::Part(failed)).ok()?;
+        let len = checked - (opener.len() + closer.len()) as u64;
+        end.is_none_or(|end| len == end - start).then_some(len)
+    })();
+    if checked.is_none() {
+        failed.store(true, Ordering::Relaxed);
+    }
+    checked
+}
+
+/// Who checks beside the reading thread, and whether it may stop early.
+#[derive(Clone, Copy)]
+enum Mode<'a> {
+    /// No one.
+    Alone,
+    /// Two helper threads, once the payload proves long.
+    Helped,
+    /// No one, for one part of a payload checked in parts: gives up, with
+    /// an error no one is shown (the whole is then checked again), as soon
+    /// as the part cannot pass or would hold more than a few reads (a cut
+    /// that fell inside an element), or once the flag says another part failed.
+    Part(&'a AtomicBool),
 }
 
 /// [`check_json_reader`], with helpers if `helped`, also telling the most
 /// memory its buffer took.
-fn check_measured<R: Read>(mut reader: R, helped: bool) -> Result<(u64, usize), EncryptError> {
+fn check_measured<R: Read>(mut reader: R, mode: Mode) -> Result<(u64, usize), EncryptError> {
     let mut checker = Checker::default();
     let mut buffer = Vec::with_capacity(READ_LEN * 2);
     let mut peak = 0;
     thread::scope(|scope| {
         // Runs checked on two other threads, once the payload proves long.
         let mut helpers: Option<Helpers> = None;
-        let mut alone = !helped;
+        let mut alone = !matches!(mode, Mode::Helped);
         loop {
             // Appends up to a piece, without zeroing room for it first.
             let read = (&mut reader)
@@ -202,6 +229,11 @@ fn check_measured<R: Read>(mut reader: R, helped: bool) -> Result<(u64, usize), 
                 alone = true;
             }
             checker.scan_and_check(&mut buffer).map_err(to_read_error)?;
+            if let Mode::Part(failed) = mode
+                && (failed.load(Ordering::Relaxed) || checker.bound_to_fail(&buffer))
+            {
+                return Err(EncryptError::Read(io::Error::other("part given up")));
+            }
             if !alone && helpers.is_none() && read == READ_LEN && checker.top == Top::Array {
                 helpers = Some(Helpers::start(scope));
             }
@@ -559,6 +591,20 @@ impl Checker {
         checked
     }
 
+    /// For a part checked on its own (see [`Mode::Part`]): whether it can no
+    /// longer pass as an array, or holds more than two reads.
+    fn bound_to_fail(&self, buffer: &[u8]) -> bool {
+        let trailing = |after: usize| {
+            buffer.len() - after > READ_LEN
+                || buffer[after..].iter().any(|b| !b.is_ascii_whitespace())
+        };
+        match self.top {
+            Top::Other => true,
+            Top::Closed => trailing(self.closed_at + 1),
+            Top::Unknown | Top::Array => buffer.len() > 2 * READ_LEN,
+        }
+    }
+
     /// Where the run in `buffer` opens: its `[`, or the comma before it.
     fn opener(&self, buffer: &[u8]) -> usize {
         if self.offset > 0 {
@@ -663,7 +709,12 @@ mod tests {
 
     fn streamed(text: &[u8], step: usize) -> Result<u64, JsonError> {
         // Odd steps with helpers, even ones without: both paths, one verdict.
-        check_measured(Trickle { bytes: text, step }, step % 2 == 1)
+        let mode = if step % 2 == 1 {
+            Mode::Helped
+        } else {
+            Mode::Alone
+        };
+        check_measured(Trickle { bytes: text, step }, mode)
             .map(|(len, _)| len)
             .map_err(json_error)
     }
@@ -829,6 +880,65 @@ mod tests {
         }
     }
 
+    /// A reader of `text` that counts the bytes read through it.
+    struct Counted<'a> {
+        inner: io::Cursor<&'a [u8]>,
+        read: &'a std::sync::atomic::AtomicU64,
+    }
+
+    impl Read for Counted<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.read.fetch_add(n as u64, Ordering::Relaxed);
+            Ok(n)
+        }
+    }
+
+    impl Seek for Counted<'_> {
+        fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+            self.inner.seek(pos)
+        }
+    }
+
+    /// Bytes a part starting at `start` reads before it gives up, with
+    /// `failed` set before it starts or not.
+    fn read_by_failing_part(text: &[u8], start: u64, failed: bool) -> u64 {
+        let read = std::sync::atomic::AtomicU64::new(0);
+        let open = || {
+            Ok(Counted {
+                inner: io::Cursor::new(text),
+                read: &read,
+            })
+        };
+        let failed = AtomicBool::new(failed);
+        assert_eq!(check_part(start, None, &open, &failed), None);
+        assert!(
+            failed.load(Ordering::Relaxed),
+            "a failed part sets the flag"
+        );
+        read.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn a_part_that_cannot_pass_gives_up_early() {
+        // Found by review: a cut at `},{` inside an element's own array made
+        // a part whose array closed at that array's `]`, and the part held
+        // everything after it to its end (84 MiB for a valid 160 MiB file).
+        let event = b"{\"n\":1,\"items\":[{\"a\":1},{\"a\":2}],\"s\":\"x\"},\n";
+        let mut text = b"[\n".to_vec();
+        while text.len() < 12 * READ_LEN {
+            text.extend_from_slice(event);
+        }
+        text.extend_from_slice(b"{}]\n");
+        let inner_cut = (2 + event.len() + 23) as u64;
+        assert_eq!(&text[inner_cut as usize - 1..][..3], b"},{");
+        assert!(read_by_failing_part(&text, inner_cut + 1, false) <= 2 * READ_LEN as u64);
+        // A good part stops at its first read once another part has failed.
+        let good_cut = (2 + event.len() - 2) as u64;
+        assert_eq!(&text[good_cut as usize - 1..][..3], b"},\n");
+        assert!(read_by_failing_part(&text, good_cut + 1, true) <= READ_LEN as u64);
+    }
+
     #[test]
     fn memory_is_bounded_by_the_largest_element() {
         // 64 MiB of small events through a 1 MiB read buffer: the buffer never
@@ -865,7 +975,7 @@ mod tests {
             left: events,
             sent_open: false,
         };
-        let (len, peak) = check_measured(events_reader, true).unwrap();
+        let (len, peak) = check_measured(events_reader, Mode::Helped).unwrap();
         assert_eq!(len, 1 + 59 * events as u64);
         assert!(
             peak <= 2 * READ_LEN,
