@@ -527,6 +527,18 @@ mod tests {
                 // `=` ending a group that a read of 7 ends after: the group
                 // decodes as a padded last one, and a whole group follows.
                 [&good[..103], b"=", &good[104..]].concat(),
+                // The same, then a character outside the alphabet, in the
+                // next group or further on (found by review).
+                [&good[..103], b"=!", &good[105..]].concat(),
+                [&good[..103], b"=AAA!", &good[108..]].concat(),
+                [
+                    &good[..103],
+                    b"=",
+                    &good[104..good.len() - 40],
+                    b"!",
+                    &good[good.len() - 39..],
+                ]
+                .concat(),
             ];
             // A changed byte of the last block: bad padding or a failed tag.
             // (Not the last group's characters, whose low bits may be spare.)

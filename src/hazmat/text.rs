@@ -238,6 +238,9 @@ pub struct TextDecoder {
     consumed: u64,
     /// A group with `=` padding has been decoded: nothing may follow.
     ended: bool,
+    /// Whole groups followed the padding: the text is refused, at the end
+    /// unless a character outside the alphabet comes first.
+    padding_early: bool,
 }
 
 impl TextDecoder {
@@ -254,6 +257,7 @@ impl TextDecoder {
             pending: Vec::new(),
             consumed: 0,
             ended: false,
+            padding_early: false,
         }
     }
 
@@ -296,6 +300,9 @@ impl TextDecoder {
         if self.consumed == 0 && self.pending.is_empty() && self.out.is_empty() {
             return Err(DecodeError::Empty);
         }
+        if self.padding_early {
+            return Err(self.malformed("`=` padding appears before the end"));
+        }
         if !self.pending.is_empty() {
             if self.encoding == TextEncoding::Hex {
                 return Err(self.malformed("an odd number of hex digits"));
@@ -315,14 +322,20 @@ impl TextDecoder {
 
     fn decode_groups(&mut self, text: &[u8]) -> Result<(), DecodeError> {
         if self.ended {
-            // As decoding all the groups at once would tell it (a read may
-            // end right after a padded group): a whole group after the
-            // padding makes it early; only the last, partial one follows it.
-            return Err(if text.len() >= self.group() {
-                self.malformed("`=` padding appears before the end")
-            } else {
-                self.malformed("text follows the `=` padding that ends it")
-            });
+            // Told as decoding all the groups at once tells it, though a
+            // read ended right after the padded group: the first character
+            // outside the alphabet, found in the rest of the text; else, if
+            // whole groups follow the padding, early padding (at the end);
+            // else the last, partial group follows the padding.
+            if let Some(bad) = text.iter().position(|&b| !self.is_symbol(b)) {
+                return Err(self.invalid_character(text[bad], bad));
+            }
+            if text.len() < self.group() && !self.padding_early {
+                return Err(self.malformed("text follows the `=` padding that ends it"));
+            }
+            self.padding_early = true;
+            self.consumed += text.len() as u64;
+            return Ok(());
         }
         let start = self.out.len();
         let room = match self.encoding {
