@@ -192,8 +192,8 @@ enum Mode<'a> {
     Part(&'a AtomicBool),
 }
 
-/// [`check_json_reader`], with helpers if `helped`, also telling the most
-/// memory its buffer took.
+/// [`check_json_reader`], with helpers or as a part as `mode` says, also
+/// telling the most memory its buffer took.
 fn check_measured<R: Read>(mut reader: R, mode: Mode) -> Result<(u64, usize), EncryptError> {
     let mut checker = Checker::default();
     let mut buffer = Vec::with_capacity(READ_LEN * 2);
