@@ -1046,3 +1046,247 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+/// Generated payloads (deep nesting around serde_json's limit of 128,
+/// strings that look like cuts, a BOM, trailing data, byte mutations)
+/// against the claim the check in parts rests on. Written by a review;
+/// `PARTS_FUZZ_SEED` and `PARTS_FUZZ_ITERS` run it longer (in release).
+mod parts_fuzz {
+    use super::*;
+    use crate::payload::check_json;
+    use std::io;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    const STRINGS: &[&str] = &[
+        "\"a\"",
+        "\"},{\"",
+        "\"],[\"",
+        "\"\\\\\"",
+        "\"\\\"\"",
+        "\"\\\"},{\\\"\"",
+        "\"\\\\\\\"},{\"",
+        "\"\\ud83d\\ude00\"",
+        "\"\u{e9}\"",
+        "\"} , [\"",
+        "\"x\\\\\"",
+    ];
+    const WS: &[&str] = &["", "", "", " ", "\n", "\r\n", "\t", " ", "\n", "\t"];
+
+    fn ws(rng: &mut Rng, out: &mut String) {
+        if rng.below(4) == 0 {
+            out.push_str(WS[rng.below(WS.len())]);
+        }
+    }
+
+    fn value(rng: &mut Rng, depth: usize, out: &mut String) {
+        let pick = if depth > 140 {
+            rng.below(4)
+        } else {
+            rng.below(8)
+        };
+        match pick {
+            0 => out.push_str(["1", "-2.5e3", "true", "null", "0"][rng.below(5)]),
+            1..=3 => out.push_str(match rng.below(300) {
+                0 => "\"\\ud800\"",
+                1 => "\x0c\"a\"",
+                _ => STRINGS[rng.below(STRINGS.len())],
+            }),
+            4 | 5 => {
+                out.push('[');
+                let n = rng.below(4);
+                for i in 0..n {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    ws(rng, out);
+                    value(rng, depth + 1, out);
+                    ws(rng, out);
+                }
+                out.push(']');
+            }
+            _ => {
+                out.push('{');
+                let n = rng.below(4);
+                for i in 0..n {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    ws(rng, out);
+                    out.push_str(STRINGS[rng.below(STRINGS.len())]);
+                    out.push(':');
+                    ws(rng, out);
+                    value(rng, depth + 1, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    /// Sometimes a deep chain so that depth hovers around serde_json's 128.
+    fn deep(rng: &mut Rng, out: &mut String) {
+        let d = 120 + rng.below(12);
+        for _ in 0..d {
+            out.push_str(if rng.below(2) == 0 { "[" } else { "{\"k\":" });
+        }
+        out.push('1');
+        let s = out.clone();
+        let opens: Vec<char> = s
+            .chars()
+            .rev()
+            .filter(|c| *c == '[' || *c == '{')
+            .take(d)
+            .collect();
+        for c in opens {
+            out.push(if c == '[' { ']' } else { '}' });
+        }
+    }
+
+    fn payload(rng: &mut Rng) -> Vec<u8> {
+        let mut out = String::new();
+        if rng.below(20) == 0 {
+            out.push('\u{feff}');
+        }
+        ws(rng, &mut out);
+        out.push('[');
+        let n = 1 + rng.below(12);
+        for i in 0..n {
+            if i > 0 {
+                out.push(',');
+            }
+            ws(rng, &mut out);
+            if rng.below(10) == 0 {
+                let mut d = String::new();
+                deep(rng, &mut d);
+                out.push_str(&d);
+            } else {
+                value(rng, 1, &mut out);
+            }
+            ws(rng, &mut out);
+        }
+        out.push(']');
+        ws(rng, &mut out);
+        match rng.below(30) {
+            0 => out.push_str("[1]"),
+            1 => out.push_str(",{}"),
+            2 => out.push(']'),
+            _ => {}
+        }
+        let mut bytes = out.into_bytes();
+        for _ in 0..rng.below(6).saturating_sub(3) {
+            if bytes.is_empty() {
+                break;
+            }
+            let at = rng.below(bytes.len());
+            let set = b"[]{},\"\\: x\xff0";
+            let b = set[rng.below(set.len())];
+            match rng.below(3) {
+                0 => bytes[at] = b,
+                1 => bytes.insert(at, b),
+                _ => {
+                    bytes.remove(at);
+                }
+            }
+        }
+        bytes
+    }
+
+    /// Commas likely_cut could accept given the whole text as context.
+    fn candidate_cuts(text: &[u8]) -> Vec<u64> {
+        (1..text.len())
+            .filter(|&at| {
+                text[at] == b','
+                    && text[..at]
+                        .iter()
+                        .rposition(|b| !b.is_ascii_whitespace())
+                        .is_some_and(|i| matches!(text[i], b'}' | b']'))
+                    && matches!(
+                        text[at + 1..].iter().find(|b| !b.is_ascii_whitespace()),
+                        Some(b'{' | b'[')
+                    )
+            })
+            .map(|at| at as u64)
+            .collect()
+    }
+
+    #[test]
+    fn parts_that_pass_make_a_whole_that_passes() {
+        let seed = std::env::var("PARTS_FUZZ_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x9e3779b97f4a7c15u64);
+        let iters = std::env::var("PARTS_FUZZ_ITERS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(600usize);
+        let mut rng = Rng(seed);
+        let (mut passed_parts, mut tried) = (0, 0);
+        for _ in 0..iters {
+            let text = payload(&mut rng);
+            let whole = check_json(&text);
+            let open = || Ok(io::Cursor::new(&text[..]));
+            // Any increasing set of commas likely_cut could pick.
+            let cands = candidate_cuts(&text);
+            for _ in 0..4 {
+                let k = 1 + rng.below(3);
+                let mut cuts: Vec<u64> = cands
+                    .iter()
+                    .copied()
+                    .filter(|_| rng.below(cands.len().div_ceil(k)) == 0)
+                    .collect();
+                if cuts.is_empty() {
+                    continue;
+                }
+                cuts.truncate(4);
+                tried += 1;
+                if let Some(len) = check_parts(&cuts, &open) {
+                    passed_parts += 1;
+                    assert!(
+                        whole.is_ok() && len == text.len() as u64,
+                        "{:?} passed in parts cut at {cuts:?}: whole {whole:?}, len {len}",
+                        String::from_utf8_lossy(&text)
+                    );
+                }
+            }
+            // And the real cutting, with its windows.
+            for parts in 2..=5 {
+                for window in [1, 2, 3, 5, 8, 16, 64, text.len().max(1)] {
+                    let checked = check_in_parts(text.len() as u64, parts, window, &open);
+                    match (&whole, checked) {
+                        (Ok(()), Ok(len)) => assert_eq!(len, text.len() as u64),
+                        (Err(w), Err(EncryptError::Check(EventCheckError::Json(e)))) => {
+                            // Known, pre-existing: the whole check tells invalid
+                            // UTF-8 anywhere before any syntax error.
+                            if !(w.kind == crate::payload::JsonErrorKind::Syntax
+                                && e.kind == crate::payload::JsonErrorKind::LoneSurrogate)
+                                && w.kind != crate::payload::JsonErrorKind::Utf8
+                            {
+                                assert_eq!(w, &e, "{:?}", String::from_utf8_lossy(&text));
+                            }
+                        }
+                        (w, c) => panic!(
+                            "{:?} parts {parts} window {window}: whole {w:?}, in parts {c:?}",
+                            String::from_utf8_lossy(&text)
+                        ),
+                    }
+                }
+            }
+        }
+        assert!(
+            passed_parts > iters / 10 && tried > iters / 2,
+            "{passed_parts} of {tried}"
+        );
+    }
+}
