@@ -1104,35 +1104,30 @@ mod parts_fuzz {
                 1 => "\x0c\"a\"",
                 _ => STRINGS[rng.below(STRINGS.len())],
             }),
-            4 | 5 => {
-                out.push('[');
-                let n = rng.below(4);
-                for i in 0..n {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    ws(rng, out);
-                    value(rng, depth + 1, out);
-                    ws(rng, out);
-                }
-                out.push(']');
+            4 | 5 => members(rng, depth, out, false),
+            _ => members(rng, depth, out, true),
+        }
+    }
+
+    /// An object (`keyed`) or an array of up to three members.
+    fn members(rng: &mut Rng, depth: usize, out: &mut String, keyed: bool) {
+        out.push(if keyed { '{' } else { '[' });
+        for i in 0..rng.below(4) {
+            if i > 0 {
+                out.push(',');
             }
-            _ => {
-                out.push('{');
-                let n = rng.below(4);
-                for i in 0..n {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    ws(rng, out);
-                    out.push_str(STRINGS[rng.below(STRINGS.len())]);
-                    out.push(':');
-                    ws(rng, out);
-                    value(rng, depth + 1, out);
-                }
-                out.push('}');
+            ws(rng, out);
+            if keyed {
+                out.push_str(STRINGS[rng.below(STRINGS.len())]);
+                out.push(':');
+                ws(rng, out);
+            }
+            value(rng, depth + 1, out);
+            if !keyed {
+                ws(rng, out);
             }
         }
+        out.push(if keyed { '}' } else { ']' });
     }
 
     /// Sometimes a deep chain so that depth hovers around serde_json's 128.
