@@ -83,10 +83,13 @@ fn check_in_parts<R: Read + Seek>(
     check_json_reader_parallel(open().map_err(EncryptError::Read)?)
 }
 
+/// Bytes read from the payload's start to learn how its elements start.
+const HEAD_LEN: usize = 64 * 1024;
+
 /// Offsets of commas likely between elements of the top-level array, near
 /// where each of `parts` equal parts of `len` bytes would start (by
-/// [`likely_cut`] in the `window` bytes there), in order; fewer if some
-/// window holds none.
+/// [`likely_cut`] in the `window` bytes there, knowing the [`element_start`]
+/// its first [`HEAD_LEN`] bytes show), in order; fewer if some window holds none.
 fn likely_cuts<R: Read + Seek>(
     len: u64,
     parts: usize,
@@ -94,7 +97,12 @@ fn likely_cuts<R: Read + Seek>(
     open: &impl Fn() -> io::Result<R>,
 ) -> Vec<u64> {
     let mut cuts: Vec<u64> = Vec::new();
-    let mut bytes = Vec::with_capacity(window);
+    let mut bytes = Vec::with_capacity(window.max(HEAD_LEN));
+    let head = open().and_then(|reader| reader.take(HEAD_LEN as u64).read_to_end(&mut bytes));
+    let start_of_element = head.ok().and_then(|_| {
+        let first = bytes.iter().position(|b| !b.is_ascii_whitespace())?;
+        (bytes[first] == b'[').then(|| element_start(&bytes[first..]))?
+    });
     for part in 1..parts as u64 {
         let start = len / parts as u64 * part;
         bytes.clear();
@@ -102,7 +110,9 @@ fn likely_cuts<R: Read + Seek>(
             reader.seek(SeekFrom::Start(start))?;
             reader.take(window as u64).read_to_end(&mut bytes)
         });
-        let cut = read.ok().and_then(|_| likely_cut(&bytes, 0));
+        let cut = read
+            .ok()
+            .and_then(|_| likely_cut(&bytes, 0, start_of_element.as_deref()));
         if let Some(cut) = cut.map(|at| start + at as u64)
             && cuts.last().is_none_or(|&last| cut > last)
         {
@@ -324,7 +334,7 @@ impl Helpers {
     fn hand_over(&mut self, checker: &mut Checker, buffer: &mut Vec<u8>) -> Result<(), ()> {
         self.settle(false)?;
         let opener = checker.opener(buffer);
-        let cut = likely_cut(buffer, opener).ok_or(())?;
+        let cut = likely_cut(buffer, opener, checker.element_start.as_deref()).ok_or(())?;
         while self.pending.len() >= IN_FLIGHT {
             self.settle(true)?;
         }
@@ -424,6 +434,8 @@ struct Checker {
     cut: Option<usize>,
     /// Where in the buffer the array closed (with [`Top::Closed`]).
     closed_at: usize,
+    /// How the array's elements start, once a run has shown it: see [`element_start`].
+    element_start: Option<Vec<u8>>,
     /// The payload's offset, line and column (0-based, in bytes) where the
     /// buffer starts, for error positions.
     offset: u64,
@@ -458,8 +470,12 @@ impl Checker {
             }
         }
         if self.top == Top::Array {
+            let opener = self.opener(buffer);
+            if self.element_start.is_none() && self.offset < HEAD_LEN as u64 {
+                self.element_start = element_start(&buffer[opener..]);
+            }
             // The quick way: guess a cut, which the run's passing proves right.
-            if let Some(guess) = likely_cut(buffer, self.opener(buffer))
+            if let Some(guess) = likely_cut(buffer, opener, self.element_start.as_deref())
                 && self.check_run(buffer, guess).is_ok()
             {
                 self.cut_at(buffer, guess);
@@ -667,9 +683,10 @@ impl Checker {
 
 /// The last comma in `buffer` after `from` that looks like one between two
 /// objects or arrays of the top-level array: `}` or `]` before it, `{` or
-/// `[` after it. A guess only (the same bytes can sit in a string or deeper
-/// down), so its run is checked before it is trusted.
-fn likely_cut(buffer: &[u8], from: usize) -> Option<usize> {
+/// `[` after it, and the elements' usual start after it (`element_start`)
+/// if that is known and found. A guess only (the same bytes can sit in a
+/// string or deeper down), so its run is checked before it is trusted.
+fn likely_cut(buffer: &[u8], from: usize, element_start: Option<&[u8]>) -> Option<usize> {
     const LOOK_BACK: usize = 256 * 1024;
     let start = buffer.len().saturating_sub(LOOK_BACK).max(from + 1);
     let window = buffer.get(start..)?;
@@ -681,10 +698,65 @@ fn likely_cut(buffer: &[u8], from: usize) -> Option<usize> {
         let after = buffer[at + 1..].iter().find(|b| !b.is_ascii_whitespace());
         matches!(after, Some(b'{' | b'['))
     };
-    memchr::memrchr_iter(b',', window)
-        .take(16)
-        .map(|at| start + at)
-        .find(|&at| value_before(at) && value_after(at))
+    let usual = element_start.and_then(|usual| {
+        memchr::memmem::rfind_iter(window, usual)
+            .take(16)
+            .map(|at| start + at)
+            .find(|&at| value_before(at))
+    });
+    usual.or_else(|| {
+        memchr::memrchr_iter(b',', window)
+            .take(16)
+            .map(|at| start + at)
+            .find(|&at| value_before(at) && value_after(at))
+    })
+}
+
+/// How the elements of an array start, learned in the first [`HEAD_LEN`]
+/// bytes of `run`, which opens at `run[0]` with the array's `[` or a comma
+/// between two elements: a comma between two elements there and what
+/// follows it, up to and with the next object's first key, as `,{"asset_id"`
+/// or, indented, `,\n  {\n    "asset_id"`. `None` if those bytes show no
+/// such comma or the elements are not objects.
+///
+/// Events written by one program start alike, while a `},{` can as well be
+/// inside an event, in an array of objects it holds: a comma followed by
+/// this is far likelier to be one between elements.
+fn element_start(run: &[u8]) -> Option<Vec<u8>> {
+    const STEP: usize = 4096;
+    const LONGEST: usize = 128;
+    let mut scanner = Checker {
+        top: Top::Array,
+        depth: 1,
+        scanned: 1,
+        ..Checker::default()
+    };
+    let (mut scanned, end) = (1, run.len().min(HEAD_LEN));
+    let comma = loop {
+        if scanned >= end {
+            return None;
+        }
+        scanned = (scanned + STEP).min(end);
+        scanner.scan(&run[..scanned]);
+        if let Some(first) = scanner.cut {
+            break first;
+        }
+        if scanner.top == Top::Closed {
+            return None;
+        }
+    };
+    let next = |from: usize| {
+        let skipped = run
+            .get(from..)?
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())?;
+        Some(from + skipped)
+    };
+    let brace = next(comma + 1).filter(|&at| run[at] == b'{')?;
+    let quote = next(brace + 1).filter(|&at| run[at] == b'"')?;
+    let key_len = memchr::memchr2(b'"', b'\\', run.get(quote + 1..)?)?;
+    let end = quote + 1 + key_len;
+    (run[end] == b'"' && end - comma < LONGEST).then(|| run[comma..=end].to_vec())
 }
 
 /// Refuses a byte-order mark or a UTF-16/32 payload, judged by its first bytes.
@@ -878,6 +950,77 @@ mod tests {
                 assert_eq!(in_parts(&text, 3, 4096).0, whole, "{bad} at {at}, in parts");
             }
         }
+    }
+
+    #[test]
+    fn elements_start_as_the_first_two_show() {
+        let start = |run: &[u8]| element_start(run).map(|s| String::from_utf8(s).unwrap());
+        let learned = |run: &[u8], usual: &str| assert_eq!(start(run).as_deref(), Some(usual));
+        learned(br#"[{"a":1},{"asset_id":2}]"#, r#",{"asset_id""#);
+        learned(
+            b"[\n  {\n    \"k\": 1\n  },\n  {\n    \"k\": 2\n  }\n]",
+            ",\n  {\n    \"k\"",
+        );
+        // Commas in strings and in an array of objects come before the first
+        // one between elements; a run may open with a comma.
+        learned(
+            br#"[{"s":",{\"x\"","t":[{"u":1},{"v":2}]},{"w":0}]"#,
+            r#",{"w""#,
+        );
+        learned(br#",{"a":1},{"b":2}"#, r#",{"b""#);
+        let long_key = format!(r#"[{{}},{{"{}":1}}]"#, "k".repeat(200));
+        for none in [
+            &b"[1,2,3]"[..],
+            b"[[1],[2]]",
+            br#"[{"a":1}]"#,
+            br#"[{"a":1}"#,
+            br#"[{},{"a\"b":1}]"#,
+            br#"[{},{1:2}]"#,
+            long_key.as_bytes(),
+        ] {
+            assert_eq!(start(none), None, "{}", String::from_utf8_lossy(none));
+        }
+    }
+
+    /// Events that each end with an array of objects: the last `},{` before
+    /// a place is more often inside an event than between two.
+    fn events_with_items() -> Vec<u8> {
+        let mut text = b"[".to_vec();
+        for i in 0..40_000 {
+            let comma = if i == 0 { "" } else { "," };
+            let items = r#"[{"sku":"A","q":1},{"sku":"B","q":2},{"sku":"C","q":3}]"#;
+            text.extend_from_slice(format!(r#"{comma}{{"n":{i},"items":{items}}}"#).as_bytes());
+        }
+        text.extend_from_slice(b"]\n");
+        text
+    }
+
+    #[test]
+    fn cuts_fall_between_events_that_hold_arrays_of_objects() {
+        let text = events_with_items();
+        assert!(text.len() > 2 * READ_LEN);
+        let open = || Ok(io::Cursor::new(&text[..]));
+        for parts in 2..=4 {
+            let cuts = likely_cuts(text.len() as u64, parts, CUT_WINDOW, &open);
+            assert_eq!(cuts.len(), parts - 1);
+            for &cut in &cuts {
+                assert!(
+                    text[cut as usize..].starts_with(br#",{"n""#),
+                    "cut at {cut}"
+                );
+            }
+            assert_eq!(check_parts(&cuts, &open), Some(text.len() as u64));
+        }
+        // The one-thread check learns it from its first read, and its first
+        // guess holds, with a comma inside an event last in the read.
+        let mut checker = Checker::default();
+        let inside = memchr::memmem::find(&text[READ_LEN..], br#",{"sku":"C""#).unwrap();
+        let mut buffer = text[..READ_LEN + inside + 4].to_vec();
+        checker.scan_and_check(&mut buffer).unwrap();
+        assert_eq!(checker.element_start.as_deref(), Some(&br#",{"n""#[..]));
+        assert!(buffer.starts_with(br#",{"n""#));
+        // A failed guess would have been followed by a scan of every byte.
+        assert_eq!(checker.scanned, 1, "the guess failed");
     }
 
     /// A reader of `text` that counts the bytes read through it.
