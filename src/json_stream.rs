@@ -21,7 +21,7 @@ use std::thread;
 
 use crate::cipher::EncryptError;
 use crate::events::EventCheckError;
-use crate::payload::{JsonError, JsonErrorKind, encoding_problem, json_text};
+use crate::payload::{JsonError, JsonErrorKind, encoding_problem, json_text, utf8_error};
 
 /// Bytes read at a time.
 const READ_LEN: usize = 1024 * 1024;
@@ -222,8 +222,12 @@ fn check_measured<R: Read>(mut reader: R, mode: Mode) -> Result<(u64, usize), En
             if read == 0 {
                 if let Some(resume) = helpers.take().and_then(Helpers::stop) {
                     checker.resume(resume, &mut buffer);
-                    checker.scan_and_check(&mut buffer).map_err(to_read_error)?;
+                    checker
+                        .scan_and_check(&mut buffer)
+                        .map_err(|error| outranked(error, &checker, &buffer, io::empty()))
+                        .map_err(to_read_error)?;
                 }
+                // Every byte left is in the buffer, read as UTF-8 first.
                 checker.finish(&mut buffer).map_err(to_read_error)?;
                 return Ok((checker.offset, peak));
             }
@@ -238,7 +242,13 @@ fn check_measured<R: Read>(mut reader: R, mode: Mode) -> Result<(u64, usize), En
                 }
                 alone = true;
             }
-            checker.scan_and_check(&mut buffer).map_err(to_read_error)?;
+            if let Err(error) = checker.scan_and_check(&mut buffer) {
+                return Err(to_read_error(match mode {
+                    // No one is shown a part's error.
+                    Mode::Part(_) => error,
+                    _ => outranked(error, &checker, &buffer, &mut reader),
+                }));
+            }
             if let Mode::Part(failed) = mode
                 && (failed.load(Ordering::Relaxed) || checker.bound_to_fail(&buffer))
             {
@@ -413,6 +423,56 @@ impl Helpers {
             bytes.extend_from_slice(&run.bytes[..run.bytes.len() - 1]);
         }
         Some(Resume { place, bytes })
+    }
+}
+
+/// The error to tell for `error`, found in the run at the start of
+/// `buffer` (where `checker` stands), with `reader` giving the rest of the
+/// payload: the check of a whole payload reads all of it as UTF-8 before
+/// any of it as JSON, so bytes that are not UTF-8 anywhere after the run
+/// outrank a JSON error in it. (A lone surrogate followed by a syntax error
+/// is still told as found: the whole check tells the syntax error.)
+fn outranked(
+    error: JsonError,
+    checker: &Checker,
+    buffer: &[u8],
+    mut reader: impl Read,
+) -> JsonError {
+    if matches!(
+        error.kind,
+        JsonErrorKind::Utf8 | JsonErrorKind::ByteOrderMark | JsonErrorKind::Encoding(_)
+    ) {
+        return error;
+    }
+    // Where `pending` starts in the payload.
+    let mut place = Checker {
+        offset: checker.offset,
+        line: checker.line,
+        column: checker.column,
+        ..Checker::default()
+    };
+    let mut pending = buffer.to_vec();
+    loop {
+        let (valid, broken) = match std::str::from_utf8(&pending) {
+            Ok(_) => (pending.len(), false),
+            Err(e) => (e.valid_up_to(), e.error_len().is_some()),
+        };
+        if broken {
+            return place.shift(utf8_error(&pending, valid));
+        }
+        // A character cut by the end of a read waits for the next one.
+        place.advance(&pending[..valid]);
+        pending.drain(..valid);
+        match (&mut reader)
+            .take(READ_LEN as u64)
+            .read_to_end(&mut pending)
+        {
+            Ok(0) if pending.is_empty() => return error,
+            Ok(0) => return place.shift(utf8_error(&pending, 0)),
+            Ok(_) => {}
+            // The payload was refused already; the error found stands.
+            Err(_) => return error,
+        }
     }
 }
 
@@ -948,6 +1008,37 @@ mod tests {
                     );
                 }
                 assert_eq!(in_parts(&text, 3, 4096).0, whole, "{bad} at {at}, in parts");
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_not_utf8_after_a_json_error_outrank_it_as_in_the_whole_check() {
+        let utf8 = JsonErrorKind::Utf8;
+        let syntax = JsonErrorKind::Syntax;
+        let ends: [(&[u8], JsonErrorKind); 5] = [
+            (b"\"\xff\"\n]\n", utf8),
+            (b"\"\xe2\x82\"\n]\n", utf8),       // a character cut short
+            (b"\"\xe2\x82", utf8),              // and at the payload's end
+            (b"\"\xe2\x82\xac\"\n]\n", syntax), // whole: the JSON error stands
+            (b"\"\\ud800\"\n]\n", syntax),      // a lone surrogate does not outrank it
+        ];
+        for (end, kind) in ends {
+            let mut text = b"[\n".to_vec();
+            text.extend(b"{\"a\":1},\n".repeat(2_000));
+            text.extend(b"{\"a\":x},\n");
+            text.extend(b"{\"a\":1},\n".repeat(100_000));
+            // The character's first byte last in the first read.
+            text.extend(b" ".repeat(READ_LEN - 2 - text.len()));
+            text.extend_from_slice(end);
+            let whole = check_json(&text).map(|()| text.len() as u64);
+            assert_eq!(whole.clone().unwrap_err().kind, kind);
+            for step in [3, 4096, 4097, usize::MAX] {
+                let label = format!("{:?}, steps of {step}", String::from_utf8_lossy(end));
+                assert_eq!(streamed(&text, step), whole, "{label}");
+            }
+            for parts in 2..=4 {
+                assert_eq!(in_parts(&text, parts, 4096).0, whole, "in {parts} parts");
             }
         }
     }

@@ -175,15 +175,18 @@ fn utf8_text(bytes: &[u8]) -> Result<&str, JsonError> {
     if let Some(encoding) = wide_encoding(bytes) {
         return Err(whole(JsonErrorKind::Encoding(encoding), "not UTF-8"));
     }
-    std::str::from_utf8(bytes).map_err(|e| {
-        let (line, column) = position(bytes, e.valid_up_to());
-        JsonError {
-            kind: JsonErrorKind::Utf8,
-            message: "invalid UTF-8".into(),
-            line,
-            column,
-        }
-    })
+    std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e.valid_up_to()))
+}
+
+/// Bytes that are not UTF-8 at `at` in `bytes`.
+pub(crate) fn utf8_error(bytes: &[u8], at: usize) -> JsonError {
+    let (line, column) = position(bytes, at);
+    JsonError {
+        kind: JsonErrorKind::Utf8,
+        message: "invalid UTF-8".into(),
+        line,
+        column,
+    }
 }
 
 /// What is wrong with the encoding of text that starts with `start`: a

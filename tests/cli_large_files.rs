@@ -201,6 +201,24 @@ fn a_json_error_at_the_far_end_of_a_large_file_writes_nothing() {
     fs::write(dir.path().join("in.json"), &payload).unwrap();
     fails_writing_nothing(&["encrypt", "-i", "in.json"], dir.path(), "invalid UTF-8");
 
+    // A JSON error near the start and bytes that are not UTF-8 near the end:
+    // read whole, the payload is read as UTF-8 first, so that error is told.
+    let mut payload = events(3 << 20);
+    let early = payload.iter().position(|&b| b == b':').unwrap();
+    payload[early] = b';';
+    let late = payload.len() - 200;
+    let late = late + payload[late..].iter().position(|&b| b == b'@').unwrap();
+    payload[late] = 0xff;
+    fs::write(dir.path().join("in.json"), &payload).unwrap();
+    let whole = ce_keyed()
+        .arg("encrypt")
+        .write_stdin(payload.clone())
+        .output()
+        .unwrap();
+    let needle = String::from_utf8(whole.stderr).unwrap();
+    assert!(needle.contains("invalid UTF-8 at line "), "{needle}");
+    fails_writing_nothing(&["encrypt", "-i", "in.json"], dir.path(), needle.trim_end());
+
     // Numbers, between which no cut is guessed, up to a last comma: the
     // payload ends where a value should be, as read whole.
     let mut payload = b"[".to_vec();
