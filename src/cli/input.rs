@@ -118,9 +118,16 @@ impl RegularFile {
         File::open(&self.path).with_context(|| format!("could not open {}", self.path.display()))
     }
 
-    /// Opens it again, for a reader of its own after a first open succeeded.
+    /// Opens it again, for a reader of its own after a first open succeeded;
+    /// an error names the file, as it had been there a moment before.
     pub fn reopen(&self) -> io::Result<File> {
-        File::open(&self.path)
+        File::open(&self.path).map_err(|error| {
+            let path = self.path.display();
+            io::Error::new(
+                error.kind(),
+                format!("could not open {path} again: {error}"),
+            )
+        })
     }
 
     /// Fails if the file was changed since it was first seen: the passes
@@ -148,4 +155,26 @@ fn os_bytes(text: OsString) -> Vec<u8> {
 #[cfg(not(unix))]
 fn os_bytes(text: OsString) -> Vec<u8> {
     text.to_string_lossy().into_owned().into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_gone_between_passes_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.json");
+        fs::write(&path, "[]").unwrap();
+        let file = RegularFile::of(&Input::File(path.clone())).unwrap();
+        assert!(file.reopen().is_ok());
+        fs::remove_file(&path).unwrap();
+        let error = file.reopen().unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
+        let told = error.to_string();
+        assert!(
+            told.contains(&format!("could not open {} again", path.display())),
+            "{told}"
+        );
+    }
 }
