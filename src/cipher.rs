@@ -6,6 +6,7 @@
 //! decryption decodes into one buffer and decrypts it in place, releasing
 //! plaintext only once padding or tag has checked out.
 
+mod seekable;
 mod stream;
 
 use std::io::{self, Read, Write};

@@ -416,10 +416,7 @@ impl Opener {
                 iv,
                 before_last,
             } => {
-                // In CBC the block before the last one is the last one's IV.
-                let iv = before_last.map_or(iv, Iv::new);
-                let mut plaintext = CbcDecryptStream::new(&key, &iv).finish(&self.held)?;
-                zeroize::Zeroize::zeroize(&mut plaintext);
+                check_cbc_end(&key, &iv, before_last, &self.held)?;
                 Ok(Vec::new())
             }
             OpenerState::Gcm { stream, .. } => match stream {
@@ -431,6 +428,20 @@ impl Opener {
             },
         }
     }
+}
+
+/// Checks the padding of a CBC ciphertext's `last` block, given the block
+/// before it (its IV, in CBC) or, if it is the only one, the message's `iv`.
+pub(super) fn check_cbc_end(
+    key: &crate::secret::Key,
+    iv: &Iv,
+    before_last: Option<[u8; BLOCK_LEN]>,
+    last: &[u8; BLOCK_LEN],
+) -> Result<(), DecryptError> {
+    let iv = before_last.map_or_else(|| iv.clone(), Iv::new);
+    let mut plaintext = CbcDecryptStream::new(key, &iv).finish(last)?;
+    zeroize::Zeroize::zeroize(&mut plaintext);
+    Ok(())
 }
 
 #[cfg(test)]

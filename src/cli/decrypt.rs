@@ -93,7 +93,7 @@ fn decrypt_file(cipher: &Cipher, file: &RegularFile, out: Output) -> Result<()> 
         process::widen_stdout_pipe();
     }
     if !out.is_atomic() {
-        cipher.check_ciphertext_stream(file.open()?, size)?;
+        cipher.check_ciphertext_seekable(file.len(), || file.reopen())?;
     }
     let watched = WrongIvWatch {
         inner: out,
