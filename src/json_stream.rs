@@ -4,8 +4,9 @@
 //!
 //! A payload whose top level is an array (every payload the API takes) is
 //! cut after a comma between two of its elements. Each run of whole elements
-//! is checked as an array of its own, by the same [`json_text`] as a payload
-//! held whole: its leading comma and its last one become brackets in place.
+//! is checked as an array of its own, as a payload held whole is checked
+//! ([`crate::payload::json_text`]): its leading comma and its last one
+//! become brackets in place.
 //! If every run is a valid array, so is the payload. Any other payload is
 //! gathered whole and checked as such.
 //!
@@ -21,7 +22,7 @@ use std::thread;
 
 use crate::cipher::EncryptError;
 use crate::events::EventCheckError;
-use crate::payload::{JsonError, JsonErrorKind, encoding_problem, json_text, utf8_error};
+use crate::payload::{JsonError, JsonErrorKind, encoding_problem, json_text_at, utf8_error};
 
 /// Bytes read at a time.
 const READ_LEN: usize = 1024 * 1024;
@@ -287,6 +288,8 @@ struct Run {
     index: u64,
     bytes: Vec<u8>,
     opener: usize,
+    /// The run starts the payload (see [`json_text_at`]).
+    at_start: bool,
 }
 
 /// Where a run starts in the payload.
@@ -318,7 +321,7 @@ impl Helpers {
                         let opener = run.bytes[run.opener];
                         run.bytes[run.opener] = b'[';
                         run.bytes[last] = b']';
-                        let good = json_text(&run.bytes).is_ok();
+                        let good = json_text_at(&run.bytes, run.at_start).is_ok();
                         run.bytes[run.opener] = opener;
                         run.bytes[last] = b',';
                         if verdicts_tx.send((run, good)).is_err() {
@@ -361,6 +364,7 @@ impl Helpers {
             index: self.next,
             bytes,
             opener,
+            at_start: place.offset == 0,
         };
         let helper = (self.next % 2) as usize;
         self.to_helpers[helper].send(run).map_err(drop)?;
@@ -623,7 +627,7 @@ impl Checker {
         let opener = buffer[first];
         buffer[first] = b'[';
         buffer[cut] = b']';
-        let checked = json_text(&buffer[..=cut]).map(drop);
+        let checked = json_text_at(&buffer[..=cut], self.offset == 0).map(drop);
         buffer[first] = opener;
         buffer[cut] = b',';
         checked.map_err(|error| self.shift(error))
@@ -643,23 +647,32 @@ impl Checker {
     /// Checks what is left: the last run and what follows the array, or a
     /// payload that is not an array.
     fn finish(&mut self, buffer: &mut [u8]) -> Result<(), JsonError> {
-        encoding(buffer)?;
         let continued = self.offset > 0;
+        if !continued {
+            encoding(buffer)?;
+        }
         if continued {
             // The run starts at the comma after the elements already checked.
-            if self.top == Top::Closed {
-                self.refuse_empty(buffer, 0, self.closed_at)?;
+            if self.top == Top::Closed
+                && let Err(empty) = self.refuse_empty(buffer, 0, self.closed_at)
+            {
+                // Read whole, the payload is read as UTF-8 first.
+                std::str::from_utf8(buffer)
+                    .map_err(|e| self.shift(utf8_error(buffer, e.valid_up_to())))?;
+                return Err(empty);
             }
             buffer[0] = b'[';
         }
-        let checked = json_text(buffer).map(drop).map_err(|mut error| {
-            // Nothing after the comma: the whole payload's parser, past
-            // that comma, was reading a value, not the rest of a list.
-            if continued && buffer[1..].iter().all(u8::is_ascii_whitespace) {
-                "EOF while parsing a value".clone_into(&mut error.message);
-            }
-            self.shift(error)
-        });
+        let checked = json_text_at(buffer, !continued)
+            .map(drop)
+            .map_err(|mut error| {
+                // Nothing after the comma: the whole payload's parser, past
+                // that comma, was reading a value, not the rest of a list.
+                if continued && buffer[1..].iter().all(u8::is_ascii_whitespace) {
+                    "EOF while parsing a value".clone_into(&mut error.message);
+                }
+                self.shift(error)
+            });
         if continued {
             buffer[0] = b',';
         }
@@ -934,6 +947,15 @@ mod tests {
             b"[\"\\u0041\", \"\\q\"]",
             b"\t[\r\n1\r\n]\r\n",
             b"[1]\x00",
+            // A NUL after a comma between elements is not UTF-16 or UTF-32:
+            // those are told by the payload's first bytes alone.
+            b"[1,\0 2]",
+            b"[{\"a\":1},\0]",
+            b"[1,\0\0\0]",
+            // Bytes not UTF-8 after an empty last element outrank it.
+            b"[1,2,]\xff",
+            b"[1,2,]\xe2\x82",
+            b"[{}, ]\xff",
         ];
         for case in cases {
             agrees(case);

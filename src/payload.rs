@@ -130,7 +130,18 @@ pub fn check_json(bytes: &[u8]) -> Result<(), JsonError> {
 /// it cannot encode again, and other parsers replace them with U+FFFD. An
 /// event holding one would be refused or changed on the way in.
 pub fn json_text(bytes: &[u8]) -> Result<&str, JsonError> {
-    let text = utf8_text(bytes)?;
+    json_text_at(bytes, true)
+}
+
+/// [`json_text`] for `bytes` that start a payload (`at_start`) or for a
+/// later run of one: a byte-order mark and UTF-16 or UTF-32 are told by a
+/// payload's first bytes alone, so a run's are only read as UTF-8.
+pub(crate) fn json_text_at(bytes: &[u8], at_start: bool) -> Result<&str, JsonError> {
+    let text = if at_start {
+        utf8_text(bytes)?
+    } else {
+        std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e.valid_up_to()))?
+    };
     serde_json::from_str::<IgnoredAny>(text)?;
     no_lone_surrogate(text)?;
     Ok(text)
