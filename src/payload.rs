@@ -137,11 +137,7 @@ pub fn json_text(bytes: &[u8]) -> Result<&str, JsonError> {
 /// later run of one: a byte-order mark and UTF-16 or UTF-32 are told by a
 /// payload's first bytes alone, so a run's are only read as UTF-8.
 pub(crate) fn json_text_at(bytes: &[u8], at_start: bool) -> Result<&str, JsonError> {
-    let text = if at_start {
-        utf8_text(bytes)?
-    } else {
-        std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e.valid_up_to()))?
-    };
+    let text = utf8_text(bytes, at_start)?;
     serde_json::from_str::<IgnoredAny>(text)?;
     no_lone_surrogate(text)?;
     Ok(text)
@@ -164,26 +160,26 @@ pub(crate) fn no_lone_surrogate(text: &str) -> Result<(), JsonError> {
     }
 }
 
-/// `bytes` as UTF-8 text, or what is wrong with its encoding: a byte-order
-/// mark, UTF-16 or UTF-32 (told apart as RFC 4627 section 3 does), or where
-/// the UTF-8 breaks.
+/// `bytes` as UTF-8 text, or what is wrong with its encoding: where the
+/// UTF-8 breaks, or, for `bytes` that start a payload (`at_start`), a
+/// byte-order mark, UTF-16 or UTF-32 (told apart as RFC 4627 section 3 does).
 ///
 /// serde_json does not look inside strings it ignores, so this runs over the
 /// whole text first; it runs at many GB/s.
-fn utf8_text(bytes: &[u8]) -> Result<&str, JsonError> {
+fn utf8_text(bytes: &[u8], at_start: bool) -> Result<&str, JsonError> {
     let whole = |kind, message: &str| JsonError {
         kind,
         message: message.to_owned(),
         line: 1,
         column: 1,
     };
-    if bytes.starts_with(b"\xEF\xBB\xBF") {
+    if at_start && bytes.starts_with(b"\xEF\xBB\xBF") {
         return Err(whole(
             JsonErrorKind::ByteOrderMark,
             "a UTF-8 byte-order mark",
         ));
     }
-    if let Some(encoding) = wide_encoding(bytes) {
+    if let Some(encoding) = wide_encoding(bytes).filter(|_| at_start) {
         return Err(whole(JsonErrorKind::Encoding(encoding), "not UTF-8"));
     }
     std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e.valid_up_to()))
@@ -203,7 +199,7 @@ pub(crate) fn utf8_error(bytes: &[u8], at: usize) -> JsonError {
 /// What is wrong with the encoding of text that starts with `start`: a
 /// byte-order mark, UTF-16 or UTF-32 (for a stream, judged by its first bytes).
 pub(crate) fn encoding_problem(start: &[u8]) -> Option<JsonError> {
-    match utf8_text(&start[..start.len().min(4)]) {
+    match utf8_text(&start[..start.len().min(4)], true) {
         Err(error) if error.kind != JsonErrorKind::Utf8 => Some(error),
         _ => None,
     }
