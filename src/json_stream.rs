@@ -648,9 +648,6 @@ impl Checker {
     /// payload that is not an array.
     fn finish(&mut self, buffer: &mut [u8]) -> Result<(), JsonError> {
         let continued = self.offset > 0;
-        if !continued {
-            encoding(buffer)?;
-        }
         if continued {
             // The run starts at the comma after the elements already checked.
             if self.top == Top::Closed
