@@ -167,6 +167,23 @@ fn fails_writing_nothing(args: &[&str], dir: &Path, needle: &str) {
     assert!(!temporary, "a temporary file was left behind");
 }
 
+/// Writes `payload` to `in.json` in `dir`, and returns the error its check
+/// tells read from standard input, whole: the streamed check of the file
+/// must tell the same error at the same place.
+fn told_whole(payload: &[u8], dir: &Path) -> String {
+    fs::write(dir.join("in.json"), payload).unwrap();
+    let whole = ce_keyed()
+        .arg("encrypt")
+        .write_stdin(payload.to_vec())
+        .output()
+        .unwrap();
+    assert_eq!(whole.status.code(), Some(1));
+    String::from_utf8(whole.stderr)
+        .unwrap()
+        .trim_end()
+        .to_owned()
+}
+
 #[test]
 fn a_json_error_at_the_far_end_of_a_large_file_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -175,18 +192,7 @@ fn a_json_error_at_the_far_end_of_a_large_file_writes_nothing() {
     // `,]` after the last event: a trailing comma, on the second-to-last line.
     let end = payload.len() - 3;
     payload.insert(end, b',');
-    fs::write(dir.path().join("in.json"), &payload).unwrap();
-    // Read from standard input, the payload is checked whole: the streamed
-    // check must tell the same error at the same place.
-    let whole = ce_keyed()
-        .arg("encrypt")
-        .write_stdin(payload.clone())
-        .output()
-        .unwrap();
-    let needle = String::from_utf8(whole.stderr)
-        .unwrap()
-        .trim_end()
-        .to_owned();
+    let needle = told_whole(&payload, dir.path());
     assert!(
         needle.contains(&format!("at line {lines}, column 1")),
         "{needle}"
@@ -209,15 +215,9 @@ fn a_json_error_at_the_far_end_of_a_large_file_writes_nothing() {
     let late = payload.len() - 200;
     let late = late + payload[late..].iter().position(|&b| b == b'@').unwrap();
     payload[late] = 0xff;
-    fs::write(dir.path().join("in.json"), &payload).unwrap();
-    let whole = ce_keyed()
-        .arg("encrypt")
-        .write_stdin(payload.clone())
-        .output()
-        .unwrap();
-    let needle = String::from_utf8(whole.stderr).unwrap();
+    let needle = told_whole(&payload, dir.path());
     assert!(needle.contains("invalid UTF-8 at line "), "{needle}");
-    fails_writing_nothing(&["encrypt", "-i", "in.json"], dir.path(), needle.trim_end());
+    fails_writing_nothing(&["encrypt", "-i", "in.json"], dir.path(), &needle);
 
     // Numbers, between which no cut is guessed, up to a last comma: the
     // payload ends where a value should be, as read whole.
