@@ -40,8 +40,9 @@ impl Cipher {
     /// CBC text from 2 MiB on that is bare symbols up to its padding and
     /// trailing whitespace is judged by its characters alone, one part per
     /// core (at most four), each read by a thread of its own; only its end
-    /// is decoded and its last block decrypted. Other text, and GCM (whose
-    /// tag covers every byte), is checked by [`Cipher::check_ciphertext_stream`].
+    /// is decoded and its last block decrypted; last, the text must still
+    /// end at `len`. Other text, and GCM (whose tag covers every byte), is
+    /// checked by [`Cipher::check_ciphertext_stream`].
     pub fn check_ciphertext_seekable<R: Read + Seek + Send>(
         &self,
         len: u64,
@@ -88,8 +89,19 @@ impl Cipher {
         let (Ok(before_last), Ok(last)) = (before_last.try_into(), last.try_into()) else {
             return false;
         };
-        check_cbc_end(&self.key, iv, Some(before_last), last).is_ok()
+        check_cbc_end(&self.key, iv, Some(before_last), last).is_ok() && ends_at(len, open)
     }
+}
+
+/// Whether the text still ends at `len`: the look above read up to there
+/// alone, and decryption reads to the end (a file may have grown).
+fn ends_at<R: Read + Seek>(len: u64, open: &impl Fn() -> io::Result<R>) -> bool {
+    let mut byte = [0; 1];
+    let read = open().and_then(|mut reader| {
+        reader.seek(SeekFrom::Start(len))?;
+        reader.read(&mut byte)
+    });
+    matches!(read, Ok(0))
 }
 
 /// The end of a text: where its symbols end, and its last symbols from a
@@ -293,6 +305,16 @@ mod tests {
                     false,
                 ),
             ];
+            // Bytes after the length the caller gave (a file that grew).
+            let grown = [&good[..], b"AAAA"].concat();
+            let len = good.len() as u64;
+            let checked = cipher.check_ciphertext_seekable(len, || Ok(io::Cursor::new(&grown)));
+            let streamed = cipher.check_ciphertext_stream(&grown[..], Some(len));
+            assert_eq!(
+                checked.map_err(|e| e.to_string()),
+                streamed.map_err(|e| e.to_string()),
+                "{method}: grown"
+            );
             for (case, text, bare) in cases {
                 let (seekable, streamed, quick) = judged(&cipher, &text);
                 assert_eq!(seekable, streamed, "{method}: {case}");
