@@ -113,8 +113,10 @@ struct TextEnd {
 }
 
 impl TextEnd {
-    /// Reads the last bytes of a text `len` bytes long; `None` if they are
-    /// not symbols, then at most two `=` (Base64), then whitespace.
+    /// Reads the last bytes of a text `len` bytes long and takes off its
+    /// trailing whitespace and padding; `None` if that padding is more than
+    /// two `=` (or any, for hex), or too few bytes are left before it.
+    /// Whether the rest is symbols is for [`bare_in_parts`] to say.
     fn read<R: Read + Seek>(
         len: u64,
         encoding: TextEncoding,
