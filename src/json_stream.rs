@@ -500,6 +500,11 @@ struct Checker {
     closed_at: usize,
     /// How the array's elements start, once a run has shown it: see [`element_start`].
     element_start: Option<Vec<u8>>,
+    /// A guessed cut failed, and the sure way has found no cut since.
+    guess_failed: bool,
+    /// Bytes handed to the JSON parser, for the tests.
+    #[cfg(test)]
+    parsed: u64,
     /// The payload's offset, line and column (0-based, in bytes) where the
     /// buffer starts, for error positions.
     offset: u64,
@@ -539,17 +544,24 @@ impl Checker {
                 self.element_start = element_start(&buffer[opener..]);
             }
             // The quick way: guess a cut, which the run's passing proves right.
-            if let Some(guess) = likely_cut(buffer, opener, self.element_start.as_deref())
-                && self.check_run(buffer, guess).is_ok()
+            if !self.guess_failed
+                && let Some(guess) = likely_cut(buffer, opener, self.element_start.as_deref())
             {
-                self.cut_at(buffer, guess);
-                return Ok(());
+                if self.check_run(buffer, guess).is_ok() {
+                    self.cut_at(buffer, guess);
+                    return Ok(());
+                }
+                // Inside an element that goes on past this read, every
+                // guess would fail, each checking the whole element so far
+                // again: no more guesses until the sure way finds its end.
+                self.guess_failed = true;
             }
             // The sure way: every byte scanned since the last cut.
             self.scan(buffer);
             if let Some(cut) = self.cut.take() {
                 self.check_run(buffer, cut)?;
                 self.drop_run(buffer, cut);
+                self.guess_failed = false;
             }
         }
         Ok(())
@@ -621,12 +633,16 @@ impl Checker {
 
     /// Checks `buffer[..=cut]` as an array: its opener and the comma at
     /// `cut` stand for brackets.
-    fn check_run(&self, buffer: &mut [u8], cut: usize) -> Result<(), JsonError> {
+    fn check_run(&mut self, buffer: &mut [u8], cut: usize) -> Result<(), JsonError> {
         let first = self.opener(buffer);
         self.refuse_empty(buffer, first, cut)?;
         let opener = buffer[first];
         buffer[first] = b'[';
         buffer[cut] = b']';
+        #[cfg(test)]
+        {
+            self.parsed += cut as u64 + 1;
+        }
         let checked = json_text_at(&buffer[..=cut], self.offset == 0).map(drop);
         buffer[first] = opener;
         buffer[cut] = b',';
@@ -1060,6 +1076,34 @@ mod tests {
                 assert_eq!(in_parts(&text, parts, 4096).0, whole, "in {parts} parts");
             }
         }
+    }
+
+    #[test]
+    fn an_element_longer_than_a_read_is_parsed_about_once() {
+        // One event holding a long array of objects: every read ends inside
+        // it, after a `},{` that looks like a cut between elements.
+        let mut text = br#"[{"n":0,"items":["#.to_vec();
+        for i in 0..300_000 {
+            let comma = if i == 0 { "" } else { "," };
+            text.extend_from_slice(format!(r#"{comma}{{"sku":"S{i}","q":1}}"#).as_bytes());
+        }
+        text.extend_from_slice(br#"]},{"n":1}]"#);
+        assert!(text.len() > 6 * READ_LEN);
+        let mut checker = Checker::default();
+        let mut buffer = Vec::new();
+        for read in text.chunks(READ_LEN) {
+            buffer.extend_from_slice(read);
+            checker.scan_and_check(&mut buffer).unwrap();
+        }
+        checker.finish(&mut buffer).unwrap();
+        assert_eq!(checker.offset, text.len() as u64);
+        // Each failed guess would parse the element so far again.
+        let parsed = checker.parsed;
+        assert!(
+            parsed < 2 * text.len() as u64,
+            "{parsed} bytes parsed of {}",
+            text.len()
+        );
     }
 
     #[test]
