@@ -669,10 +669,7 @@ impl Checker {
             if self.top == Top::Closed
                 && let Err(empty) = self.refuse_empty(buffer, 0, self.closed_at)
             {
-                // Read whole, the payload is read as UTF-8 first.
-                std::str::from_utf8(buffer)
-                    .map_err(|e| self.shift(utf8_error(buffer, e.valid_up_to())))?;
-                return Err(empty);
+                return Err(outranked(empty, self, buffer, io::empty()));
             }
             buffer[0] = b'[';
         }

@@ -179,7 +179,7 @@ fn utf8_text(bytes: &[u8], at_start: bool) -> Result<&str, JsonError> {
             "a UTF-8 byte-order mark",
         ));
     }
-    if let Some(encoding) = wide_encoding(bytes).filter(|_| at_start) {
+    if at_start && let Some(encoding) = wide_encoding(bytes) {
         return Err(whole(JsonErrorKind::Encoding(encoding), "not UTF-8"));
     }
     std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e.valid_up_to()))

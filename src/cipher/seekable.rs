@@ -16,8 +16,9 @@ use std::thread;
 use super::stream::check_cbc_end;
 use super::{Cipher, DecryptError};
 use crate::hazmat::crypto::BLOCK_LEN;
-use crate::hazmat::text::{decode, is_bare_text};
+use crate::hazmat::text::{decode, group_shape, is_bare_text};
 use crate::method::TextEncoding;
+use crate::read::read_some;
 
 /// Texts from this long on are judged in parts.
 const PARTS_MIN: u64 = 2 * 1024 * 1024;
@@ -77,10 +78,7 @@ impl Cipher {
         let Ok(bytes) = decode(&end.text, encoding) else {
             return false;
         };
-        let (group, group_bytes) = match encoding {
-            TextEncoding::Base64 => (4, 3),
-            TextEncoding::Hex => (2, 1),
-        };
+        let (group, group_bytes) = group_shape(encoding);
         let total = end.from / group * group_bytes + bytes.len() as u64;
         if total == 0 || !total.is_multiple_of(BLOCK_LEN as u64) || bytes.len() < 2 * BLOCK_LEN {
             return false;
@@ -137,10 +135,7 @@ impl TextEnd {
             return None;
         }
         let symbols_end = start + (last + 1 - pads) as u64;
-        let group = match encoding {
-            TextEncoding::Base64 => 4,
-            TextEncoding::Hex => 2,
-        };
+        let (group, _) = group_shape(encoding);
         let from = symbols_end.checked_sub(END_SYMBOLS)?;
         let from = from - from % group;
         let text = tail.get(usize::try_from(from.checked_sub(start)?).ok()?..)?;
@@ -202,11 +197,8 @@ fn bare_part<R: Read + Seek>(
             if dirty.load(Ordering::Relaxed) {
                 return Ok(false);
             }
-            let n = match reader.read(&mut buffer) {
-                Ok(0) => return Ok(read == stop - start),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+            let Some(n) = read_some(&mut reader, &mut buffer)? else {
+                return Ok(read == stop - start);
             };
             if !is_bare_text(encoding, &buffer[..n]) {
                 return Ok(false);

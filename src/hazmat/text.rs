@@ -194,6 +194,14 @@ pub fn decode(text: &[u8], encoding: TextEncoding) -> Result<Vec<u8>, DecodeErro
     decoder.finish()
 }
 
+/// Symbols in a group of `encoding`'s text, and the bytes they stand for.
+pub(crate) fn group_shape(encoding: TextEncoding) -> (u64, u64) {
+    match encoding {
+        TextEncoding::Base64 => (4, 3),
+        TextEncoding::Hex => (2, 1),
+    }
+}
+
 /// A symbol of `encoding`'s alphabet that stands for bits: not padding.
 fn is_bare_symbol(encoding: TextEncoding, b: u8) -> bool {
     match encoding {
@@ -283,10 +291,7 @@ impl TextDecoder {
     }
 
     fn group(&self) -> usize {
-        match self.encoding {
-            TextEncoding::Base64 => 4,
-            TextEncoding::Hex => 2,
-        }
+        group_shape(self.encoding).0 as usize
     }
 
     /// Decodes `text`, the next piece, ignoring ASCII whitespace.
