@@ -53,8 +53,8 @@ impl Cipher {
     /// newline) into `out`, a fixed-size piece at a time.
     ///
     /// `size_hint` is the payload's length if known: from 1 MiB (or when
-    /// unknown), reading, encrypting, and encoding with writing run on three
-    /// threads, each on the next piece. The payload is not checked: check it first (for example
+    /// unknown), encryption runs on a second thread while this one reads the
+    /// next piece and encodes and writes the one before. The payload is not checked: check it first (for example
     /// with [`crate::payload::check_json_reader`]) or beside it, into an
     /// output that is dropped unless the check passes.
     pub fn encrypt_stream<R: Read + Send, W: Write + Send>(
@@ -155,7 +155,7 @@ impl Cipher {
     ///
     /// Decrypting, the stages are read and decode, decrypt, write. Checking,
     /// with no plaintext to write, they are read, decode, check: decoding
-    /// then has a thread of its own.
+    /// then is the stage on a thread of its own.
     fn open_stream<R: Read + Send, W: Write + Send>(
         &self,
         mut reader: R,
