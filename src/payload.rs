@@ -148,15 +148,7 @@ pub(crate) fn json_text_at(bytes: &[u8], at_start: bool) -> Result<&str, JsonErr
 pub(crate) fn no_lone_surrogate(text: &str) -> Result<(), JsonError> {
     match lone_surrogate(text) {
         None => Ok(()),
-        Some(at) => {
-            let (line, column) = position(text.as_bytes(), at);
-            Err(JsonError {
-                kind: JsonErrorKind::LoneSurrogate,
-                message: text[at..at + 6].to_owned(),
-                line,
-                column,
-            })
-        }
+        Some(at) => Err(lone_surrogate_error(text.as_bytes(), at)),
     }
 }
 
@@ -225,27 +217,52 @@ fn wide_encoding(bytes: &[u8]) -> Option<WideEncoding> {
 /// (`\uD800`-`\uDBFF`) must be followed at once by a low one
 /// (`\uDC00`-`\uDFFF`), and a low one must follow a high one.
 fn lone_surrogate(text: &str) -> Option<usize> {
+    scan_surrogates(text.as_bytes(), true).err()
+}
+
+/// [`lone_surrogate`] over `bytes` that may go on (unless `last`): `Err`
+/// with where the first lone surrogate escape starts, or `Ok` with where
+/// the scan is to go on once more bytes follow (an escape the end of
+/// `bytes` may cut; `bytes.len()` if none). `bytes` must start outside an
+/// escape.
+pub(crate) fn scan_surrogates(bytes: &[u8], last: bool) -> Result<usize, usize> {
     let unit = |at: usize| -> Option<u16> {
-        let hex = text.get(at..at + 6)?.strip_prefix("\\u")?;
-        u16::from_str_radix(hex, 16).ok()
+        let hex = bytes.get(at..at + 6)?.strip_prefix(b"\\u")?;
+        u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
     };
     let mut from = 0;
     // memchr's SIMD search: most payloads have no backslash, and this reads them whole.
-    while let Some(found) =
-        (text.as_bytes().get(from..)).and_then(|rest| memchr::memchr(b'\\', rest))
+    while let Some(found) = bytes
+        .get(from..)
+        .and_then(|rest| memchr::memchr(b'\\', rest))
     {
         let at = from + found;
+        // The longest escape looked at is a pair: twelve bytes.
+        if !last && bytes.len() - at < 12 {
+            return Ok(at);
+        }
         from = match unit(at) {
             Some(0xD800..=0xDBFF) => match unit(at + 6) {
                 Some(0xDC00..=0xDFFF) => at + 12,
-                _ => return Some(at),
+                _ => return Err(at),
             },
-            Some(0xDC00..=0xDFFF) => return Some(at),
+            Some(0xDC00..=0xDFFF) => return Err(at),
             Some(_) => at + 6,
             None => at + 2,
         };
     }
-    None
+    Ok(bytes.len())
+}
+
+/// The error for the lone surrogate escape at `at` in `bytes`.
+pub(crate) fn lone_surrogate_error(bytes: &[u8], at: usize) -> JsonError {
+    let (line, column) = position(bytes, at);
+    JsonError {
+        kind: JsonErrorKind::LoneSurrogate,
+        message: String::from_utf8_lossy(&bytes[at..at + 6]).into_owned(),
+        line,
+        column,
+    }
 }
 
 /// The 1-based line and byte column of `offset` in `bytes`.

@@ -234,6 +234,66 @@ fn a_json_error_at_the_far_end_of_a_large_file_writes_nothing() {
     );
 }
 
+/// Shapes whose check cannot go element by element: one element of 9 MiB,
+/// a value that is not an array, 9 MiB of whitespace after the array. Past
+/// 8 MiB held, the rest is checked as a stream: it passes and encrypts as
+/// openssl does, and an error deep inside is told as it is read whole.
+#[test]
+fn payloads_that_cannot_be_cut_are_checked_as_whole_ones_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "x".repeat(9 << 20);
+    let shapes = [
+        format!(r#"[{{"a": 1}}, {{"long": "{long}", "n": [1, 2]}}, {{"b": "é"}}]"#),
+        format!(r#"{{"long": "{long}"}}"#),
+        format!(
+            "[1, 2]{}
+",
+            " ".repeat(12 << 20)
+        ),
+    ];
+    for payload in &shapes {
+        fs::write(dir.path().join("in.json"), payload).unwrap();
+        let expected = openssl_encrypt(KEY, IV, payload.as_bytes()) + "\n";
+        for output in [&[][..], &["-o", "out.enc"][..]] {
+            let encrypted = run(
+                &[&["encrypt", "-i", "in.json"], output].concat(),
+                dir.path(),
+            );
+            assert!(
+                encrypted.status.success(),
+                "{}",
+                String::from_utf8_lossy(&encrypted.stderr)
+            );
+            let text = match output.is_empty() {
+                true => String::from_utf8(encrypted.stdout).unwrap(),
+                false => fs::read_to_string(dir.path().join("out.enc")).unwrap(),
+            };
+            assert!(text == expected, "{output:?}: not openssl's ciphertext");
+        }
+    }
+    // Errors deep in the long element, after it, and in bytes that are not UTF-8.
+    let at = (17 << 20) / 2;
+    let errors = [
+        format!("[1, \"{}\n{}\"]", &long[..at], &long[at..]),
+        format!("[1, \"{long}\", ]"),
+        format!("[1, \"{long}\"]\n\n  x"),
+        format!("[1, \"{}\\ud800{}\"]", &long[..at], &long[at..]),
+    ];
+    for payload in &errors {
+        let needle = told_whole(payload.as_bytes(), dir.path());
+        assert!(needle.contains(" at line "), "{needle}");
+        fails_writing_nothing(&["encrypt", "-i", "in.json"], dir.path(), &needle);
+    }
+    let mut payload = errors[2].clone().into_bytes();
+    *payload.last_mut().unwrap() = 0xff;
+    let needle = told_whole(&payload, dir.path());
+    assert!(
+        needle.contains("invalid UTF-8 at line 3, column 3"),
+        "{needle}"
+    );
+    fails_writing_nothing(&["encrypt", "-i", "in.json"], dir.path(), &needle);
+}
+
 #[test]
 fn a_large_ciphertext_changed_at_its_end_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
