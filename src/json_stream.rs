@@ -1559,17 +1559,18 @@ mod parts_fuzz {
             .collect()
     }
 
+    /// The generator seeded as `PARTS_FUZZ_SEED` says, or with `seed`, and
+    /// how many payloads to make (`PARTS_FUZZ_ITERS`, or 600).
+    fn fuzz_settings(seed: u64) -> (Rng, usize) {
+        let var = |name| std::env::var(name).ok().and_then(|s| s.parse().ok());
+        let seed = var("PARTS_FUZZ_SEED").unwrap_or(seed);
+        let iters = var("PARTS_FUZZ_ITERS").map_or(600, |n| n as usize);
+        (Rng(seed), iters)
+    }
+
     #[test]
     fn parts_that_pass_make_a_whole_that_passes() {
-        let seed = std::env::var("PARTS_FUZZ_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x9e3779b97f4a7c15u64);
-        let iters = std::env::var("PARTS_FUZZ_ITERS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(600usize);
-        let mut rng = Rng(seed);
+        let (mut rng, iters) = fuzz_settings(0x9e3779b97f4a7c15);
         let (mut passed_parts, mut tried) = (0, 0);
         for _ in 0..iters {
             let text = payload(&mut rng);
@@ -1633,15 +1634,7 @@ mod parts_fuzz {
     /// some way in, and are judged as the whole check judges them.
     #[test]
     fn payloads_checked_as_a_stream_are_judged_as_whole_ones() {
-        let seed = std::env::var("PARTS_FUZZ_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x2545f4914f6cdd1du64);
-        let iters = std::env::var("PARTS_FUZZ_ITERS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(600usize);
-        let mut rng = Rng(seed);
+        let (mut rng, iters) = fuzz_settings(0x2545f4914f6cdd1d);
         let (mut passed, mut refused) = (0, 0);
         for _ in 0..iters {
             let mut text = payload(&mut rng);
