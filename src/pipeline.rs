@@ -31,8 +31,9 @@ const BUFFERS: usize = 4;
 /// `fill` gets a cleared buffer and returns whether more are to come. With
 /// `parallel`, `work` runs on a thread of its own (joined before this
 /// returns) and `fill` and `empty` here; otherwise all three run here, with
-/// one buffer. The first error of any stage ends them all and is returned;
-/// an error of `fill` is returned after what it filled before is emptied.
+/// one buffer. An error of any stage ends them all; what was filled (or
+/// worked) before an error of `fill` (or `work`) is still emptied. If more
+/// than one stage failed, the error of the earliest stage is returned.
 pub(crate) fn run<E: Send>(
     parallel: bool,
     capacity: usize,
@@ -67,7 +68,8 @@ pub(crate) fn run<E: Send>(
             }
             Ok(())
         });
-        let here = (|| {
+        // What `fill` and `empty` came to, here.
+        let (filled, emptied) = (|| {
             let mut spare: Vec<Buffer> = (0..BUFFERS)
                 .map(|_| Buffer::new(Vec::with_capacity(capacity)))
                 .collect();
@@ -93,11 +95,12 @@ pub(crate) fn run<E: Send>(
                     _ => worked_rx.recv().ok(),
                 };
                 let Some(mut buffer) = next else {
-                    // A failed worker's error is returned after this one.
-                    return filling.map(|_| ());
+                    return (filling.map(|_| ()), Ok(()));
                 };
                 with_worker -= 1;
-                empty(&mut buffer)?;
+                if let Err(error) = empty(&mut buffer) {
+                    return (filling.map(|_| ()), Err(error));
+                }
                 buffer.clear();
                 spare.push(buffer);
             }
@@ -107,7 +110,9 @@ pub(crate) fn run<E: Send>(
         let worked = worker
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        here.and(worked)
+        // An error of an earlier stage outranks one of a later stage, which
+        // may only follow from it (a write cut short by a read that failed).
+        filled.and(worked).and(emptied)
     })
 }
 
@@ -188,6 +193,37 @@ mod tests {
             );
             assert_eq!(result, Err("encrypt failed"));
             assert_eq!(seen, (0..9).collect::<Vec<u8>>());
+        }
+    }
+
+    #[test]
+    fn of_two_errors_the_earlier_stage_s_is_returned() {
+        for parallel in [false, true] {
+            // Reading fails at 5 while writing 3 fails: the read's error.
+            let mut next = 0u8;
+            let result: Result<(), &str> = run(
+                parallel,
+                4,
+                |buffer| {
+                    if next == 5 {
+                        return Err("read failed");
+                    }
+                    buffer.push(next);
+                    next += 1;
+                    Ok(true)
+                },
+                |_| Ok(()),
+                |buffer| match buffer[0] {
+                    3 => Err("write failed"),
+                    _ => Ok(()),
+                },
+            );
+            let expected = if parallel {
+                "read failed"
+            } else {
+                "write failed"
+            };
+            assert_eq!(result, Err(expected));
         }
     }
 
