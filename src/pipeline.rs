@@ -196,22 +196,27 @@ mod tests {
         }
     }
 
+    /// A first stage that gives 0, 1, 2, … and fails at `failing`.
+    fn reading_until(failing: u8) -> impl FnMut(&mut Buffer) -> Result<bool, &'static str> {
+        let mut next = 0u8;
+        move |buffer| {
+            if next == failing {
+                return Err("read failed");
+            }
+            buffer.push(next);
+            next += 1;
+            Ok(true)
+        }
+    }
+
     #[test]
     fn of_two_errors_the_earlier_stage_s_is_returned() {
         for parallel in [false, true] {
             // Reading fails at 5 while writing 3 fails: the read's error.
-            let mut next = 0u8;
-            let result: Result<(), &str> = run(
+            let result = run(
                 parallel,
                 4,
-                |buffer| {
-                    if next == 5 {
-                        return Err("read failed");
-                    }
-                    buffer.push(next);
-                    next += 1;
-                    Ok(true)
-                },
+                reading_until(5),
                 |_| Ok(()),
                 |buffer| match buffer[0] {
                     3 => Err("write failed"),
@@ -230,19 +235,11 @@ mod tests {
     #[test]
     fn an_error_of_the_first_stage_is_returned_after_what_came_before() {
         for parallel in [false, true] {
-            let mut next = 0u8;
             let mut seen = Vec::new();
-            let result: Result<(), &str> = run(
+            let result = run(
                 parallel,
                 4,
-                |buffer| {
-                    if next == 7 {
-                        return Err("read failed");
-                    }
-                    buffer.push(next);
-                    next += 1;
-                    Ok(true)
-                },
+                reading_until(7),
                 |_| Ok(()),
                 |buffer| {
                     seen.extend_from_slice(buffer);
