@@ -23,7 +23,7 @@ use std::thread;
 
 use crate::cipher::EncryptError;
 use crate::events::EventCheckError;
-use crate::payload::{JsonError, JsonErrorKind, encoding_problem, json_text_at, utf8_error};
+use crate::payload::{JsonError, JsonErrorKind, encoding_problem, json_text_at};
 
 mod bounded;
 
@@ -476,48 +476,14 @@ impl Helpers {
 /// any of it as JSON, so bytes that are not UTF-8 anywhere after the run
 /// outrank a JSON error in it. (A lone surrogate followed by a syntax error
 /// is still told as found: the whole check tells the syntax error.)
-fn outranked(
-    error: JsonError,
-    checker: &Checker,
-    buffer: &[u8],
-    mut reader: impl Read,
-) -> JsonError {
+fn outranked(error: JsonError, checker: &Checker, buffer: &[u8], reader: impl Read) -> JsonError {
     if matches!(
         error.kind,
         JsonErrorKind::Utf8 | JsonErrorKind::ByteOrderMark | JsonErrorKind::Encoding(_)
     ) {
         return error;
     }
-    // Where `pending` starts in the payload.
-    let mut place = Checker {
-        offset: checker.offset,
-        line: checker.line,
-        column: checker.column,
-        ..Checker::default()
-    };
-    let mut pending = buffer.to_vec();
-    loop {
-        let (valid, broken) = match std::str::from_utf8(&pending) {
-            Ok(_) => (pending.len(), false),
-            Err(e) => (e.valid_up_to(), e.error_len().is_some()),
-        };
-        if broken {
-            return place.shift(utf8_error(&pending, valid));
-        }
-        // A character cut by the end of a read waits for the next one.
-        place.advance(&pending[..valid]);
-        pending.drain(..valid);
-        match (&mut reader)
-            .take(READ_LEN as u64)
-            .read_to_end(&mut pending)
-        {
-            Ok(0) if pending.is_empty() => return error,
-            Ok(0) => return place.shift(utf8_error(&pending, 0)),
-            Ok(_) => {}
-            // The payload was refused already; the error found stands.
-            Err(_) => return error,
-        }
-    }
+    bounded::first_utf8_error(checker, buffer, reader).unwrap_or(error)
 }
 
 fn to_read_error(error: JsonError) -> EncryptError {
@@ -907,7 +873,11 @@ mod tests {
     }
 
     /// [`streamed`], going on as a stream once more than `hold_max` bytes are held.
-    fn streamed_holding(text: &[u8], step: usize, hold_max: usize) -> Result<u64, JsonError> {
+    pub(super) fn streamed_holding(
+        text: &[u8],
+        step: usize,
+        hold_max: usize,
+    ) -> Result<u64, JsonError> {
         // Odd steps with helpers, even ones without: both paths, one verdict.
         let mode = if step % 2 == 1 {
             Mode::Helped
@@ -1397,7 +1367,6 @@ mod tests {
 mod parts_fuzz {
     use super::*;
     use crate::payload::check_json;
-    use crate::read::Trickle;
     use std::io;
 
     struct Rng(u64);
@@ -1657,28 +1626,20 @@ mod parts_fuzz {
             let whole = check_json(&text);
             for step in [1, 3, 64, 4096] {
                 for hold_max in [0, 5, 40] {
-                    let mode = if step % 2 == 1 {
-                        Mode::Helped
-                    } else {
-                        Mode::Alone
-                    };
-                    let streamed = check_measured(Trickle { bytes: &text, step }, mode, hold_max);
+                    let streamed = super::tests::streamed_holding(&text, step, hold_max);
                     match (&whole, streamed) {
-                        (Ok(()), Ok((len, _))) => assert_eq!(len, text.len() as u64),
-                        (Err(w), Err(EncryptError::Check(EventCheckError::Json(e)))) => {
-                            // Known, pre-existing: a lone surrogate in a run
-                            // checked before the run with a syntax error.
-                            if !(w.kind == crate::payload::JsonErrorKind::Syntax
-                                && e.kind == crate::payload::JsonErrorKind::LoneSurrogate)
-                            {
-                                assert_eq!(
-                                    w,
-                                    &e,
-                                    "{:?} step {step} hold {hold_max}",
-                                    String::from_utf8_lossy(&text)
-                                );
-                            }
-                        }
+                        (Ok(()), Ok(len)) => assert_eq!(len, text.len() as u64),
+                        // Known, pre-existing: a lone surrogate in a run
+                        // checked before the run with a syntax error.
+                        (Err(w), Err(e))
+                            if w.kind == crate::payload::JsonErrorKind::Syntax
+                                && e.kind == crate::payload::JsonErrorKind::LoneSurrogate => {}
+                        (Err(w), Err(e)) => assert_eq!(
+                            w,
+                            &e,
+                            "{:?} step {step} hold {hold_max}",
+                            String::from_utf8_lossy(&text)
+                        ),
                         (w, c) => panic!(
                             "{:?} step {step} hold {hold_max}: whole {w:?}, streamed {c:?}",
                             String::from_utf8_lossy(&text)

@@ -56,9 +56,9 @@ pub(super) fn check_rest(
     };
     // Where the last byte serde_json took is, before any more are read.
     let last_taken = guard.before_last;
-    if parsed.is_err() && guard.refused.is_none() {
+    if parsed.is_err() {
         // Bytes that are not UTF-8 outrank the error: read on to see.
-        let _ = io::copy(&mut guard, &mut io::sink());
+        guard.skip_rest();
     }
     if let Some(refused) = guard.refused.take() {
         return Err(refused);
@@ -79,6 +79,22 @@ pub(super) fn check_rest(
     match guard.surrogate.take() {
         Some(error) => Err(Refused::Json(error)),
         None => Ok(guard.passed),
+    }
+}
+
+/// Where the first bytes that are not UTF-8 are in `held`, which starts
+/// where `place` says, and then in all that `reader` gives; `None` if there
+/// are none, or if reading failed.
+pub(super) fn first_utf8_error(
+    place: &Checker,
+    held: &[u8],
+    reader: impl Read,
+) -> Option<JsonError> {
+    let mut guard = Guard::new(place, held.chain(reader));
+    guard.skip_rest();
+    match guard.refused {
+        Some(Refused::Json(error)) => Some(error),
+        _ => None,
     }
 }
 
@@ -126,6 +142,19 @@ impl<R: Read> Guard<R> {
             passed: 0,
             before_last: (place.line, place.column),
             next: (place.line, place.column),
+        }
+    }
+
+    /// Reads the rest without passing it on, until the end or a refusal.
+    fn skip_rest(&mut self) {
+        while self.refused.is_none() {
+            self.ready.start = self.ready.end;
+            if self.ended {
+                return;
+            }
+            if let Err(refused) = self.refill() {
+                self.refused = Some(refused);
+            }
         }
     }
 
