@@ -1,17 +1,16 @@
 //! AES-256 over bytes: CBC with PKCS7 padding, and GCM with nonce ‖ ciphertext ‖ tag.
 //!
-//! All cryptography is the RustCrypto crates' (`aes`, `cbc`, `aes-gcm`); this
-//! module only fixes the parameters Netcore uses and turns their errors into
-//! ours. AES-NI is picked at run time by the `aes` crate.
+//! All cryptography is other crates': CBC is AWS-LC's (see [`super::stream`]
+//! for why), GCM RustCrypto's `aes-gcm`; this module only fixes the
+//! parameters Netcore uses and turns their errors into ours. AES-NI is picked
+//! at run time by both.
 
-use aes::Aes256;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
-use cbc::cipher::block_padding::{Padding, Pkcs7};
-use cbc::cipher::{Array, BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
 use rand::TryRng;
 use zeroize::Zeroize;
 
+use super::stream::{CbcDecryptStream, CbcEncryptStream};
 use crate::secret::{Iv, Key};
 
 /// AES block size in bytes.
@@ -25,10 +24,6 @@ pub const TAG_LEN: usize = 16;
 /// A multiple of 48, so that Base64 groups (3 bytes) and AES blocks (16) both
 /// line up with piece boundaries.
 pub const CBC_PIECE: usize = 48 * 1024;
-
-type CbcEncryptor = cbc::Encryptor<Aes256>;
-type CbcDecryptor = cbc::Decryptor<Aes256>;
-type Block = aes::Block;
 
 /// Why a ciphertext could not be decrypted (or a plaintext encrypted).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,8 +68,8 @@ pub enum CryptoError {
 /// CBC-encrypts `plaintext` with PKCS7 padding, passing the ciphertext to `sink`
 /// in pieces of at most [`CBC_PIECE`] + 16 bytes.
 ///
-/// Every step is infallible: the `cbc` crate chains whole blocks, and the last
-/// (partial or empty) block is padded by `block-padding`'s PKCS7 before it is
+/// Every step is infallible: [`CbcEncryptStream`] chains whole blocks, and
+/// the last (partial or empty) block is padded with PKCS7 before it is
 /// chained too. Only `sink` can fail.
 pub fn cbc_encrypt_pieces<E>(
     key: &Key,
@@ -82,40 +77,29 @@ pub fn cbc_encrypt_pieces<E>(
     plaintext: &[u8],
     mut sink: impl FnMut(&[u8]) -> Result<(), E>,
 ) -> Result<(), E> {
-    const PIECE_BLOCKS: usize = CBC_PIECE / BLOCK_LEN;
-    let mut encryptor = CbcEncryptor::new(key.expose().into(), iv.expose().into());
-    let (blocks, tail): (&[Block], &[u8]) = Array::slice_as_chunks(plaintext);
-    let mut padded = Block::default();
-    padded[..tail.len()].copy_from_slice(tail);
-    Pkcs7::pad(&mut padded, tail.len());
-
-    let mut out = vec![Block::default(); blocks.len().min(PIECE_BLOCKS) + 1];
-    let mut pieces = blocks.chunks(PIECE_BLOCKS).peekable();
+    let mut encryptor = CbcEncryptStream::new(key, iv);
+    let whole = plaintext.len() - plaintext.len() % BLOCK_LEN;
+    let mut out = Vec::with_capacity(whole.min(CBC_PIECE) + BLOCK_LEN);
+    let mut pieces = plaintext[..whole].chunks(CBC_PIECE).peekable();
     loop {
         let piece = pieces.next().unwrap_or_default();
-        let is_last = pieces.peek().is_none();
-        out[..piece.len()].copy_from_slice(piece);
-        let len = if is_last {
-            out[piece.len()] = padded;
-            piece.len() + 1
-        } else {
-            piece.len()
-        };
-        encryptor.encrypt_blocks(&mut out[..len]);
-        sink(Array::slice_as_flattened(&out[..len]))?;
-        if is_last {
-            return Ok(());
+        out.clear();
+        out.extend_from_slice(piece);
+        if pieces.peek().is_none() {
+            out.extend_from_slice(&plaintext[whole..]);
+            encryptor.finish_in(&mut out, 0);
+            return sink(&out);
         }
+        encryptor.encrypt_blocks(&mut out);
+        sink(&out)?;
     }
 }
 
 /// CBC-encrypts `plaintext` with PKCS7 padding into a new vector.
 pub fn cbc_encrypt(key: &Key, iv: &Iv, plaintext: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(plaintext.len() + BLOCK_LEN);
-    let _ = cbc_encrypt_pieces::<std::convert::Infallible>(key, iv, plaintext, |piece| {
-        out.extend_from_slice(piece);
-        Ok(())
-    });
+    out.extend_from_slice(plaintext);
+    CbcEncryptStream::new(key, iv).finish_in(&mut out, 0);
     out
 }
 
@@ -129,16 +113,20 @@ pub fn cbc_decrypt_in_place(key: &Key, iv: &Iv, buffer: &mut Vec<u8>) -> Result<
     if !buffer.len().is_multiple_of(BLOCK_LEN) {
         return Err(CryptoError::NotWholeBlocks { len: buffer.len() });
     }
-    let decryptor = CbcDecryptor::new(key.expose().into(), iv.expose().into());
-    match decryptor.decrypt_padded::<Pkcs7>(buffer) {
-        Ok(plaintext) => {
-            let len = plaintext.len();
-            buffer.truncate(len);
+    let last_at = buffer.len() - BLOCK_LEN;
+    let mut last = [0; BLOCK_LEN];
+    last.copy_from_slice(&buffer[last_at..]);
+    let mut decryptor = CbcDecryptStream::new(key, iv);
+    decryptor.decrypt_blocks(&mut buffer[..last_at]);
+    buffer.truncate(last_at);
+    match decryptor.finish(&last) {
+        Ok(tail) => {
+            buffer.extend_from_slice(&tail);
             Ok(())
         }
-        Err(_) => {
+        Err(error) => {
             buffer.zeroize();
-            Err(CryptoError::BadPadding)
+            Err(error)
         }
     }
 }
@@ -211,6 +199,12 @@ pub fn gcm_open_in_place(key: &Key, buffer: &mut Vec<u8>) -> Result<(), CryptoEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cbc::cipher::block_padding::Pkcs7;
+    use cbc::cipher::{Array, BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
+
+    // RustCrypto's CBC: an implementation independent of the library's (AWS-LC).
+    type CbcEncryptor = cbc::Encryptor<aes::Aes256>;
+    type CbcDecryptor = cbc::Decryptor<aes::Aes256>;
 
     fn unhex(text: &str) -> Vec<u8> {
         base16ct::mixed::decode_vec(text.replace(char::is_whitespace, "")).unwrap()
