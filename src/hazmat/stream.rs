@@ -2,9 +2,9 @@
 //! a message of any size passes through a buffer of fixed size.
 //!
 //! CBC is AWS-LC's (through `aws-lc-rs`), whose assembly keeps the chain in
-//! registers: 12 % faster than RustCrypto's `cbc` for encryption, which is
-//! serial and so bounds how fast a large payload can be encrypted, and 25 %
-//! for decryption. PKCS7 padding is `block-padding`'s. GCM is RustCrypto's:
+//! registers: encryption, serial and so what bounds how fast a large payload
+//! can be encrypted, takes 9-12 % less time than with RustCrypto's `cbc`, and
+//! decryption a quarter to a half less (`cargo bench`, docs/BENCHMARKS.md). PKCS7 padding is `block-padding`'s. GCM is RustCrypto's:
 //! the very parts `aes-gcm` 0.11 is built from (`aes`, `ctr`'s 32-bit
 //! big-endian counter, `ghash`), put together as `aes-gcm` puts them together
 //! (NIST SP 800-38D, 96-bit nonce, no associated data). `aes-gcm` itself only
