@@ -120,11 +120,13 @@ pub fn cbc_decrypt_in_place(key: &Key, iv: &Iv, buffer: &mut Vec<u8>) -> Result<
     decryptor.decrypt_blocks(&mut buffer[..last_at]);
     buffer.truncate(last_at);
     match decryptor.finish(&last) {
-        Ok(tail) => {
+        Ok(mut tail) => {
             buffer.extend_from_slice(&tail);
+            tail.zeroize();
             Ok(())
         }
         Err(error) => {
+            // Wipes the spare capacity too, so the truncated bytes with it.
             buffer.zeroize();
             Err(error)
         }
@@ -297,28 +299,12 @@ mod tests {
             .unwrap();
             let joined = pieces.concat();
             let expected = CbcEncryptor::new(key.expose().into(), iv.expose().into())
-                .encrypt_padded_vec_for_test(&plaintext);
+                .encrypt_padded_vec::<Pkcs7>(&plaintext);
             assert_eq!(joined, expected, "len {len}");
             // Every piece but the last is whole Base64 groups.
             for piece in &pieces[..pieces.len() - 1] {
                 assert_eq!(piece.len(), CBC_PIECE);
             }
-        }
-    }
-
-    trait PadVec {
-        fn encrypt_padded_vec_for_test(self, msg: &[u8]) -> Vec<u8>;
-    }
-    impl PadVec for CbcEncryptor {
-        fn encrypt_padded_vec_for_test(self, msg: &[u8]) -> Vec<u8> {
-            let mut buf = vec![0u8; msg.len() + BLOCK_LEN];
-            buf[..msg.len()].copy_from_slice(msg);
-            let len = self
-                .encrypt_padded::<Pkcs7>(&mut buf, msg.len())
-                .unwrap()
-                .len();
-            buf.truncate(len);
-            buf
         }
     }
 

@@ -2,9 +2,10 @@
 //! a message of any size passes through a buffer of fixed size.
 //!
 //! CBC is AWS-LC's (through `aws-lc-rs`), whose assembly keeps the chain in
-//! registers: encryption, serial and so what bounds how fast a large payload
-//! can be encrypted, takes 9-12 % less time than with RustCrypto's `cbc`, and
-//! decryption a quarter to a half less (`cargo bench`, docs/BENCHMARKS.md). PKCS7 padding is `block-padding`'s. GCM is RustCrypto's:
+//! registers: faster than RustCrypto's `cbc`, which stores and reloads it for
+//! every block, and CBC encryption is serial, so it bounds how fast a large
+//! payload can be encrypted (figures: docs/BENCHMARKS.md, "Issue 15, sixth
+//! stop"). PKCS7 padding is `block-padding`'s. GCM is RustCrypto's:
 //! the very parts `aes-gcm` 0.11 is built from (`aes`, `ctr`'s 32-bit
 //! big-endian counter, `ghash`), put together as `aes-gcm` puts them together
 //! (NIST SP 800-38D, 96-bit nonce, no associated data). `aes-gcm` itself only
@@ -479,9 +480,12 @@ mod tests {
 
     #[test]
     fn cbc_in_pieces_equals_cbc_in_one() {
+        use cbc::cipher::{BlockModeEncrypt, KeyIvInit};
         for len in (0..70).chain([255, 256, 10_000]) {
             let plaintext = message(len);
-            let whole = cbc_encrypt(&key(), &iv(), &plaintext);
+            // RustCrypto's CBC in one call: an implementation independent of AWS-LC's.
+            let whole = cbc::Encryptor::<Aes256>::new(key().expose().into(), iv().expose().into())
+                .encrypt_padded_vec::<Pkcs7>(&plaintext);
             for blocks_per_piece in [1, 3, 64] {
                 let mut buffer = plaintext.clone();
                 let body = len - len % BLOCK_LEN;
