@@ -194,14 +194,18 @@ impl Cipher {
             }
             None => {
                 let mut text = Vec::with_capacity(TEXT_PIECE);
+                // Read into once and copied from: zeroing a piece's room in
+                // each buffer before every read cost more than the read when
+                // reads are short.
+                let mut read_into = vec![0u8; TEXT_PIECE];
                 pipeline::run(
                     parallel(size_hint),
                     capacity.max(TEXT_PIECE),
                     |buffer| {
-                        buffer.resize(TEXT_PIECE, 0);
-                        let read = read_some(&mut reader, buffer).map_err(read_error)?;
+                        let read = read_some(&mut reader, &mut read_into).map_err(read_error)?;
                         // An empty buffer marks the end of the text.
-                        buffer.truncate(read.unwrap_or(0));
+                        buffer.clear();
+                        buffer.extend_from_slice(&read_into[..read.unwrap_or(0)]);
                         Ok(read.is_some())
                     },
                     |buffer| {
