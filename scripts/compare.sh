@@ -6,7 +6,7 @@
 #
 # Every line prints the measurement, the ratio, the goal and ok/MISSED.
 # Ratios are against `openssl enc -aes-256-cbc -a -A` (or Python) timed in the
-# same run, interleaved by hyperfine, medians. Inputs and outputs live on
+# same run, in alternating rounds (see `interleaved`), medians. Inputs and outputs live on
 # tmpfs (/dev/shm) so that disk noise stays out; the disk figures (bench-data/)
 # are reported beside them. Peak RSS comes from /usr/bin/time, including the
 # 1 GiB inputs. CE_SKIP_SEND=1 leaves out the bulk-send part; CE_SKIP_1G=1
@@ -92,13 +92,33 @@ verdict() {
   printf '%-44s %-40s %8s  %s %-6s %s\n' "$1" "$2" "$3" "$4" "$5" "$ok"
 }
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
-# compare NAME CMD1 CMD2 [hyperfine options]: prints the two medians, interleaved runs.
+quiet() { grep -v -e '^ *Warning: ' -e '^ *$' >&2 || true; }
+# interleaved ROUNDS RUNS CMD1 CMD2 [hyperfine options]: the medians of the two
+# commands' times, taken in ROUNDS rounds of RUNS runs each, the two commands in
+# turn (after two warm-up runs each): this VM has slow and fast spells of
+# seconds, which then fall on both commands alike, not on one of them.
+interleaved() {
+  local rounds=$1 runs=$2 cmd1=$3 cmd2=$4; shift 4
+  rm -f times-1.txt times-2.txt
+  # hyperfine's warnings about outliers, once per round, are left out: the
+  # rounds are what answers them.
+  hyperfine -N --warmup 2 --runs 1 "$@" "$cmd1" "$cmd2" >/dev/null 2> >(quiet)
+  for ((round = 0; round < rounds; round++)); do
+    hyperfine -N --runs "$runs" "$@" --export-json times.json "$cmd1" "$cmd2" >/dev/null 2> >(quiet)
+    python3 -c "
+import json, sys
+for i, result in enumerate(json.load(open(sys.argv[1]))['results']):
+    open(f'times-{i + 1}.txt', 'a').write(''.join(f'{t}\\n' for t in result['times']))" times.json
+  done
+  python3 -c "
+import statistics
+print(*(statistics.median(float(t) for t in open(f'times-{i}.txt')) for i in (1, 2)))"
+}
+# compare NAME CMD1 CMD2 [hyperfine options]: the two medians of 15 runs each,
+# in five rounds of three. NAME only labels the call.
 compare() {
-  local name=$1 ce_cmd=$2 other_cmd=$3; shift 3
-  hyperfine -N --warmup 2 --runs 15 "$@" --export-json times.json "$ce_cmd" "$other_cmd" >/dev/null
-  local ce other
-  ce=$(median times.json 0); other=$(median times.json 1)
-  echo "$ce $other"
+  shift
+  interleaved 5 3 "$@"
 }
 
 echo "machine: $(nproc) cores, $(uname -m), $(date -u +%Y-%m-%d); ce-crypt $("$CE" --version | cut -d' ' -f2)"
@@ -106,10 +126,9 @@ echo "files on $(df --output=fstype "$TMP" | tail -n 1) ($TMP); disk figures fro
 printf '%-44s %-40s %8s  %s\n' "case" "measured" "ratio" "goal"
 
 # 1. A small payload: start-up is most of it.
-hyperfine -N --warmup 10 --runs 200 --export-json times.json \
-  "$CE encrypt -i small.json" "$OSSL -in small.json" >/dev/null
+read -r ce ossl < <(interleaved 10 20 "$CE encrypt -i small.json" "$OSSL -in small.json")
 hyperfine --warmup 2 --runs 20 --export-json times-py.json "$PY small.json" >/dev/null
-ce=$(median times.json 0); ossl=$(median times.json 1); py=$(median times-py.json 0)
+py=$(median times-py.json 0)
 verdict "small payload: ce-crypt / openssl" "$(ms "$ce") / $(ms "$ossl")" "$(ratio "$ce" "$ossl")" "<=" 0.3
 verdict "small payload: python / ce-crypt" "$(ms "$py") / $(ms "$ce")" "$(ratio "$py" "$ce")" ">=" 40
 
@@ -129,7 +148,7 @@ verdict "64 MiB decrypt -> pipe" "$(ms "$ce") / $(ms "$ossl")" "$(ratio "$ce" "$
   printf '%-44s %-40s %8s  %s\n' "  on disk: encrypt -> file (synced)" "$(ms "$ce") / $(ms "$ossl")" "$(ratio "$ce" "$ossl")" "(reported)"
   read -r ce ossl < <(compare dec "$CE decrypt -i big.enc -o out.json" "$OSSL -d -a -A -K $K -iv $V -in big.enc -out out.ossl.json")
   printf '%-44s %-40s %8s  %s\n' "  on disk: decrypt -> file (synced)" "$(ms "$ce") / $(ms "$ossl")" "$(ratio "$ce" "$ossl")" "(reported)"
-  rm -f out.enc out.ossl out.json out.ossl.json
+  rm -f out.enc out.ossl out.json out.ossl.json times.json times-1.txt times-2.txt
 )
 
 # 3. GCM against CBC, both ce-crypt, same files.
