@@ -12,7 +12,8 @@
 //!
 //! Why: the check of a large payload must end before its first encrypted
 //! byte may be written, and serde_json's skipping is most of the check.
-//! This reads the same text in about a sixth less time, with no allocation
+//! With the UTF-8 pass counted in both, this check of a 64 MiB payload takes
+//! about 30 % less time than serde_json's, with no allocation
 //! (`docs/BENCHMARKS.md`, "Issue 15, seventh stop").
 
 /// Whether `bytes` are one JSON value with only whitespace around it, by
