@@ -31,10 +31,16 @@ pub fn run(args: DecryptArgs) -> Result<()> {
     } else {
         Existing::Replace
     };
-    let mut out = Output::open(args.output.as_deref(), existing)?;
+    let file = RegularFile::of(&input);
+    // Plaintext is shorter than its ciphertext, unless made pretty.
+    let expected = file
+        .as_ref()
+        .filter(|_| !args.pretty)
+        .map(|file| file.len() + 256);
+    let mut out = Output::open_for(args.output.as_deref(), existing, expected)?;
     if !args.lines
         && !args.pretty
-        && let Some(file) = RegularFile::of(&input).filter(|file| file.len() >= STREAM_MIN)
+        && let Some(file) = file.filter(|file| file.len() >= STREAM_MIN)
         && !request::looks_like_body(&file_start(&file)?)
     {
         return decrypt_file(&cipher, &file, out);

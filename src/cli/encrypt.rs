@@ -40,7 +40,10 @@ pub fn run(args: EncryptArgs) -> Result<()> {
     } else {
         Existing::Replace
     };
-    let mut out = Output::open(args.output.as_deref(), existing)?;
+    let file = RegularFile::of(&input);
+    // Hex doubles the bytes, Base64 adds a third; the request body a little more.
+    let expected = file.as_ref().map(|file| file.len().saturating_mul(2) + 256);
+    let mut out = Output::open_for(args.output.as_deref(), existing, expected)?;
 
     if args.lines {
         // Two cores: lines are read, split and checked on a second thread.
@@ -52,7 +55,7 @@ pub fn run(args: EncryptArgs) -> Result<()> {
         return Ok(());
     }
 
-    if let Some(file) = RegularFile::of(&input).filter(|file| file.len() >= STREAM_MIN)
+    if let Some(file) = file.filter(|file| file.len() >= STREAM_MIN)
         && !args.compact
         && !args.verify
         && matches!(check, Check::Json | Check::None)

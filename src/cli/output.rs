@@ -181,6 +181,18 @@ impl Output {
         Output::open_buffered(path, existing, BUFFER)
     }
 
+    /// Like [`Output::open`] for output of about `expected` bytes, if known:
+    /// its buffer is no larger than that needs (a small payload's 600 bytes
+    /// of ciphertext need no 256 KiB buffer).
+    pub fn open_for(
+        path: Option<&Path>,
+        existing: Existing,
+        expected: Option<u64>,
+    ) -> Result<Output> {
+        let needed = expected.and_then(|len| usize::try_from(len).ok());
+        Output::open_buffered(path, existing, needed.map_or(BUFFER, |len| len.min(BUFFER)))
+    }
+
     /// Like [`Output::open`], with no buffer of ours in between: for secrets,
     /// which then sit in no buffer that is not wiped.
     pub fn open_unbuffered(path: Option<&Path>, existing: Existing) -> Result<Output> {
