@@ -1,17 +1,23 @@
 //! Line mode: one payload (or ciphertext) per input line, streamed.
 //!
-//! [`LineChunks`] reads the input, splits it into whole lines and runs the
-//! payload check on each, handing them on in chunks of a few hundred KiB; the
-//! [`Cipher`] methods here transform each chunk's lines and write one output
-//! line per input line, flushing after every chunk so that a reader of a pipe
-//! sees each result as soon as its input line has arrived. Memory stays
-//! constant whatever the input size.
+//! [`LineChunks`] reads the input and splits it into whole lines, handed on
+//! in chunks of a few hundred KiB; the [`Cipher`] methods here check and
+//! transform each chunk's lines and write one output line per input line,
+//! flushing as they go so that a reader of a pipe sees each result as soon
+//! as its input line has arrived. Memory stays constant whatever the input
+//! size.
 //!
-//! Everything runs on the caller's thread. To use two cores, run
-//! [`LineChunks`] on another thread and pass its chunks to
-//! [`Cipher::encrypt_line_chunks`] or [`Cipher::decrypt_line_chunks`].
+//! Checking and transforming use every core: each chunk is cut into parts of
+//! whole lines, done at the same time on the caller's thread and on helper
+//! threads that end with the call. Reading runs on the caller's thread; to
+//! have it overlap the rest, run [`LineChunks`] on another thread and pass
+//! its chunks to [`Cipher::encrypt_line_chunks`] or
+//! [`Cipher::decrypt_line_chunks`].
+
+mod parts;
 
 use std::io::{self, Read, Write};
+use std::sync::Arc;
 
 use crate::cipher::{Cipher, DecryptError, EncryptError};
 use crate::events::{EventCheckError, Warnings};
@@ -78,24 +84,22 @@ pub struct LinesSummary {
     pub warnings: Warnings,
 }
 
-/// Whole input lines, each checked, the first of them numbered `first_line`.
+/// Whole input lines, the first of them numbered `first_line`, and the check
+/// their payloads must pass.
 #[derive(Debug)]
 pub struct LineChunk {
     text: Vec<u8>,
     first_line: u64,
-    warnings: Warnings,
+    check: Arc<Check>,
 }
 
-/// Reads whole lines from `R` and checks each non-blank one, in chunks.
-///
-/// After a line fails its check, the lines before it come as one last chunk,
-/// then the error; nothing after it is read.
+/// Reads whole lines from `R`, in chunks; every non-blank line is checked
+/// where it is transformed, so the check runs on every core too.
 pub struct LineChunks<R> {
     reader: R,
-    check: Check,
+    check: Arc<Check>,
     pending: Vec<u8>,
     next_line: u64,
-    failure: Option<LinesError>,
     done: bool,
 }
 
@@ -104,20 +108,15 @@ impl<R: Read> LineChunks<R> {
     pub fn new(reader: R, check: Check) -> Self {
         Self {
             reader,
-            check,
+            check: Arc::new(check),
             pending: Vec::new(),
             next_line: 1,
-            failure: None,
             done: false,
         }
     }
 
     /// The next chunk of whole lines, if the input has more.
     fn next_chunk(&mut self) -> Result<Option<LineChunk>, LinesError> {
-        if let Some(failure) = self.failure.take() {
-            self.done = true;
-            return Err(failure);
-        }
         loop {
             if self.done {
                 return Ok(None);
@@ -153,51 +152,15 @@ impl<R: Read> LineChunks<R> {
                 continue;
             }
             let rest = self.pending.split_off(whole);
-            let mut text = std::mem::replace(&mut self.pending, rest);
+            let text = std::mem::replace(&mut self.pending, rest);
             let first_line = self.next_line;
-            let mut warnings = Warnings::default();
-            if let Err((checked, error)) = self.check_lines(&text, &mut warnings) {
-                self.done = true;
-                text.truncate(checked);
-                if text.is_empty() {
-                    return Err(error);
-                }
-                self.failure = Some(error);
-            }
+            self.next_line += line_count(&text);
             return Ok(Some(LineChunk {
                 text,
                 first_line,
-                warnings,
+                check: Arc::clone(&self.check),
             }));
         }
-    }
-
-    /// Checks the lines of `text`, adding up their warnings; on the first bad
-    /// line, says how many bytes before it passed, and why it failed.
-    fn check_lines(
-        &mut self,
-        text: &[u8],
-        warnings: &mut Warnings,
-    ) -> Result<(), (usize, LinesError)> {
-        let mut checked_len = 0;
-        for line in lines_of(text) {
-            let content = strip_cr(line);
-            if !is_blank(content) {
-                match self.check.run(content) {
-                    Ok(found) => warnings.merge(found, Some(self.next_line)),
-                    Err(error) => {
-                        let error = LinesError::Line {
-                            line: self.next_line,
-                            cause: LineError::Check(error),
-                        };
-                        return Err((checked_len, error));
-                    }
-                }
-            }
-            checked_len += line.len() + 1;
-            self.next_line += 1;
-        }
-        Ok(())
     }
 }
 
@@ -212,7 +175,7 @@ impl<R: Read> Iterator for LineChunks<R> {
 impl Cipher {
     /// Encrypts each non-blank line of `reader` (each must pass `check`) and
     /// writes one ciphertext line per payload, in `form`.
-    pub fn encrypt_lines<R: Read, W: Write>(
+    pub fn encrypt_lines<R: Read, W: Write + Send>(
         &self,
         reader: R,
         check: Check,
@@ -223,21 +186,20 @@ impl Cipher {
     }
 
     /// Like [`Cipher::encrypt_lines`], over chunks from [`LineChunks`].
-    pub fn encrypt_line_chunks<W: Write>(
+    pub fn encrypt_line_chunks<W: Write + Send>(
         &self,
         chunks: impl IntoIterator<Item = Result<LineChunk, LinesError>>,
         form: CiphertextForm,
         writer: W,
     ) -> Result<LinesSummary, LinesError> {
-        let mut sealer = LineSealer::new(self);
-        for_each_line(chunks, writer, |payload, out| {
-            let text = sealer
-                .seal(payload)
-                .map_err(|error| Failure::Line(LineError::Encrypt(error)))?;
-            [form.prefix().as_bytes(), text, form.suffix().as_bytes()]
-                .into_iter()
-                .try_for_each(|part| out.write_all(part))
-                .map_err(Failure::Write)
+        parts::transform_chunks(chunks, writer, || {
+            let mut sealer = LineSealer::new(self);
+            move |payload: &[u8], out: &mut Vec<u8>| {
+                out.extend_from_slice(form.prefix().as_bytes());
+                sealer.seal_into(payload, out).map_err(LineError::Encrypt)?;
+                out.extend_from_slice(form.suffix().as_bytes());
+                Ok(())
+            }
         })
     }
 
@@ -245,7 +207,7 @@ impl Cipher {
     /// body (what `encrypt_lines` writes with [`CiphertextForm::RequestBody`]).
     /// A plaintext holding a newline is refused, since it would split across
     /// output lines.
-    pub fn decrypt_lines<R: Read, W: Write>(
+    pub fn decrypt_lines<R: Read, W: Write + Send>(
         &self,
         reader: R,
         writer: W,
@@ -254,30 +216,32 @@ impl Cipher {
     }
 
     /// Like [`Cipher::decrypt_lines`], over chunks from [`LineChunks`].
-    pub fn decrypt_line_chunks<W: Write>(
+    pub fn decrypt_line_chunks<W: Write + Send>(
         &self,
         chunks: impl IntoIterator<Item = Result<LineChunk, LinesError>>,
         writer: W,
     ) -> Result<LinesSummary, LinesError> {
-        for_each_line(chunks, writer, |line, out| {
-            let text = request::ciphertext_of(line).map_err(LineError::from)?;
-            let plaintext = self.decrypt(&text).map_err(LineError::from)?;
-            if plaintext.contains(&b'\n') {
-                return Err(LineError::NewlineInPlaintext.into());
+        parts::transform_chunks(chunks, writer, || {
+            |line: &[u8], out: &mut Vec<u8>| {
+                let text = request::ciphertext_of(line)?;
+                let plaintext = self.decrypt(&text)?;
+                if plaintext.contains(&b'\n') {
+                    return Err(LineError::NewlineInPlaintext);
+                }
+                out.extend_from_slice(&plaintext);
+                Ok(())
             }
-            out.write_all(&plaintext).map_err(Failure::Write)
         })
     }
 }
 
-/// Encrypts one payload after another into reused buffers, with the CBC key
+/// Encrypts one payload after another into a reused buffer, with the CBC key
 /// expanded once: per line, only the work the line's bytes need.
 struct LineSealer<'a> {
     cipher: &'a Cipher,
     /// CBC's expanded key (none for GCM: a nonce each).
     cbc: Option<CbcMessages>,
     ciphertext: Vec<u8>,
-    text: Vec<u8>,
 }
 
 impl<'a> LineSealer<'a> {
@@ -289,12 +253,11 @@ impl<'a> LineSealer<'a> {
                 .as_ref()
                 .map(|iv| CbcMessages::new(&cipher.key, iv)),
             ciphertext: Vec::new(),
-            text: Vec::new(),
         }
     }
 
-    /// The ciphertext text of `payload`.
-    fn seal(&mut self, payload: &[u8]) -> Result<&[u8], EncryptError> {
+    /// Appends the ciphertext text of `payload` to `out`.
+    fn seal_into(&mut self, payload: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptError> {
         self.ciphertext.clear();
         match &self.cbc {
             Some(messages) => {
@@ -313,68 +276,15 @@ impl<'a> LineSealer<'a> {
                 self.ciphertext.extend_from_slice(&tag);
             }
         }
-        self.text.clear();
-        text::encode_into(
-            &self.ciphertext,
-            self.cipher.method().encoding(),
-            &mut self.text,
-        );
-        Ok(&self.text)
+        text::encode_into(&self.ciphertext, self.cipher.method().encoding(), out);
+        Ok(())
     }
 }
 
-/// Why one line's transformation stopped.
-enum Failure {
-    Line(LineError),
-    Write(io::Error),
-}
-
-impl From<LineError> for Failure {
-    fn from(error: LineError) -> Self {
-        Failure::Line(error)
-    }
-}
-
-fn for_each_line<W: Write>(
-    chunks: impl IntoIterator<Item = Result<LineChunk, LinesError>>,
-    mut writer: W,
-    mut transform: impl FnMut(&[u8], &mut W) -> Result<(), Failure>,
-) -> Result<LinesSummary, LinesError> {
-    let mut summary = LinesSummary::default();
-    for chunk in chunks {
-        let mut chunk = match chunk {
-            Ok(chunk) => chunk,
-            Err(error) => {
-                // What was done before the bad line stays done, and visible.
-                writer.flush().map_err(LinesError::Write)?;
-                return Err(error);
-            }
-        };
-        summary
-            .warnings
-            .merge(std::mem::take(&mut chunk.warnings), None);
-        for (offset, line) in lines_of(&chunk.text).enumerate() {
-            summary.lines = chunk.first_line + offset as u64;
-            let content = strip_cr(line);
-            if is_blank(content) {
-                continue;
-            }
-            match transform(content, &mut writer) {
-                Ok(()) => writer.write_all(b"\n").map_err(LinesError::Write)?,
-                Err(Failure::Write(error)) => return Err(LinesError::Write(error)),
-                Err(Failure::Line(cause)) => {
-                    writer.flush().map_err(LinesError::Write)?;
-                    return Err(LinesError::Line {
-                        line: summary.lines,
-                        cause,
-                    });
-                }
-            }
-            summary.payloads += 1;
-        }
-        writer.flush().map_err(LinesError::Write)?;
-    }
-    Ok(summary)
+/// How many lines `text` holds, as [`lines_of`] splits it.
+fn line_count(text: &[u8]) -> u64 {
+    let newlines = memchr::memchr_iter(b'\n', text).count() as u64;
+    newlines + u64::from(!text.ends_with(b"\n"))
 }
 
 /// The lines of `text`, without their `\n`; a final `\n` ends the last line.
@@ -401,6 +311,7 @@ fn strip_cr(line: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::EventRules;
     use crate::method::Method;
     use crate::secret::{Iv, Key};
     use std::error::Error as _;
@@ -567,7 +478,7 @@ mod tests {
         hex.decrypt_lines(io::Cursor::new(out), &mut back).unwrap();
         assert_eq!(back, b"[1]\n[2]\n");
         let err = hex
-            .decrypt_lines(io::Cursor::new("{\"x\":1}\n"), &mut Vec::new())
+            .decrypt_lines(io::Cursor::new("{\"x\":1}\n"), Vec::new())
             .unwrap_err();
         assert!(chain(&err).contains("not a request body"), "{err}");
     }
@@ -578,7 +489,7 @@ mod tests {
         let mut enc = cbc.encrypt_to(b"[1,\n2]", Vec::new()).unwrap();
         enc.push(b'\n');
         let err = cbc
-            .decrypt_lines(io::Cursor::new(enc), &mut Vec::new())
+            .decrypt_lines(io::Cursor::new(enc), Vec::new())
             .unwrap_err();
         assert!(
             matches!(
@@ -590,6 +501,41 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn warnings_name_their_first_line_across_parts() {
+        // 300 events of about 250 bytes, in one chunk that is cut into parts
+        // on a machine of two cores or more: the first old one is line 201.
+        let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_764_417_600);
+        let event = |timestamp: &str| {
+            format!(
+                r#"[{{"asset_id":"A1","activity_name":"Page Browse","timestamp":"{timestamp}","identity":"u@example.com","activity_source":"web","activity_params":{{"page_url":"https://example.com/{}"}}}}]"#,
+                "x".repeat(80)
+            )
+        };
+        let mut input = String::new();
+        for line in 1..=300 {
+            let timestamp = if line <= 200 {
+                "2025-11-29T11:00:00Z"
+            } else {
+                "2025-11-01T11:00:00Z"
+            };
+            input.push_str(&event(timestamp));
+            input.push('\n');
+        }
+        let summary = cipher(Method::CbcBase64)
+            .encrypt_lines(
+                input.as_bytes(),
+                Check::Events(EventRules::new(now)),
+                CiphertextForm::Bare,
+                Vec::new(),
+            )
+            .unwrap();
+        assert_eq!(summary.payloads, 300);
+        let tallies: Vec<_> = summary.warnings.iter().collect();
+        assert_eq!(tallies.len(), 1, "{tallies:?}");
+        assert_eq!((tallies[0].line, tallies[0].count), (Some(201), 100));
     }
 
     #[test]

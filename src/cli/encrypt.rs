@@ -46,7 +46,8 @@ pub fn run(args: EncryptArgs) -> Result<()> {
     let mut out = Output::open_for(args.output.as_deref(), existing, expected)?;
 
     if args.lines {
-        // Two cores: lines are read, split and checked on a second thread.
+        // Lines are read and split on a thread of their own, then checked and
+        // encrypted on every core.
         let (reader, _) = input.open()?;
         let chunks = in_background(LineChunks::new(reader, check), 4);
         let summary = cipher.encrypt_line_chunks(chunks, form, &mut out)?;

@@ -1,5 +1,5 @@
 //! Reading on a second thread, so that copying input from the kernel, or
-//! splitting and checking lines, overlaps the work done on it.
+//! splitting lines, overlaps the work done on it.
 //!
 //! The threads are not joined: if the consumer stops early (an error), a
 //! reader may be blocked on a read that never ends (a terminal, a pipe whose
