@@ -91,6 +91,9 @@ pub struct LineChunk {
     text: Vec<u8>,
     first_line: u64,
     check: Arc<Check>,
+    /// Whether its last read got less than it asked for: the input had no
+    /// more ready, so reading on may wait for it.
+    may_stall: bool,
 }
 
 /// Reads whole lines from `R`, in chunks; every non-blank line is checked
@@ -124,9 +127,11 @@ impl<R: Read> LineChunks<R> {
             let start = self.pending.len();
             self.pending.resize(start + READ_PIECE, 0);
             let read = read_some(&mut self.reader, &mut self.pending[start..]);
+            let mut may_stall = false;
             let at_end = match read {
                 Ok(Some(n)) => {
                     self.pending.truncate(start + n);
+                    may_stall = n < READ_PIECE;
                     false
                 }
                 Ok(None) => {
@@ -159,6 +164,7 @@ impl<R: Read> LineChunks<R> {
                 text,
                 first_line,
                 check: Arc::clone(&self.check),
+                may_stall,
             }));
         }
     }

@@ -496,6 +496,50 @@ fn output_is_streamed_while_input_is_still_open() {
 }
 
 #[test]
+fn a_bad_line_ends_the_run_while_input_is_still_open() {
+    // The bad line's error must not wait for more input: stdin stays open
+    // until ce-crypt has exited (or 30 s have passed).
+    let mut child = Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
+        .env("CE_SECRET_KEY", KEY)
+        .env("CE_SECRET_IV", IV)
+        .args(["encrypt", "--lines"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let written = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut text).map(|_| text)
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    // 56 KB in one write, so one read of the pipe: a chunk that is cut into
+    // parts on two cores, the bad line in the last part, not the caller's.
+    let good = "[1]\n".repeat(14_000);
+    write!(stdin, "{good}[2]\n[bad\n").unwrap();
+    stdin.flush().unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            child.kill().unwrap();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "still running");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.starts_with("error: line 14002: "), "{stderr}");
+    let written = written.join().unwrap().unwrap();
+    assert_eq!(written.iter().filter(|&&b| b == b'\n').count(), 14_001);
+}
+
+#[test]
 fn verify_and_compact_do_not_combine_with_lines() {
     ce_keyed()
         .args(["encrypt", "--lines", "--verify"])

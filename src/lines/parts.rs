@@ -4,18 +4,21 @@
 //! The caller's thread takes the chunks, keeps each chunk's first part and
 //! hands the others to helper threads, started once a chunk is large enough
 //! to share. Whichever thread finishes the next part due writes it, and any
-//! finished parts after it, so that no thread waits for another: waking a
-//! thread on another core takes tens of microseconds on a virtual machine.
+//! finished parts after it, so that threads seldom wait for each other. But
+//! when the input had no more ready, the caller waits for the chunk's parts
+//! to be written before it asks for more, so that a failure in any part ends
+//! the call at once, even if the input then stays open and silent.
 //! Helpers only ever wait for work, never for input, and end with the call.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::num::NonZeroUsize;
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{SyncSender, sync_channel};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, Scope};
+use std::time::{Duration, Instant};
 
 use super::{LineChunk, LineError, LinesError, LinesSummary, is_blank, lines_of, strip_cr};
 use crate::events::Warnings;
@@ -27,8 +30,10 @@ use crate::payload::Check;
 const MIN_PART: usize = 16 * 1024;
 /// At most this many parts, whatever the number of cores.
 const MAX_PARTS: usize = 8;
-/// Parts waiting for each helper, beside the one it is working on.
-const QUEUED: usize = 2;
+/// How long a thread that waits for another spins before it sleeps: waking
+/// a sleeping thread on another core takes tens of microseconds on a virtual
+/// machine, about as long as a part of 16 KiB takes.
+const SPIN: Duration = Duration::from_micros(50);
 
 /// Checks and transforms the non-blank lines of `chunks` with transforms made
 /// by `new_transform` (one per thread), and writes one output line per
@@ -36,8 +41,7 @@ const QUEUED: usize = 2;
 ///
 /// A transform appends a line's output, without its newline, to the buffer
 /// it is given. After a failure, the lines before it are written and no line
-/// after it; if a helper found it while the caller waits for input, the call
-/// returns when that input comes (or ends).
+/// after it.
 pub(super) fn transform_chunks<W, T>(
     chunks: impl IntoIterator<Item = Result<LineChunk, LinesError>>,
     writer: W,
@@ -69,13 +73,11 @@ where
         let mut transform = new_transform();
         let mut next_part = 0;
         for chunk in chunks {
-            if output.stopped() {
-                break;
-            }
             let LineChunk {
                 text,
                 first_line,
                 check,
+                may_stall,
             } = match chunk {
                 Ok(chunk) => chunk,
                 Err(error) => {
@@ -108,6 +110,13 @@ where
             );
             output.deliver(next_part, own);
             next_part += parts.len() as u64;
+            let stopped = match may_stall {
+                true => !output.wait_for(next_part),
+                false => output.stopped(),
+            };
+            if stopped {
+                break;
+            }
         }
     });
     output.finish()
@@ -134,10 +143,10 @@ where
     T: FnMut(&[u8], &mut Vec<u8>) -> Result<(), LineError>,
     W: Write + Send,
 {
-    let (jobs, job_receiver) = sync_channel::<Job>(QUEUED);
+    let (jobs, job_receiver) = sync_channel::<Job>(1);
     scope.spawn(move || {
         let mut transform = new_transform();
-        for job in job_receiver {
+        while let Some(job) = receive(&job_receiver) {
             if output.stopped() {
                 continue; // drained, not transformed
             }
@@ -154,9 +163,26 @@ where
     jobs
 }
 
+/// The next job, or `None` once the caller has dropped its sender.
+fn receive(jobs: &Receiver<Job>) -> Option<Job> {
+    let start = Instant::now();
+    while start.elapsed() < SPIN {
+        match jobs.try_recv() {
+            Ok(job) => return Some(job),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => std::hint::spin_loop(),
+        }
+    }
+    jobs.recv().ok()
+}
+
 /// The writer, and the parts transformed but not yet written, in order.
 struct Output<W> {
     state: Mutex<OutputState<W>>,
+    /// How many parts have been written.
+    written: AtomicU64,
+    /// Notified as parts are written, and on a failure.
+    progress: Condvar,
     /// Set once a part failed: no more parts are transformed or written.
     stopped: AtomicBool,
 }
@@ -184,8 +210,33 @@ impl<W: Write> Output<W> {
                 failure: None,
                 spares: Vec::new(),
             }),
+            written: AtomicU64::new(0),
+            progress: Condvar::new(),
             stopped: AtomicBool::new(false),
         }
+    }
+
+    /// Waits until the first `parts` parts are written: `false` if a failure
+    /// stopped the writing first.
+    fn wait_for(&self, parts: u64) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < SPIN {
+            if self.stopped() {
+                return false;
+            }
+            if self.written.load(Ordering::Acquire) >= parts {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        let mut state = self.lock();
+        while state.next < parts && !self.stopped() {
+            state = self
+                .progress
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        !self.stopped()
     }
 
     fn stopped(&self) -> bool {
@@ -239,13 +290,17 @@ impl<W: Write> Output<W> {
         }
         if wrote && let Err(error) = state.writer.flush() {
             self.stop(&mut state, LinesError::Write(error));
+            return;
         }
+        self.written.store(state.next, Ordering::Release);
+        self.progress.notify_all();
     }
 
     fn stop(&self, state: &mut OutputState<W>, failure: LinesError) {
         state.failure = Some(failure);
         state.waiting.clear();
         self.stopped.store(true, Ordering::Relaxed);
+        self.progress.notify_all();
     }
 
     /// The summary, or the failure that stopped the writing.
@@ -440,6 +495,7 @@ mod tests {
             text: text.to_vec(),
             first_line,
             check: Arc::new(Check::None),
+            may_stall: false,
         })
     }
 
