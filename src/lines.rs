@@ -198,7 +198,7 @@ impl Cipher {
         form: CiphertextForm,
         writer: W,
     ) -> Result<LinesSummary, LinesError> {
-        parts::transform_chunks(chunks, writer, || {
+        parts::transform_chunks(parts::per_core(), chunks, writer, || {
             let mut sealer = LineSealer::new(self);
             move |payload: &[u8], out: &mut Vec<u8>| {
                 out.extend_from_slice(form.prefix().as_bytes());
@@ -227,7 +227,7 @@ impl Cipher {
         chunks: impl IntoIterator<Item = Result<LineChunk, LinesError>>,
         writer: W,
     ) -> Result<LinesSummary, LinesError> {
-        parts::transform_chunks(chunks, writer, || {
+        parts::transform_chunks(parts::per_core(), chunks, writer, || {
             |line: &[u8], out: &mut Vec<u8>| {
                 let text = request::ciphertext_of(line)?;
                 let plaintext = self.decrypt(&text)?;

@@ -460,18 +460,24 @@ fn request_bodies_and_event_checks_per_line() {
         ));
 }
 
-#[test]
-fn output_is_streamed_while_input_is_still_open() {
-    // Write one line, read its ciphertext back, and only then send the next:
-    // this deadlocks (and the test times out) unless ce-crypt flushes as it goes.
-    let mut child = Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
+/// `encrypt --lines`, keyed, its standard input and output piped.
+fn encrypt_lines_piped(stderr: Stdio) -> std::process::Child {
+    Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
         .env("CE_SECRET_KEY", KEY)
         .env("CE_SECRET_IV", IV)
         .args(["encrypt", "--lines"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(stderr)
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn output_is_streamed_while_input_is_still_open() {
+    // Write one line, read its ciphertext back, and only then send the next:
+    // this deadlocks (and the test times out) unless ce-crypt flushes as it goes.
+    let mut child = encrypt_lines_piped(Stdio::inherit());
     // A watchdog turns a deadlock into a failure instead of a hung test run.
     let done = Arc::new(AtomicBool::new(false));
     let (pid, watching) = (child.id(), Arc::clone(&done));
@@ -499,15 +505,7 @@ fn output_is_streamed_while_input_is_still_open() {
 fn a_bad_line_ends_the_run_while_input_is_still_open() {
     // The bad line's error must not wait for more input: stdin stays open
     // until ce-crypt has exited (or 30 s have passed).
-    let mut child = Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
-        .env("CE_SECRET_KEY", KEY)
-        .env("CE_SECRET_IV", IV)
-        .args(["encrypt", "--lines"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = encrypt_lines_piped(Stdio::piped());
     let mut stdout = child.stdout.take().unwrap();
     let written = std::thread::spawn(move || {
         let mut text = Vec::new();

@@ -35,28 +35,22 @@ const MAX_PARTS: usize = 8;
 /// machine, about as long as a part of 16 KiB takes.
 const SPIN: Duration = Duration::from_micros(50);
 
-/// Checks and transforms the non-blank lines of `chunks` with transforms made
-/// by `new_transform` (one per thread), and writes one output line per
-/// payload, in input order, flushing as each part is written.
+/// How many parts a chunk is cut into at most: one per core.
+pub(super) fn per_core() -> usize {
+    thread::available_parallelism()
+        .map_or(1, NonZeroUsize::get)
+        .min(MAX_PARTS)
+}
+
+/// Checks and transforms the non-blank lines of `chunks`, each cut into at
+/// most `max_parts` parts, with transforms made by `new_transform` (one per
+/// thread), and writes one output line per payload, in input order,
+/// flushing as each part is written.
 ///
 /// A transform appends a line's output, without its newline, to the buffer
 /// it is given. After a failure, the lines before it are written and no line
 /// after it.
 pub(super) fn transform_chunks<W, T>(
-    chunks: impl IntoIterator<Item = Result<LineChunk, LinesError>>,
-    writer: W,
-    new_transform: impl Fn() -> T + Sync,
-) -> Result<LinesSummary, LinesError>
-where
-    W: Write + Send,
-    T: FnMut(&[u8], &mut Vec<u8>) -> Result<(), LineError>,
-{
-    let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    transform_chunks_in(cores.min(MAX_PARTS), chunks, writer, new_transform)
-}
-
-/// [`transform_chunks`] with chunks cut into at most `max_parts` parts.
-fn transform_chunks_in<W, T>(
     max_parts: usize,
     chunks: impl IntoIterator<Item = Result<LineChunk, LinesError>>,
     writer: W,
@@ -499,7 +493,7 @@ mod tests {
         })
     }
 
-    /// The output of `transform_chunks_in` over `chunks` of text, or the
+    /// The output of `transform_chunks` over `chunks` of text, or the
     /// failing line's number, with what was written before it.
     fn run(max_parts: usize, chunks: &[&[u8]]) -> (Result<LinesSummary, u64>, Vec<u8>) {
         let mut first_line = 1;
@@ -512,7 +506,7 @@ mod tests {
             })
             .collect();
         let mut out = Vec::new();
-        let result = transform_chunks_in(max_parts, chunks, &mut out, echo);
+        let result = transform_chunks(max_parts, chunks, &mut out, echo);
         let result = result.map_err(|error| match error {
             LinesError::Line { line, .. } => line,
             other => panic!("{other}"),
@@ -593,7 +587,7 @@ mod tests {
             chunk(b"never\n", 101),
         ];
         let mut out = Vec::new();
-        let error = transform_chunks_in(4, chunks, &mut out, echo).unwrap_err();
+        let error = transform_chunks(4, chunks, &mut out, echo).unwrap_err();
         assert!(matches!(error, LinesError::Read(_)), "{error}");
         assert_eq!(out, expected(&input(100, None)));
     }
