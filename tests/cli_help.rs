@@ -29,6 +29,30 @@ fn every_help_has_examples_and_the_environment() {
 }
 
 #[test]
+fn each_help_opens_with_the_description_the_command_list_gives() {
+    // `ce-crypt --help` lists each subcommand with its description (a long
+    // one wraps onto an indented line); its own --help opens with the same.
+    let out = ce().arg("--help").stdout_ok();
+    let help = String::from_utf8(out).unwrap();
+    let listed = format!("\n{}", help.split("Commands:\n").nth(1).unwrap());
+    for sub in SUBCOMMANDS {
+        let start = listed
+            .find(&format!("\n  {sub} "))
+            .unwrap_or_else(|| panic!("{sub} is not listed"));
+        let mut lines = listed[start + 1..].lines();
+        let mut description = lines.next().unwrap()[2 + sub.len()..].trim().to_owned();
+        for more in lines.take_while(|line| line.starts_with("     ")) {
+            description.push(' ');
+            description.push_str(more.trim());
+        }
+        let out = ce().args([sub, "--help"]).stdout_ok();
+        let own = String::from_utf8(out).unwrap();
+        let first = own.split("\n\n").next().unwrap().replace('\n', " ");
+        assert_eq!(first, description, "{sub}");
+    }
+}
+
+#[test]
 fn help_examples_are_real_invocations() {
     // Every example line parses: clap accepts its flags (run with --help appended,
     // so nothing executes).

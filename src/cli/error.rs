@@ -145,8 +145,7 @@ pub fn usage(mut error: clap::Error) -> clap::Error {
 
 /// Whether some subcommand has an option `--long` that takes a value.
 fn takes_value(long: &str) -> bool {
-    use clap::CommandFactory;
-    let command = super::args::Cli::command();
+    let command = super::args::full_command();
     command.get_subcommands().any(|sub| {
         sub.get_arguments()
             .any(|arg| arg.get_long() == Some(long) && arg.get_action().takes_values())
