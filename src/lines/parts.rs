@@ -139,6 +139,7 @@ where
 {
     let (jobs, job_receiver) = sync_channel::<Job>(1);
     scope.spawn(move || {
+        let _stop = StopIfPanicking(output);
         let mut transform = new_transform();
         while let Some(job) = receive(&job_receiver) {
             if output.stopped() {
@@ -155,6 +156,21 @@ where
         }
     });
     jobs
+}
+
+/// Stops the writing if its thread panics, so that a caller waiting for a
+/// part the thread will never deliver returns, and the scope passes the
+/// panic on.
+struct StopIfPanicking<'a, W: Write>(&'a Output<W>);
+
+impl<W: Write> Drop for StopIfPanicking<'_, W> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            let _state = self.0.lock();
+            self.0.stopped.store(true, Ordering::Relaxed);
+            self.0.progress.notify_all();
+        }
+    }
 }
 
 /// The next job, or `None` once the caller has dropped its sender.
@@ -484,23 +500,28 @@ mod tests {
         }
     }
 
-    fn chunk(text: &[u8], first_line: u64) -> Result<LineChunk, LinesError> {
+    fn chunk(text: &[u8], first_line: u64, may_stall: bool) -> Result<LineChunk, LinesError> {
         Ok(LineChunk {
             text: text.to_vec(),
             first_line,
             check: Arc::new(Check::None),
-            may_stall: false,
+            may_stall,
         })
     }
 
     /// The output of `transform_chunks` over `chunks` of text, or the
-    /// failing line's number, with what was written before it.
-    fn run(max_parts: usize, chunks: &[&[u8]]) -> (Result<LinesSummary, u64>, Vec<u8>) {
+    /// failing line's number, with what was written before it; with
+    /// `may_stall`, the caller waits for each chunk to be written.
+    fn run(
+        max_parts: usize,
+        may_stall: bool,
+        chunks: &[&[u8]],
+    ) -> (Result<LinesSummary, u64>, Vec<u8>) {
         let mut first_line = 1;
         let chunks: Vec<_> = chunks
             .iter()
             .map(|text| {
-                let item = chunk(text, first_line);
+                let item = chunk(text, first_line, may_stall);
                 first_line += line_count(text);
                 item
             })
@@ -545,14 +566,13 @@ mod tests {
     fn parts_are_written_in_input_order() {
         // 200 lines of 1 KiB: 200 KiB, so twelve parts would be possible.
         let text = input(200, None);
-        for max_parts in [1, 2, 3, 8] {
-            let (result, out) = run(max_parts, &[&text, b"last\n"]);
+        for (max_parts, may_stall) in [1, 2, 3, 8].into_iter().zip([false, true].repeat(4)) {
+            let (result, out) = run(max_parts, may_stall, &[&text, b"last\n", &text]);
             let summary = result.unwrap();
-            assert_eq!(summary.lines, 201);
-            assert_eq!(summary.payloads, 200 - 200 / 7 + 1);
-            let mut all = text.clone();
-            all.extend_from_slice(b"last\n");
-            assert_eq!(out, expected(&all), "{max_parts} parts");
+            assert_eq!(summary.lines, 401);
+            assert_eq!(summary.payloads, 2 * (200 - 200 / 7) + 1);
+            let all = [&text[..], b"last\n", &text].concat();
+            assert_eq!(out, expected(&all), "{max_parts} parts, {may_stall}");
         }
     }
 
@@ -563,8 +583,8 @@ mod tests {
                 continue;
             }
             let text = input(200, Some(bad));
-            for max_parts in [1, 2, 4] {
-                let (result, out) = run(max_parts, &[&text, b"after\n"]);
+            for (max_parts, may_stall) in [(1, false), (2, false), (2, true), (4, true)] {
+                let (result, out) = run(max_parts, may_stall, &[&text, b"after\n"]);
                 assert_eq!(result.unwrap_err(), bad, "{max_parts} parts");
                 let before =
                     lines_of(&text)
@@ -580,11 +600,28 @@ mod tests {
     }
 
     #[test]
+    #[should_panic(expected = "a scoped thread panicked")]
+    fn a_helper_that_panics_passes_its_panic_on() {
+        // The caller waits for the chunk (may stall): the panicking helper
+        // must end that wait rather than leave it hanging.
+        let mut text = input(200, None);
+        text.extend_from_slice(b"boom\n");
+        let chunks = vec![chunk(&text, 1, true)];
+        let _ = transform_chunks(2, chunks, Vec::new(), || {
+            |line: &[u8], out: &mut Vec<u8>| {
+                assert_ne!(line, b"boom", "a bug in a transform");
+                out.extend_from_slice(line);
+                Ok(())
+            }
+        });
+    }
+
+    #[test]
     fn a_failed_read_comes_after_the_chunks_before_it() {
         let chunks = vec![
-            chunk(&input(100, None), 1),
+            chunk(&input(100, None), 1, true),
             Err(LinesError::Read(std::io::Error::other("gone"))),
-            chunk(b"never\n", 101),
+            chunk(b"never\n", 101, false),
         ];
         let mut out = Vec::new();
         let error = transform_chunks(4, chunks, &mut out, echo).unwrap_err();
