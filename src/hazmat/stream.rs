@@ -99,14 +99,18 @@ impl CbcEncryptStream {
     }
 
     /// Encrypts `buffer[from..]`, the end of the message (any length), in
-    /// place: its whole blocks, then its last 0 to 15 bytes padded into one
-    /// more block.
+    /// place: its last 0 to 15 bytes are padded into one more block, and
+    /// all its blocks encrypted in one call (a line of `--lines` is a
+    /// message: one call each, not two).
     pub fn finish_in(mut self, buffer: &mut Vec<u8>, from: usize) {
         let whole = buffer.len() - (buffer.len() - from) % BLOCK_LEN;
-        self.encrypt_blocks(&mut buffer[from..whole]);
-        let padded = self.finish(&buffer[whole..]);
+        let mut last = Block::default();
+        let tail = buffer.len() - whole;
+        last[..tail].copy_from_slice(&buffer[whole..]);
+        Pkcs7::pad(&mut last, tail);
         buffer.truncate(whole);
-        buffer.extend_from_slice(&padded);
+        buffer.extend_from_slice(&last);
+        self.encrypt_blocks(&mut buffer[from..]);
     }
 
     /// Pads and encrypts the last 0 to 15 bytes of the message.
