@@ -35,7 +35,7 @@ const READ_PIECE: usize = 256 * 1024;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LinesError {
-    /// One line failed; nothing after it was processed.
+    /// One line failed; nothing after it was written.
     #[error("line {line}")]
     Line {
         /// 1-based input line number.
@@ -91,8 +91,9 @@ pub struct LineChunk {
     text: Vec<u8>,
     first_line: u64,
     check: Arc<Check>,
-    /// Whether its last read got less than it asked for: the input had no
-    /// more ready, so reading on may wait for it.
+    /// Whether reading on may wait for input (a pipe, a terminal): then
+    /// this chunk is written before more is read, so that a failure in it
+    /// ends the run at once.
     may_stall: bool,
 }
 
@@ -104,6 +105,8 @@ pub struct LineChunks<R> {
     pending: Vec<u8>,
     next_line: u64,
     done: bool,
+    /// Whether a read may wait for input; see [`LineChunks::reads_never_wait`].
+    reads_may_wait: bool,
 }
 
 impl<R: Read> LineChunks<R> {
@@ -115,7 +118,18 @@ impl<R: Read> LineChunks<R> {
             pending: Vec::new(),
             next_line: 1,
             done: false,
+            reads_may_wait: true,
         }
+    }
+
+    /// Says that reading never waits for input: the reader is a regular
+    /// file or bytes in memory. Each chunk's lines are then transformed
+    /// while the next is read; otherwise a chunk is written before the next
+    /// read, so that a bad line ends the run even if the input then stays
+    /// open and silent.
+    pub fn reads_never_wait(mut self) -> Self {
+        self.reads_may_wait = false;
+        self
     }
 
     /// The next chunk of whole lines, if the input has more.
@@ -127,11 +141,9 @@ impl<R: Read> LineChunks<R> {
             let start = self.pending.len();
             self.pending.resize(start + READ_PIECE, 0);
             let read = read_some(&mut self.reader, &mut self.pending[start..]);
-            let mut may_stall = false;
             let at_end = match read {
                 Ok(Some(n)) => {
                     self.pending.truncate(start + n);
-                    may_stall = n < READ_PIECE;
                     false
                 }
                 Ok(None) => {
@@ -164,7 +176,7 @@ impl<R: Read> LineChunks<R> {
                 text,
                 first_line,
                 check: Arc::clone(&self.check),
-                may_stall,
+                may_stall: self.reads_may_wait,
             }));
         }
     }
@@ -180,7 +192,9 @@ impl<R: Read> Iterator for LineChunks<R> {
 
 impl Cipher {
     /// Encrypts each non-blank line of `reader` (each must pass `check`) and
-    /// writes one ciphertext line per payload, in `form`.
+    /// writes one ciphertext line per payload, in `form`. For a file,
+    /// [`Cipher::encrypt_line_chunks`] over
+    /// [`LineChunks::reads_never_wait`] is faster.
     pub fn encrypt_lines<R: Read, W: Write + Send>(
         &self,
         reader: R,
@@ -545,7 +559,7 @@ mod tests {
     }
 
     #[test]
-    fn chunks_pass_whole_checked_lines() {
+    fn chunks_pass_whole_lines() {
         let chunks: Vec<_> = LineChunks::new(&b"[1]\n[2]\n[3]"[..], Check::Json)
             .collect::<Result<_, _>>()
             .unwrap();

@@ -501,26 +501,34 @@ fn output_is_streamed_while_input_is_still_open() {
     done.store(true, Ordering::SeqCst);
 }
 
-#[test]
-fn a_bad_line_ends_the_run_while_input_is_still_open() {
-    // The bad line's error must not wait for more input: stdin stays open
-    // until ce-crypt has exited (or 30 s have passed).
-    let mut child = encrypt_lines_piped(Stdio::piped());
+#[cfg(target_os = "linux")]
+/// Runs `encrypt --lines` on a pipe holding `input` whose write end stays
+/// open, for at most 30 s: its exit code (`None` if still running), its
+/// stderr, and the number of lines it wrote.
+fn lines_with_input_open(input: &[u8], pipe_size: Option<usize>) -> (Option<i32>, String, usize) {
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    if let Some(size) = pipe_size {
+        rustix::pipe::fcntl_setpipe_size(&writer, size).unwrap();
+    }
+    writer.write_all(input).unwrap();
+    let mut child = Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
+        .env("CE_SECRET_KEY", KEY)
+        .env("CE_SECRET_IV", IV)
+        .args(["encrypt", "--lines"])
+        .stdin(reader)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut stdout = child.stdout.take().unwrap();
     let written = std::thread::spawn(move || {
         let mut text = Vec::new();
         std::io::Read::read_to_end(&mut stdout, &mut text).map(|_| text)
     });
-    let mut stdin = child.stdin.take().unwrap();
-    // 56 KB in one write, so one read of the pipe: a chunk that is cut into
-    // parts on two cores, the bad line in the last part, not the caller's.
-    let good = "[1]\n".repeat(14_000);
-    write!(stdin, "{good}[2]\n[bad\n").unwrap();
-    stdin.flush().unwrap();
     let start = std::time::Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
+            break status.code();
         }
         if start.elapsed() > Duration::from_secs(30) {
             child.kill().unwrap();
@@ -528,13 +536,35 @@ fn a_bad_line_ends_the_run_while_input_is_still_open() {
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    drop(stdin);
+    drop(writer);
     let output = child.wait_with_output().unwrap();
-    assert_eq!(status.and_then(|s| s.code()), Some(1), "still running");
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.starts_with("error: line 14002: "), "{stderr}");
     let written = written.join().unwrap().unwrap();
-    assert_eq!(written.iter().filter(|&&b| b == b'\n').count(), 14_001);
+    let lines = written.iter().filter(|&&b| b == b'\n').count();
+    (status, String::from_utf8(output.stderr).unwrap(), lines)
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_bad_line_ends_the_run_while_input_is_still_open() {
+    // The bad line's error must not wait for more input. A short burst:
+    // one chunk, on the caller's thread.
+    let input = format!("{}[2]\n[bad\n", "[1]\n".repeat(14_000));
+    let (status, stderr, lines) = lines_with_input_open(input.as_bytes(), None);
+    assert_eq!(status, Some(1), "still running: {stderr}");
+    assert!(stderr.starts_with("error: line 14002: "), "{stderr}");
+    assert_eq!(lines, 14_001);
+
+    // Exactly one full read (256 KiB, in a pipe of 1 MiB): a chunk cut
+    // into parts on two cores, the bad line in the helper's part, and a
+    // read after it that would wait for ever.
+    let mut input = "   \n".repeat(32_768);
+    input.push_str(&"[1]\n".repeat(32_767));
+    input.push_str("[b]\n");
+    assert_eq!(input.len(), 256 * 1024);
+    let (status, stderr, lines) = lines_with_input_open(input.as_bytes(), Some(1 << 20));
+    assert_eq!(status, Some(1), "still running: {stderr}");
+    assert!(stderr.starts_with("error: line 65536: "), "{stderr}");
+    assert_eq!(lines, 32_767);
 }
 
 #[test]

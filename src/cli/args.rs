@@ -191,6 +191,14 @@ impl<T: FromArgMatches> FromArgMatches for Deferred<T> {
     }
 }
 
+impl<T> std::ops::Deref for Deferred<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// The whole command with every subcommand's arguments defined, for the
 /// man page and for error advice (start-up defines only those of the
 /// subcommand chosen). Only the subcommands are built: building the whole
@@ -219,14 +227,6 @@ fn keeping_about(
     match long_about {
         Some(long_about) => command.long_about(long_about),
         None => command.long_about(None),
-    }
-}
-
-impl<T> std::ops::Deref for Deferred<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
     }
 }
 

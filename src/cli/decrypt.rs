@@ -32,6 +32,7 @@ pub fn run(args: DecryptArgs) -> Result<()> {
         Existing::Replace
     };
     let file = RegularFile::of(&input);
+    let from_file = file.is_some();
     // Plaintext is shorter than its ciphertext, unless made pretty.
     let expected = file
         .as_ref()
@@ -48,7 +49,15 @@ pub fn run(args: DecryptArgs) -> Result<()> {
     let (reader, size) = input.open()?;
 
     if args.lines {
-        let chunks = in_background(LineChunks::new(reader, Check::None), 4);
+        let lines = LineChunks::new(reader, Check::None);
+        // A file never makes a read wait for input.
+        let lines = if from_file {
+            lines.reads_never_wait()
+        } else {
+            process::widen_stdin_pipe();
+            lines
+        };
+        let chunks = in_background(lines, 4);
         cipher.decrypt_line_chunks(chunks, &mut out)?;
         return out.commit();
     }

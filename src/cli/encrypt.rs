@@ -49,7 +49,15 @@ pub fn run(args: EncryptArgs) -> Result<()> {
         // Lines are read and split on a thread of their own, then checked and
         // encrypted on every core.
         let (reader, _) = input.open()?;
-        let chunks = in_background(LineChunks::new(reader, check), 4);
+        let lines = LineChunks::new(reader, check);
+        // A file never makes a read wait for input.
+        let lines = if file.is_some() {
+            lines.reads_never_wait()
+        } else {
+            process::widen_stdin_pipe();
+            lines
+        };
+        let chunks = in_background(lines, 4);
         let summary = cipher.encrypt_line_chunks(chunks, form, &mut out)?;
         out.commit()?;
         error::warn(&summary.warnings);

@@ -74,15 +74,30 @@ pub fn check_stdout_open() -> Result<()> {
 /// often. Best effort: a pipe that cannot grow stays as it is.
 #[cfg(target_os = "linux")]
 pub fn widen_stdout_pipe() {
+    widen_pipe(io::stdout());
+}
+
+/// Widens standard input to 1 MiB if it is a pipe, so that a fast writer
+/// fills whole reads: `--lines` shares a chunk between cores only when it
+/// is large. Best effort, as for standard output.
+#[cfg(target_os = "linux")]
+pub fn widen_stdin_pipe() {
+    widen_pipe(io::stdin());
+}
+
+#[cfg(target_os = "linux")]
+fn widen_pipe(end: impl std::os::fd::AsFd) {
     use rustix::fs::{FileType, fstat};
-    let stdout = io::stdout();
-    if fstat(&stdout).is_ok_and(|stat| FileType::from_raw_mode(stat.st_mode) == FileType::Fifo) {
-        let _ = rustix::pipe::fcntl_setpipe_size(&stdout, 1 << 20);
+    if fstat(&end).is_ok_and(|stat| FileType::from_raw_mode(stat.st_mode) == FileType::Fifo) {
+        let _ = rustix::pipe::fcntl_setpipe_size(&end, 1 << 20);
     }
 }
 
 #[cfg(not(target_os = "linux"))]
 pub fn widen_stdout_pipe() {}
+
+#[cfg(not(target_os = "linux"))]
+pub fn widen_stdin_pipe() {}
 
 /// Whether the first signal should only set [`STOP`].
 static GENTLE: AtomicBool = AtomicBool::new(false);

@@ -5,9 +5,11 @@
 //! hands the others to helper threads, started once a chunk is large enough
 //! to share. Whichever thread finishes the next part due writes it, and any
 //! finished parts after it, so that threads seldom wait for each other. But
-//! when the input had no more ready, the caller waits for the chunk's parts
-//! to be written before it asks for more, so that a failure in any part ends
-//! the call at once, even if the input then stays open and silent.
+//! when reading on may wait for input (not a file), the caller waits for a
+//! chunk's parts to be written before it asks for more, so that a failure
+//! in any part ends the call at once, even if the input then stays open and
+//! silent; such a chunk is only shared when large, as each wait costs
+//! cross-core wake-ups.
 //! Helpers only ever wait for work, never for input, and end with the call.
 
 use std::collections::BTreeMap;
@@ -28,6 +30,8 @@ use crate::payload::Check;
 /// encrypting a few KiB, and a line or two typed at a terminal stays on the
 /// caller's thread.
 const MIN_PART: usize = 16 * 1024;
+/// A chunk that may stall is cut into parts only from this length on.
+const MIN_WAITED: usize = 128 * 1024;
 /// At most this many parts, whatever the number of cores.
 const MAX_PARTS: usize = 8;
 /// How long a thread that waits for another spins before it sleeps: waking
@@ -51,7 +55,7 @@ pub(super) fn per_core() -> usize {
 /// it is given. After a failure, the lines before it are written and no line
 /// after it.
 pub(super) fn transform_chunks<W, T>(
-    max_parts: usize,
+    mut max_parts: usize,
     chunks: impl IntoIterator<Item = Result<LineChunk, LinesError>>,
     writer: W,
     new_transform: impl Fn() -> T + Sync,
@@ -80,9 +84,20 @@ where
                 }
             };
             let text = Arc::new(text);
-            let parts = cut(&text, (text.len() / MIN_PART).clamp(1, max_parts));
+            // A chunk that is waited for is only shared when large: each wait
+            // costs cross-core wake-ups, and a pipe gives 64 KiB at a time.
+            let share = !may_stall || text.len() >= MIN_WAITED;
+            let most = if share { max_parts } else { 1 };
+            let mut parts = cut(&text, (text.len() / MIN_PART).clamp(1, most));
             while helpers.len() + 1 < parts.len() {
-                helpers.push(start_helper(scope, &new_transform, &output));
+                match start_helper(scope, &new_transform, &output) {
+                    Some(helper) => helpers.push(helper),
+                    None => {
+                        // No thread to be had (a process limit): fewer parts.
+                        max_parts = helpers.len() + 1;
+                        parts = cut(&text, max_parts);
+                    }
+                }
             }
             for (helper, part) in helpers.iter().zip(&parts[1..]) {
                 let job = Job {
@@ -127,18 +142,19 @@ struct Job {
 }
 
 /// Starts a thread that transforms the parts it is sent and delivers them
-/// to `output`, until the caller drops the sender.
+/// to `output`, until the caller drops the sender; `None` if no thread
+/// could be started.
 fn start_helper<'scope, T, W>(
     scope: &'scope Scope<'scope, '_>,
     new_transform: &'scope (impl Fn() -> T + Sync),
     output: &'scope Output<W>,
-) -> SyncSender<Job>
+) -> Option<SyncSender<Job>>
 where
     T: FnMut(&[u8], &mut Vec<u8>) -> Result<(), LineError>,
     W: Write + Send,
 {
     let (jobs, job_receiver) = sync_channel::<Job>(1);
-    scope.spawn(move || {
+    let started = thread::Builder::new().spawn_scoped(scope, move || {
         let _stop = StopIfPanicking(output);
         let mut transform = new_transform();
         while let Some(job) = receive(&job_receiver) {
@@ -155,7 +171,7 @@ where
             output.deliver(job.sequence, part);
         }
     });
-    jobs
+    started.ok().map(|_| jobs)
 }
 
 /// Stops the writing if its thread panics, so that a caller waiting for a
@@ -195,6 +211,9 @@ struct Output<W> {
     progress: Condvar,
     /// Set once a part failed: no more parts are transformed or written.
     stopped: AtomicBool,
+    /// Written parts' buffers, for the next parts: apart from `state`, so
+    /// that taking one never waits for a write.
+    spares: Mutex<Vec<Vec<u8>>>,
 }
 
 struct OutputState<W> {
@@ -205,8 +224,6 @@ struct OutputState<W> {
     waiting: BTreeMap<u64, PartDone>,
     summary: LinesSummary,
     failure: Option<LinesError>,
-    /// Written parts' buffers, for the next parts.
-    spares: Vec<Vec<u8>>,
 }
 
 impl<W: Write> Output<W> {
@@ -218,11 +235,11 @@ impl<W: Write> Output<W> {
                 waiting: BTreeMap::new(),
                 summary: LinesSummary::default(),
                 failure: None,
-                spares: Vec::new(),
             }),
             written: AtomicU64::new(0),
             progress: Condvar::new(),
             stopped: AtomicBool::new(false),
+            spares: Mutex::new(Vec::new()),
         }
     }
 
@@ -260,7 +277,8 @@ impl<W: Write> Output<W> {
 
     /// A buffer for a part's output.
     fn spare(&self) -> Vec<u8> {
-        self.lock().spares.pop().unwrap_or_default()
+        let mut spares = self.spares.lock().unwrap_or_else(PoisonError::into_inner);
+        spares.pop().unwrap_or_default()
     }
 
     /// Takes part `sequence`, and writes it and every finished part after it
@@ -287,7 +305,9 @@ impl<W: Write> Output<W> {
             summary.payloads += part.payloads;
             summary.lines = part.last_line;
             summary.warnings.merge(part.warnings, None);
-            state.spares.push(part.output);
+            let mut spares = self.spares.lock().unwrap_or_else(PoisonError::into_inner);
+            spares.push(part.output);
+            drop(spares);
             if let Some(failure) = part.failure {
                 // What was done before the failure stays done, and visible.
                 let failure = match state.writer.flush() {
@@ -600,20 +620,44 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "a scoped thread panicked")]
     fn a_helper_that_panics_passes_its_panic_on() {
         // The caller waits for the chunk (may stall): the panicking helper
         // must end that wait rather than leave it hanging.
         let mut text = input(200, None);
         text.extend_from_slice(b"boom\n");
-        let chunks = vec![chunk(&text, 1, true)];
-        let _ = transform_chunks(2, chunks, Vec::new(), || {
-            |line: &[u8], out: &mut Vec<u8>| {
-                assert_ne!(line, b"boom", "a bug in a transform");
-                out.extend_from_slice(line);
-                Ok(())
-            }
+        let (sender, receiver) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            let run = std::panic::catch_unwind(|| {
+                let chunks = vec![chunk(&text, 1, true)];
+                transform_chunks(2, chunks, Vec::new(), || {
+                    |line: &[u8], out: &mut Vec<u8>| {
+                        assert_ne!(line, b"boom", "a bug in a transform");
+                        out.extend_from_slice(line);
+                        Ok(())
+                    }
+                })
+            });
+            let _ = sender.send(run.is_err());
         });
+        let panicked = receiver.recv_timeout(Duration::from_secs(30));
+        assert_eq!(panicked, Ok(true), "the panic did not come back in 30 s");
+    }
+
+    #[test]
+    fn after_a_failure_the_caller_reads_no_more_when_reading_may_wait() {
+        // The bad line is in the helper's part; reading on could wait for
+        // input for ever, so the caller must see the failure first.
+        let mut text = input(200, None);
+        text.extend_from_slice(b"bad\n");
+        let chunks = std::iter::once(chunk(&text, 1, true))
+            .chain(std::iter::from_fn(|| panic!("read on after a failure")));
+        let mut out = Vec::new();
+        let error = transform_chunks(2, chunks, &mut out, echo).unwrap_err();
+        assert!(
+            matches!(error, LinesError::Line { line: 201, .. }),
+            "{error}"
+        );
+        assert_eq!(out, expected(&input(200, None)));
     }
 
     #[test]
