@@ -567,4 +567,41 @@ mod tests {
         assert_eq!(joined, b"[1]\n[2]\n[3]");
         assert_eq!(chunks[0].first_line, 1);
     }
+
+    #[test]
+    fn reads_that_never_wait_give_the_same_lines() {
+        // Lines short and longer than a read piece, the last without a
+        // newline, read in pieces of 4099 bytes: the same chunks whether
+        // reads may wait or not, only marked differently.
+        let long = "y".repeat(READ_PIECE + 5);
+        let text = format!("a\n{long}\n\nb\n{}c", "x\n".repeat(READ_PIECE));
+        let lines = |reads_never_wait: bool| {
+            let reader = crate::read::Trickle {
+                bytes: text.as_bytes(),
+                step: 4099,
+            };
+            let chunks = LineChunks::new(reader, Check::None);
+            let chunks = if reads_never_wait {
+                chunks.reads_never_wait()
+            } else {
+                chunks
+            };
+            let chunks: Vec<_> = chunks.collect::<Result<_, _>>().unwrap();
+            for pair in chunks.windows(2) {
+                let lines = line_count(&pair[0].text);
+                assert_eq!(pair[1].first_line, pair[0].first_line + lines);
+                assert!(pair[0].text.ends_with(b"\n"));
+            }
+            let may_stall = chunks
+                .iter()
+                .all(|chunk| chunk.may_stall != reads_never_wait);
+            assert!(may_stall);
+            chunks
+                .into_iter()
+                .flat_map(|chunk| chunk.text)
+                .collect::<Vec<u8>>()
+        };
+        assert_eq!(lines(true), text.as_bytes());
+        assert_eq!(lines(false), text.as_bytes());
+    }
 }
