@@ -460,13 +460,13 @@ fn request_bodies_and_event_checks_per_line() {
         ));
 }
 
-/// `encrypt --lines`, keyed, its standard input and output piped.
-fn encrypt_lines_piped(stderr: Stdio) -> std::process::Child {
+/// `encrypt --lines`, keyed, reading `stdin`, its standard output piped.
+fn encrypt_lines_piped(stdin: impl Into<Stdio>, stderr: Stdio) -> std::process::Child {
     Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
         .env("CE_SECRET_KEY", KEY)
         .env("CE_SECRET_IV", IV)
         .args(["encrypt", "--lines"])
-        .stdin(Stdio::piped())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
@@ -477,7 +477,7 @@ fn encrypt_lines_piped(stderr: Stdio) -> std::process::Child {
 fn output_is_streamed_while_input_is_still_open() {
     // Write one line, read its ciphertext back, and only then send the next:
     // this deadlocks (and the test times out) unless ce-crypt flushes as it goes.
-    let mut child = encrypt_lines_piped(Stdio::inherit());
+    let mut child = encrypt_lines_piped(Stdio::piped(), Stdio::inherit());
     // A watchdog turns a deadlock into a failure instead of a hung test run.
     let done = Arc::new(AtomicBool::new(false));
     let (pid, watching) = (child.id(), Arc::clone(&done));
@@ -511,15 +511,7 @@ fn lines_with_input_open(input: &[u8], pipe_size: Option<usize>) -> (Option<i32>
         rustix::pipe::fcntl_setpipe_size(&writer, size).unwrap();
     }
     writer.write_all(input).unwrap();
-    let mut child = Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
-        .env("CE_SECRET_KEY", KEY)
-        .env("CE_SECRET_IV", IV)
-        .args(["encrypt", "--lines"])
-        .stdin(reader)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = encrypt_lines_piped(reader, Stdio::piped());
     let mut stdout = child.stdout.take().unwrap();
     let written = std::thread::spawn(move || {
         let mut text = Vec::new();

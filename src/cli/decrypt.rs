@@ -3,7 +3,6 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 
 use anyhow::Result;
-use ce_crypt::lines::LineChunks;
 use ce_crypt::pretty;
 use ce_crypt::{Check, Cipher, CipherMode, looks_like_wrong_iv, request};
 
@@ -12,7 +11,7 @@ use super::input::{Input, RegularFile};
 use super::keysource;
 use super::output::{Existing, Output};
 use super::process;
-use super::read_ahead::{ReadAhead, in_background};
+use super::read_ahead::{ReadAhead, line_chunks};
 
 /// Regular files from this size on are streamed in memory of fixed size.
 const STREAM_MIN: u64 = 1024 * 1024;
@@ -49,15 +48,7 @@ pub fn run(args: DecryptArgs) -> Result<()> {
     let (reader, size) = input.open()?;
 
     if args.lines {
-        let lines = LineChunks::new(reader, Check::None);
-        // A file never makes a read wait for input.
-        let lines = if from_file {
-            lines.reads_never_wait()
-        } else {
-            process::widen_stdin_pipe();
-            lines
-        };
-        let chunks = in_background(lines, 4);
+        let chunks = line_chunks(reader, Check::None, from_file);
         cipher.decrypt_line_chunks(chunks, &mut out)?;
         return out.commit();
     }

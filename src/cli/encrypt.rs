@@ -5,7 +5,6 @@ use std::thread;
 use std::time::SystemTime;
 
 use anyhow::Result;
-use ce_crypt::lines::LineChunks;
 use ce_crypt::{Check, Cipher, CiphertextForm, EncryptOptions, EventRules, events, payload};
 
 use super::args::EncryptArgs;
@@ -14,7 +13,7 @@ use super::input::{Input, RegularFile};
 use super::keysource;
 use super::output::{Existing, Output};
 use super::process;
-use super::read_ahead::in_background;
+use super::read_ahead::line_chunks;
 
 /// Regular files from this size on are streamed in memory of fixed size.
 const STREAM_MIN: u64 = 1024 * 1024;
@@ -49,15 +48,7 @@ pub fn run(args: EncryptArgs) -> Result<()> {
         // Lines are read and split on a thread of their own, then checked and
         // encrypted on every core.
         let (reader, _) = input.open()?;
-        let lines = LineChunks::new(reader, check);
-        // A file never makes a read wait for input.
-        let lines = if file.is_some() {
-            lines.reads_never_wait()
-        } else {
-            process::widen_stdin_pipe();
-            lines
-        };
-        let chunks = in_background(lines, 4);
+        let chunks = line_chunks(reader, check, file.is_some());
         let summary = cipher.encrypt_line_chunks(chunks, form, &mut out)?;
         out.commit()?;
         error::warn(&summary.warnings);

@@ -10,6 +10,11 @@ use std::io::{self, Read};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
 
+use ce_crypt::Check;
+use ce_crypt::lines::{LineChunk, LineChunks, LinesError};
+
+use super::process;
+
 /// Runs `items` on its own thread; its items arrive in order, at most
 /// `queued` of them waiting at once.
 pub fn in_background<T: Send + 'static>(
@@ -25,6 +30,25 @@ pub fn in_background<T: Send + 'static>(
         }
     });
     receiver.into_iter()
+}
+
+/// The line chunks of `reader` (to pass `check`), read and split on their
+/// own thread. A regular file never makes a read wait; other input, most
+/// likely a pipe on standard input, has that pipe widened so that a fast
+/// writer fills whole reads.
+pub fn line_chunks(
+    reader: impl Read + Send + 'static,
+    check: Check,
+    from_file: bool,
+) -> impl Iterator<Item = Result<LineChunk, LinesError>> {
+    let lines = LineChunks::new(reader, check);
+    let lines = if from_file {
+        lines.reads_never_wait()
+    } else {
+        process::widen_stdin_pipe();
+        lines
+    };
+    in_background(lines, 4)
 }
 
 /// A reader whose input is read ahead on a second thread, `piece_len` bytes
