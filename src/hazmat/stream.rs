@@ -104,10 +104,7 @@ impl CbcEncryptStream {
     /// message: one call each, not two).
     pub fn finish_in(mut self, buffer: &mut Vec<u8>, from: usize) {
         let whole = buffer.len() - (buffer.len() - from) % BLOCK_LEN;
-        let mut last = Block::default();
-        let tail = buffer.len() - whole;
-        last[..tail].copy_from_slice(&buffer[whole..]);
-        Pkcs7::pad(&mut last, tail);
+        let last = padded(&buffer[whole..]);
         buffer.truncate(whole);
         buffer.extend_from_slice(&last);
         self.encrypt_blocks(&mut buffer[from..]);
@@ -118,12 +115,18 @@ impl CbcEncryptStream {
     /// # Panics
     /// If `tail` is 16 bytes or more.
     pub fn finish(mut self, tail: &[u8]) -> [u8; BLOCK_LEN] {
-        let mut block = Block::default();
-        block[..tail.len()].copy_from_slice(tail);
-        Pkcs7::pad(&mut block, tail.len());
+        let mut block = padded(tail);
         self.encrypt_blocks(&mut block);
         block.into()
     }
+}
+
+/// The last 0 to 15 bytes of a CBC message, PKCS7-padded into one block.
+fn padded(tail: &[u8]) -> Block {
+    let mut block = Block::default();
+    block[..tail.len()].copy_from_slice(tail);
+    Pkcs7::pad(&mut block, tail.len());
+    block
 }
 
 impl Drop for CbcEncryptStream {

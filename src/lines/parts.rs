@@ -22,7 +22,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, Scope};
 use std::time::{Duration, Instant};
 
-use super::{LineChunk, LineError, LinesError, LinesSummary, is_blank, lines_of, strip_cr};
+use super::{
+    LineChunk, LineError, LinesError, LinesSummary, is_blank, line_count, lines_of, strip_cr,
+};
 use crate::events::Warnings;
 use crate::payload::Check;
 
@@ -119,9 +121,10 @@ where
             );
             output.deliver(next_part, own);
             next_part += parts.len() as u64;
-            let stopped = match may_stall {
-                true => !output.wait_for(next_part),
-                false => output.stopped(),
+            let stopped = if may_stall {
+                !output.wait_for(next_part)
+            } else {
+                output.stopped()
             };
             if stopped {
                 break;
@@ -191,15 +194,25 @@ impl<W: Write> Drop for StopIfPanicking<'_, W> {
 
 /// The next job, or `None` once the caller has dropped its sender.
 fn receive(jobs: &Receiver<Job>) -> Option<Job> {
+    spin(|| match jobs.try_recv() {
+        Ok(job) => Some(Some(job)),
+        Err(TryRecvError::Disconnected) => Some(None),
+        Err(TryRecvError::Empty) => None,
+    })
+    .unwrap_or_else(|| jobs.recv().ok())
+}
+
+/// What `poll` gives within [`SPIN`], asked again and again; `None` if it
+/// gave nothing, and the caller should sleep on its wait instead.
+fn spin<T>(mut poll: impl FnMut() -> Option<T>) -> Option<T> {
     let start = Instant::now();
     while start.elapsed() < SPIN {
-        match jobs.try_recv() {
-            Ok(job) => return Some(job),
-            Err(TryRecvError::Disconnected) => return None,
-            Err(TryRecvError::Empty) => std::hint::spin_loop(),
+        if let Some(found) = poll() {
+            return Some(found);
         }
+        std::hint::spin_loop();
     }
-    jobs.recv().ok()
+    None
 }
 
 /// The writer, and the parts transformed but not yet written, in order.
@@ -246,15 +259,15 @@ impl<W: Write> Output<W> {
     /// Waits until the first `parts` parts are written: `false` if a failure
     /// stopped the writing first.
     fn wait_for(&self, parts: u64) -> bool {
-        let start = Instant::now();
-        while start.elapsed() < SPIN {
+        let settled = spin(|| {
             if self.stopped() {
-                return false;
+                Some(false)
+            } else {
+                (self.written.load(Ordering::Acquire) >= parts).then_some(true)
             }
-            if self.written.load(Ordering::Acquire) >= parts {
-                return true;
-            }
-            std::hint::spin_loop();
+        });
+        if let Some(written) = settled {
+            return written;
         }
         let mut state = self.lock();
         while state.next < parts && !self.stopped() {
@@ -277,8 +290,11 @@ impl<W: Write> Output<W> {
 
     /// A buffer for a part's output.
     fn spare(&self) -> Vec<u8> {
-        let mut spares = self.spares.lock().unwrap_or_else(PoisonError::into_inner);
-        spares.pop().unwrap_or_default()
+        self.spares().pop().unwrap_or_default()
+    }
+
+    fn spares(&self) -> MutexGuard<'_, Vec<Vec<u8>>> {
+        self.spares.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Takes part `sequence`, and writes it and every finished part after it
@@ -305,9 +321,7 @@ impl<W: Write> Output<W> {
             summary.payloads += part.payloads;
             summary.lines = part.last_line;
             summary.warnings.merge(part.warnings, None);
-            let mut spares = self.spares.lock().unwrap_or_else(PoisonError::into_inner);
-            spares.push(part.output);
-            drop(spares);
+            self.spares().push(part.output);
             if let Some(failure) = part.failure {
                 // What was done before the failure stays done, and visible.
                 let failure = match state.writer.flush() {
@@ -376,7 +390,7 @@ fn cut(text: &[u8], parts: usize) -> Vec<Part> {
             bytes: start..end,
             line_offset,
         });
-        line_offset += memchr::memchr_iter(b'\n', &text[start..end]).count() as u64;
+        line_offset += line_count(&text[start..end]);
         start = end;
     }
     cuts.push(Part {
@@ -461,7 +475,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lines::line_count;
     use proptest::prelude::*;
 
     /// Each part of `cut`, as text.
