@@ -164,7 +164,7 @@ pub(crate) fn no_lone_surrogate(text: &str) -> Result<(), JsonError> {
 /// byte-order mark, UTF-16 or UTF-32 (told apart as RFC 4627 section 3 does).
 ///
 /// serde_json does not look inside strings it ignores, so this runs over the
-/// whole text first; it runs at many GB/s.
+/// whole text first; it runs at many GB/s ([`simdutf8`]).
 fn utf8_text(bytes: &[u8], at_start: bool) -> Result<&str, JsonError> {
     let whole = |kind, message: &str| JsonError {
         kind,
@@ -181,7 +181,7 @@ fn utf8_text(bytes: &[u8], at_start: bool) -> Result<&str, JsonError> {
     if at_start && let Some(encoding) = wide_encoding(bytes) {
         return Err(whole(JsonErrorKind::Encoding(encoding), "not UTF-8"));
     }
-    std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e.valid_up_to()))
+    simdutf8::compat::from_utf8(bytes).map_err(|e| utf8_error(bytes, e.valid_up_to()))
 }
 
 /// Bytes that are not UTF-8 at `at` in `bytes`.

@@ -177,7 +177,7 @@ impl<R: Read> Guard<R> {
                 .truncate(kept + read.as_ref().map_or(0, |n| n.unwrap_or(0)));
             self.ended = read.map_err(Refused::Read)?.is_none();
             let new = &self.window[unchecked..];
-            let valid = match std::str::from_utf8(new) {
+            let valid = match simdutf8::compat::from_utf8(new) {
                 Ok(_) => new.len(),
                 Err(e) if e.error_len().is_some() || self.ended => {
                     let at = unchecked + e.valid_up_to();
