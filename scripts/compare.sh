@@ -13,7 +13,7 @@
 # the 1 GiB memory checks. Exit status 1 if a goal is missed.
 #
 # Needs: hyperfine and /usr/bin/time (Debian: apt-get install hyperfine time),
-# openssl, python3 with `cryptography`. About 3 minutes, plus bench_send.sh.
+# openssl, python3 with `cryptography`. About 4 minutes, plus bench_send.sh.
 # Not part of `cargo test` or CI: timings belong to a quiet machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
