@@ -17,10 +17,11 @@ use crate::secret::Iv;
 
 /// Payload bytes per piece: whole AES blocks (16) and Base64 groups (3).
 ///
-/// Four pieces and their text (1.3 MiB with Base64) stay in a core's L2
-/// cache. With 48 KiB pieces, the cipher's thread spent a sixth of its time
-/// waking the thread that encodes and writes (`perf`, 64 MiB to a pipe on a
-/// 2-core VM); 192 KiB took 7 % off that run (docs/BENCHMARKS.md, ninth stop).
+/// The four pieces going round and the text of one (1 MiB with Base64) fit
+/// a core's L2 cache. With 48 KiB pieces, the cipher's thread spent a sixth
+/// of its time waking the thread that encodes and writes (`perf`, 64 MiB to
+/// a pipe on a 2-core VM); 192 KiB took 9 % off that run
+/// (docs/BENCHMARKS.md, "Issue 15, ninth stop").
 const PIECE: usize = 192 * 1024;
 /// Messages at least this long (or of unknown length) use a second thread.
 const PARALLEL_MIN: u64 = 1024 * 1024;
