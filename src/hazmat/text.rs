@@ -280,9 +280,10 @@ pub struct TextDecoder {
     consumed: u64,
     /// A group with `=` padding has been decoded: nothing may follow.
     ended: bool,
-    /// Whole groups followed the padding: the text is refused, at the end
-    /// unless a character outside the alphabet comes first.
-    padding_early: bool,
+    /// Why the text is refused (whole groups after the padding, or padding
+    /// inside a piece): told at the end, unless a character outside the
+    /// alphabet comes first, as decoding all the text at once tells it.
+    refused: Option<DecodeError>,
 }
 
 impl TextDecoder {
@@ -299,7 +300,7 @@ impl TextDecoder {
             pending: Vec::new(),
             consumed: 0,
             ended: false,
-            padding_early: false,
+            refused: None,
         }
     }
 
@@ -350,17 +351,19 @@ impl TextDecoder {
         if self.consumed == 0 && self.pending.is_empty() && self.out.is_empty() {
             return Err(DecodeError::Empty);
         }
-        if self.padding_early {
-            return Err(self.malformed("`=` padding appears before the end"));
-        }
         if !self.pending.is_empty() {
             if self.encoding == TextEncoding::Hex {
                 return Err(self.malformed("an odd number of hex digits"));
             }
+            // Names a character outside the alphabet in the last group
+            // first, even in text already refused.
             let tail = std::mem::take(&mut self.pending);
             self.decode_groups(&tail)?;
         }
-        Ok(self.out)
+        match self.refused.take() {
+            Some(refused) => Err(refused),
+            None => Ok(self.out),
+        }
     }
 
     fn malformed(&self, problem: &'static str) -> DecodeError {
@@ -371,19 +374,22 @@ impl TextDecoder {
     }
 
     fn decode_groups(&mut self, text: &[u8]) -> Result<(), DecodeError> {
-        if self.ended {
+        if self.ended || self.refused.is_some() {
             // Told as decoding all the groups at once tells it, though a
-            // read ended right after the padded group: the first character
-            // outside the alphabet, found in the rest of the text; else, if
-            // whole groups follow the padding, early padding (at the end);
-            // else the last, partial group follows the padding.
+            // piece ended right after the padded group or the text was
+            // refused in an earlier piece: the first character outside the
+            // alphabet, found in the rest of the text; else why it was
+            // refused (whole groups after the padding: early padding, at the
+            // end); else the last, partial group follows the padding.
             if let Some(bad) = text.iter().position(|&b| !self.is_symbol(b)) {
                 return Err(self.invalid_character(text[bad], bad));
             }
-            if text.len() < self.group() && !self.padding_early {
+            if text.len() < self.group() && self.refused.is_none() {
                 return Err(self.malformed("text follows the `=` padding that ends it"));
             }
-            self.padding_early = true;
+            if self.refused.is_none() {
+                self.refused = Some(self.malformed("`=` padding appears before the end"));
+            }
             self.consumed += text.len() as u64;
             return Ok(());
         }
@@ -413,10 +419,14 @@ impl TextDecoder {
                 if let Some(bad) = text.iter().position(|&b| !self.is_symbol(b)) {
                     return Err(self.invalid_character(text[bad], bad));
                 }
-                return Err(match error {
+                // Else a later piece may still hold one, which decoding all
+                // the text at once would name first: this waits for the end.
+                self.refused = Some(match error {
                     Some(error) => self.base64_error(error),
                     None => self.malformed("it contains an invalid digit pair"),
                 });
+                self.consumed += text.len() as u64;
+                return Ok(());
             }
         };
         self.out.truncate(start + written);
@@ -648,6 +658,32 @@ mod tests {
             if stray.is_none() && !bytes.is_empty() {
                 proptest::prop_assert_eq!(decoded, Ok(bytes));
             }
+        }
+
+        /// However the text is cut into pieces, decoding it comes to what
+        /// decoding it in one piece does: the same bytes, or the same error.
+        /// (A stray `=` inside a piece, then a stray `!` in a later one,
+        /// was told as early padding, where the whole names the `!`.)
+        #[test]
+        fn pieces_decode_as_the_whole_does(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            hex: bool,
+            piece in 1..400usize,
+            strays in proptest::collection::vec((
+                proptest::prelude::any::<proptest::sample::Index>(),
+                proptest::sample::select(b"=!A \n".to_vec()),
+            ), 0..3),
+        ) {
+            let encoding = if hex { TextEncoding::Hex } else { TextEncoding::Base64 };
+            let mut text = match encoding {
+                TextEncoding::Base64 => STANDARD.encode(&bytes).into_bytes(),
+                TextEncoding::Hex => base16ct::lower::encode_string(&bytes).into_bytes(),
+            };
+            for (at, byte) in strays {
+                text.insert(at.index(text.len() + 1), byte);
+            }
+            let whole = decode_in_pieces(&text, encoding, text.len().max(1));
+            proptest::prop_assert_eq!(decode_in_pieces(&text, encoding, piece), whole);
         }
     }
 }
