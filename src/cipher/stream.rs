@@ -1,7 +1,7 @@
 //! [`Cipher`] over readers and writers of any length, in memory of fixed size.
 //!
 //! Encryption reads a piece while the one before it is encrypted and the one
-//! before that encoded and written; decryption reads and decodes, decrypts,
+//! before that encoded and written; decryption reads, decodes and decrypts,
 //! and writes, likewise. A message below [`PARALLEL_MIN`] bytes stays on the
 //! calling thread.
 
@@ -159,9 +159,9 @@ impl Cipher {
 
     /// Decrypts into `out`, or with none only checks.
     ///
-    /// Decrypting, the stages are read and decode, decrypt, write. Checking,
-    /// with no plaintext to write, they are read, decode, check: decoding
-    /// then is the stage on a thread of its own.
+    /// The calling thread reads the text and, decrypting, writes the
+    /// plaintext; the second thread decodes the text and decrypts it, or,
+    /// checking, only decodes it while the calling thread checks.
     fn open_stream<R: Read + Send, W: Write + Send>(
         &self,
         mut reader: R,
@@ -173,20 +173,34 @@ impl Cipher {
         first.output().resize(HELD_ROOM, 0);
         let mut decoder = Some(first);
         let mut opener = Opener::new(self, out.is_none());
-        let read_error = |e| DecryptError::Decode(crate::DecodeError::Io(e));
-        let capacity = HELD_ROOM + PIECE + 64;
+        let capacity = (HELD_ROOM + PIECE + 64).max(TEXT_PIECE);
+        // Up to a piece of text, read without zeroing room for it first (that
+        // cost more than short reads); an empty buffer marks the end.
+        let read_text = |buffer: &mut Buffer| {
+            buffer.clear();
+            buffer.reserve(TEXT_PIECE);
+            let read = (&mut reader)
+                .take(TEXT_PIECE as u64)
+                .read_to_end(buffer)
+                .map_err(|e| DecryptError::Decode(crate::DecodeError::Io(e)))?;
+            Ok(read > 0)
+        };
+        let mut text = Vec::with_capacity(TEXT_PIECE);
+        let mut decode = move |buffer: &mut Buffer| {
+            std::mem::swap(&mut text, &mut **buffer);
+            let ended = text.is_empty();
+            decode_into(&mut decoder, (!ended).then_some(&text[..]), buffer)
+        };
         match out {
             Some(out) => {
-                let mut text = vec![0u8; TEXT_PIECE];
                 pipeline::run(
                     parallel(size_hint),
                     capacity,
+                    read_text,
                     |buffer| {
-                        let read = read_some(&mut reader, &mut text).map_err(read_error)?;
-                        decode_into(&mut decoder, read.map(|n| &text[..n]), buffer)?;
-                        Ok(read.is_some())
+                        decode(buffer)?;
+                        opener.open(buffer)
                     },
-                    |buffer| opener.open(buffer),
                     |buffer| {
                         let written = out.write_all(buffer).map_err(DecryptError::Write);
                         // Plaintext: wiped before the buffer goes round again.
@@ -199,28 +213,9 @@ impl Cipher {
                 zeroize::Zeroize::zeroize(&mut rest);
             }
             None => {
-                let mut text = Vec::with_capacity(TEXT_PIECE);
-                // Read into once and copied from: zeroing a piece's room in
-                // each buffer before every read cost more than the read when
-                // reads are short.
-                let mut read_into = vec![0u8; TEXT_PIECE];
-                pipeline::run(
-                    parallel(size_hint),
-                    capacity.max(TEXT_PIECE),
-                    |buffer| {
-                        let read = read_some(&mut reader, &mut read_into).map_err(read_error)?;
-                        // An empty buffer marks the end of the text.
-                        buffer.clear();
-                        buffer.extend_from_slice(&read_into[..read.unwrap_or(0)]);
-                        Ok(read.is_some())
-                    },
-                    |buffer| {
-                        std::mem::swap(&mut text, &mut **buffer);
-                        let ended = text.is_empty();
-                        decode_into(&mut decoder, (!ended).then_some(&text[..]), buffer)
-                    },
-                    |buffer| opener.open(buffer),
-                )?;
+                pipeline::run(parallel(size_hint), capacity, read_text, decode, |buffer| {
+                    opener.open(buffer)
+                })?;
                 opener.finish()?;
             }
         }
