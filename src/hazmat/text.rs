@@ -374,6 +374,11 @@ impl TextDecoder {
     }
 
     fn decode_groups(&mut self, text: &[u8]) -> Result<(), DecodeError> {
+        if text.is_empty() {
+            // A piece shorter than a group (or none): it waits in `pending`,
+            // and text after the padding is judged when there is some.
+            return Ok(());
+        }
         if self.ended || self.refused.is_some() {
             // Told as decoding all the groups at once tells it, though a
             // piece ended right after the padded group or the text was
@@ -621,6 +626,34 @@ mod tests {
             decoder.push(chunk).map_err(|e| e.to_string())?;
         }
         decoder.finish().map_err(|e| e.to_string())
+    }
+
+    /// A piece shorter than a group right after one that ends in a padded
+    /// group waits for the rest: it used to be refused at once as text
+    /// after the padding, whatever followed.
+    #[test]
+    fn a_short_piece_after_the_padding_is_judged_with_what_follows() {
+        let base64 = TextEncoding::Base64;
+        for pieces in [
+            &[&b"AAA="[..], b"A!"][..],
+            &[b"AAA=", b"A", b"AAA"],
+            &[b"AAA=", b""],
+            &[b"AAA=", b"A"],
+        ] {
+            let whole: Vec<u8> = pieces.concat();
+            let mut decoder = TextDecoder::new(base64, 0);
+            let in_pieces = pieces
+                .iter()
+                .try_for_each(|piece| decoder.push(piece))
+                .and_then(|()| decoder.finish())
+                .map_err(|e| e.to_string());
+            assert_eq!(
+                in_pieces,
+                decode_in_pieces(&whole, base64, whole.len()),
+                "{pieces:?}"
+            );
+        }
+        assert_eq!(decode_in_pieces(b"AAA=", base64, 4), Ok(vec![0, 0]));
     }
 
     proptest::proptest! {
