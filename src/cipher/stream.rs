@@ -6,6 +6,7 @@
 //! calling thread.
 
 use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{Cipher, DecryptError, EncryptError};
 use crate::hazmat::crypto::{self, BLOCK_LEN, CryptoError, NONCE_LEN, TAG_LEN};
@@ -174,52 +175,75 @@ impl Cipher {
         let mut decoder = Some(first);
         let mut opener = Opener::new(self, out.is_none());
         let capacity = (HELD_ROOM + PIECE + 64).max(TEXT_PIECE);
-        // Up to a piece of text, read without zeroing room for it first (that
-        // cost more than short reads); an empty buffer marks the end.
+        // One read a piece, so that text coming slowly is decrypted as it
+        // comes; an empty buffer marks the end. The room read into is
+        // zeroed first, twice as much as the last read gave, so that short
+        // reads (a pipe, a socket) do not pay for zeroing a whole piece.
+        // A failed read ends the text too, with `cut` set, and is told
+        // after what the text read before it comes to: a problem there lies
+        // earlier in the stream.
+        let mut read_failed = None;
+        let cut = AtomicBool::new(false);
+        let mut room = TEXT_PIECE;
         let read_text = |buffer: &mut Buffer| {
-            buffer.clear();
-            buffer.reserve(TEXT_PIECE);
-            let read = (&mut reader)
-                .take(TEXT_PIECE as u64)
-                .read_to_end(buffer)
-                .map_err(|e| DecryptError::Decode(crate::DecodeError::Io(e)))?;
-            Ok(read > 0)
+            buffer.resize(room, 0);
+            let read = read_some(&mut reader, &mut buffer[..]).unwrap_or_else(|error| {
+                read_failed = Some(error);
+                cut.store(true, Ordering::Relaxed);
+                None
+            });
+            buffer.truncate(read.unwrap_or(0));
+            room = read
+                .unwrap_or(0)
+                .saturating_mul(2)
+                .clamp(MIN_ROOM, TEXT_PIECE);
+            Ok(read.is_some())
         };
         let mut text = Vec::with_capacity(TEXT_PIECE);
-        let mut decode = move |buffer: &mut Buffer| {
+        let mut decode = |buffer: &mut Buffer| {
             std::mem::swap(&mut text, &mut **buffer);
-            let ended = text.is_empty();
-            decode_into(&mut decoder, (!ended).then_some(&text[..]), buffer)
+            if text.is_empty() && cut.load(Ordering::Relaxed) {
+                // Cut short by a failed read: there is no end to judge.
+                buffer.clear();
+                return Ok(());
+            }
+            decode_into(
+                &mut decoder,
+                (!text.is_empty()).then_some(&text[..]),
+                buffer,
+            )
         };
-        match out {
-            Some(out) => {
-                pipeline::run(
-                    parallel(size_hint),
-                    capacity,
-                    read_text,
-                    |buffer| {
-                        decode(buffer)?;
-                        opener.open(buffer)
-                    },
-                    |buffer| {
-                        let written = out.write_all(buffer).map_err(DecryptError::Write);
-                        // Plaintext: wiped before the buffer goes round again.
-                        zeroize::Zeroize::zeroize(&mut buffer[..]);
-                        written
-                    },
-                )?;
-                let mut rest = opener.finish()?;
-                out.write_all(&rest).map_err(DecryptError::Write)?;
-                zeroize::Zeroize::zeroize(&mut rest);
-            }
-            None => {
-                pipeline::run(parallel(size_hint), capacity, read_text, decode, |buffer| {
+        let mut out = out;
+        match out.as_deref_mut() {
+            Some(out) => pipeline::run(
+                parallel(size_hint),
+                capacity,
+                read_text,
+                |buffer| {
+                    decode(buffer)?;
                     opener.open(buffer)
-                })?;
-                opener.finish()?;
-            }
+                },
+                |buffer| {
+                    let written = out.write_all(buffer).map_err(DecryptError::Write);
+                    // Plaintext: wiped before the buffer goes round again.
+                    zeroize::Zeroize::zeroize(&mut buffer[..]);
+                    written
+                },
+            )?,
+            None => pipeline::run(parallel(size_hint), capacity, read_text, decode, |buffer| {
+                opener.open(buffer)
+            })?,
         }
-        Ok(())
+        if let Some(error) = read_failed {
+            return Err(DecryptError::Decode(crate::DecodeError::Io(error)));
+        }
+        let mut rest = opener.finish()?;
+        let written = match out {
+            Some(out) => out.write_all(&rest).map_err(DecryptError::Write),
+            None => Ok(()),
+        };
+        zeroize::Zeroize::zeroize(&mut rest);
+        written
     }
 }
 
@@ -229,6 +253,8 @@ impl Cipher {
 const HELD_ROOM: usize = BLOCK_LEN;
 /// Text read at a time when decrypting: one piece's worth of Base64.
 const TEXT_PIECE: usize = PIECE * 4 / 3;
+/// The least room a read of text is given.
+const MIN_ROOM: usize = 512;
 
 /// Decodes `text` (or, with none, finishes) and leaves in `buffer`
 /// [`HELD_ROOM`] bytes of room and then the bytes decoded so far in whole
@@ -574,6 +600,109 @@ mod tests {
                 assert_eq!(checked.to_string(), whole, "{method}, checking only");
             }
         }
+    }
+
+    /// Gives `bytes` `step` at a time, then fails instead of ending.
+    struct FailingAtTheEnd<'a> {
+        bytes: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for FailingAtTheEnd<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.bytes.is_empty() {
+                return Err(io::Error::other("disk gone"));
+            }
+            let n = self.step.min(buf.len()).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    /// A read that fails is told after what the text read before it comes
+    /// to, as decrypting that text whole tells it, on one thread or two:
+    /// the decoding thread must not lose the race to the reading one.
+    #[test]
+    fn a_failed_read_is_told_after_the_text_before_it() {
+        let cipher = cipher(Method::CbcBase64);
+        let good = cipher.encrypt(&payload(3 * PIECE)).unwrap().into_bytes();
+        let mut bad = good.clone();
+        bad[50] = b'!';
+        for (text, step) in [
+            (&bad[..200], 100),
+            (&bad[..], TEXT_PIECE),
+            (&good[..], TEXT_PIECE),
+        ] {
+            let whole = match cipher.decrypt(text) {
+                // The text is whole and good: only the read's failure is left.
+                Ok(_) => "could not read the ciphertext".to_owned(),
+                Err(error) => error.to_string(),
+            };
+            for size_hint in [Some(10), None] {
+                for _ in 0..10 {
+                    let reader = || FailingAtTheEnd { bytes: text, step };
+                    let streamed = cipher.decrypt_stream(reader(), size_hint, Vec::new());
+                    assert_eq!(streamed.unwrap_err().to_string(), whole, "{size_hint:?}");
+                    let checked = cipher.check_ciphertext_stream(reader(), size_hint);
+                    assert_eq!(checked.unwrap_err().to_string(), whole, "{size_hint:?}");
+                }
+            }
+        }
+    }
+
+    /// Text that comes slowly is decrypted as it comes: a read of text is
+    /// not held back until a whole piece has come.
+    #[test]
+    fn text_is_decrypted_as_it_comes() {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicUsize;
+        struct Counting(Arc<AtomicUsize>);
+        impl Write for Counting {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.0.fetch_add(buf.len(), Ordering::Relaxed);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        /// Gives 64 KiB a read, and notes what had been written by its third.
+        struct Slow<'a> {
+            bytes: &'a [u8],
+            reads: usize,
+            written: Arc<AtomicUsize>,
+            written_by_third_read: Arc<AtomicUsize>,
+        }
+        impl Read for Slow<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.reads += 1;
+                if self.reads == 3 {
+                    let written = self.written.load(Ordering::Relaxed);
+                    self.written_by_third_read.store(written, Ordering::Relaxed);
+                }
+                let n = (64 * 1024).min(buf.len()).min(self.bytes.len());
+                buf[..n].copy_from_slice(&self.bytes[..n]);
+                self.bytes = &self.bytes[n..];
+                Ok(n)
+            }
+        }
+        let cipher = cipher(Method::CbcBase64);
+        let text = cipher.encrypt(&payload(2 * PIECE)).unwrap().into_bytes();
+        let (written, by_third) = (Arc::default(), Arc::new(AtomicUsize::new(0)));
+        let reader = Slow {
+            bytes: &text,
+            reads: 0,
+            written: Arc::clone(&written),
+            written_by_third_read: Arc::clone(&by_third),
+        };
+        // One thread, so that what is written by a read does not hang on timing.
+        cipher
+            .decrypt_stream(reader, Some(10), Counting(Arc::clone(&written)))
+            .unwrap();
+        assert_eq!(written.load(Ordering::Relaxed), 2 * PIECE);
+        // Two reads of 64 KiB of text: 96 KiB, less the last block held back.
+        assert_eq!(by_third.load(Ordering::Relaxed), 2 * 48 * 1024 - BLOCK_LEN);
     }
 
     #[test]
