@@ -602,21 +602,12 @@ mod tests {
         }
     }
 
-    /// Gives `bytes` `step` at a time, then fails instead of ending.
-    struct FailingAtTheEnd<'a> {
-        bytes: &'a [u8],
-        step: usize,
-    }
+    /// A reader whose every read fails: chained after one that ends.
+    struct Failing;
 
-    impl Read for FailingAtTheEnd<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.bytes.is_empty() {
-                return Err(io::Error::other("disk gone"));
-            }
-            let n = self.step.min(buf.len()).min(self.bytes.len());
-            buf[..n].copy_from_slice(&self.bytes[..n]);
-            self.bytes = &self.bytes[n..];
-            Ok(n)
+    impl Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::other("disk gone"))
         }
     }
 
@@ -641,7 +632,7 @@ mod tests {
             };
             for size_hint in [Some(10), None] {
                 for _ in 0..10 {
-                    let reader = || FailingAtTheEnd { bytes: text, step };
+                    let reader = || Trickle { bytes: text, step }.chain(Failing);
                     let streamed = cipher.decrypt_stream(reader(), size_hint, Vec::new());
                     assert_eq!(streamed.unwrap_err().to_string(), whole, "{size_hint:?}");
                     let checked = cipher.check_ciphertext_stream(reader(), size_hint);
@@ -667,9 +658,9 @@ mod tests {
                 Ok(())
             }
         }
-        /// Gives 64 KiB a read, and notes what had been written by its third.
+        /// Reads `text`, and notes what had been written by its third read.
         struct Slow<'a> {
-            bytes: &'a [u8],
+            text: Trickle<'a>,
             reads: usize,
             written: Arc<AtomicUsize>,
             written_by_third_read: Arc<AtomicUsize>,
@@ -681,17 +672,17 @@ mod tests {
                     let written = self.written.load(Ordering::Relaxed);
                     self.written_by_third_read.store(written, Ordering::Relaxed);
                 }
-                let n = (64 * 1024).min(buf.len()).min(self.bytes.len());
-                buf[..n].copy_from_slice(&self.bytes[..n]);
-                self.bytes = &self.bytes[n..];
-                Ok(n)
+                self.text.read(buf)
             }
         }
         let cipher = cipher(Method::CbcBase64);
         let text = cipher.encrypt(&payload(2 * PIECE)).unwrap().into_bytes();
         let (written, by_third) = (Arc::default(), Arc::new(AtomicUsize::new(0)));
         let reader = Slow {
-            bytes: &text,
+            text: Trickle {
+                bytes: &text,
+                step: 64 * 1024,
+            },
             reads: 0,
             written: Arc::clone(&written),
             written_by_third_read: Arc::clone(&by_third),

@@ -392,9 +392,8 @@ impl TextDecoder {
             if text.len() < self.group() && self.refused.is_none() {
                 return Err(self.malformed("text follows the `=` padding that ends it"));
             }
-            if self.refused.is_none() {
-                self.refused = Some(self.malformed("`=` padding appears before the end"));
-            }
+            let early = self.malformed("`=` padding appears before the end");
+            self.refused.get_or_insert(early);
             self.consumed += text.len() as u64;
             return Ok(());
         }
