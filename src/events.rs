@@ -28,6 +28,10 @@ use crate::payload::{self, JsonError};
 
 /// The most events the API takes in one request.
 pub const MAX_EVENTS: usize = 1000;
+/// The most bytes of events ce-crypt puts in one request: a batch closes
+/// before it would pass this, and a single event (or line) longer than it
+/// cannot be sent.
+pub const MAX_REQUEST_BYTES: usize = 5 << 20;
 
 /// Events older than this are stored by the API but start no journey.
 pub const OLD_AFTER: Duration = Duration::from_secs(24 * 60 * 60);

@@ -42,6 +42,8 @@
 
 mod cipher;
 pub mod events;
+#[cfg(feature = "send")]
+mod files;
 pub mod hazmat;
 mod json_stream;
 pub mod keygen;

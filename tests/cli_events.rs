@@ -175,11 +175,6 @@ fn send_refuses_what_the_docs_forbid_before_sending() {
     let id = r#""identity":"u""#;
     let cases: Vec<(String, &str)> = vec![
         (
-            payload(&vec![good.clone(); 1001]),
-            // More than one request's worth from standard input needs a journal.
-            "error: the input holds more than one request's worth of events (1000 per request",
-        ),
-        (
             with(r#""name":"u""#, &now, "web", "{}"),
             "error: event[0].identity: missing, and so are email, mobile and anonid",
         ),
@@ -222,11 +217,6 @@ fn send_refuses_what_the_docs_forbid_before_sending() {
         (
             with(id, &now, "web", r#"{"sku":"a","sku":"b"}"#),
             "error: event[0].activity_params.sku: the key appears more than once",
-        ),
-        (
-            payload(&[good.clone(), good.replace("\"A1\"", "\"B2\"")]),
-            // Two assets make two requests: again a journal is needed.
-            "pass --journal FILE (nothing was sent)",
         ),
         (
             payload(&[good.replace("\"Product Purchase\"", r#""\ud800""#)]),

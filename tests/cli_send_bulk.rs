@@ -12,26 +12,62 @@ use std::time::Duration;
 use common::standin::{self, API_KEY, Faults, StandIn, all_users, ndjson};
 use common::*;
 
-/// A folder holding the input, the journal, the rejects and the report.
+/// A folder holding the input and the report, and a state folder of its
+/// own (`XDG_STATE_HOME`) for the journals and rejects.
 struct Run {
     dir: tempfile::TempDir,
+    state: tempfile::TempDir,
 }
 
 impl Run {
     fn new(input: &str, name: &str) -> Run {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(name), input).unwrap();
-        Run { dir }
+        Run {
+            dir,
+            state: tempfile::tempdir().unwrap(),
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
+    /// The files of the state folder's deliveries, sorted.
+    fn deliveries(&self) -> Vec<PathBuf> {
+        let folder = self.state.path().join("ce-crypt/deliveries");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+            .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+
+    /// The one journal in the state folder.
+    fn journal(&self) -> PathBuf {
+        let journals: Vec<PathBuf> = self
+            .deliveries()
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "journal"))
+            .collect();
+        assert_eq!(journals.len(), 1, "{journals:?}");
+        journals[0].clone()
+    }
+
+    /// The rejects file the last report names.
+    fn rejects(&self) -> String {
+        let report = self.report();
+        let path = report["rejects"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no rejects file in {report}"));
+        std::fs::read_to_string(path).unwrap()
+    }
+
     /// `send --lines -i events.ndjson` (or the file given) to `api`, reporting to report.json.
     fn send(&self, api: &StandIn, input: &str) -> Command {
         let mut cmd = ce_keyed();
         cmd.current_dir(self.dir.path())
+            .env("XDG_STATE_HOME", self.state.path())
             .env("CE_API_KEY", API_KEY)
             .args(["send", "--endpoint", &api.url(), "-i", input])
             .args(["--report", "report.json"]);
@@ -49,6 +85,7 @@ impl Run {
             .env("CE_SECRET_KEY", KEY)
             .env("CE_SECRET_IV", IV)
             .env("CE_API_KEY", API_KEY)
+            .env("XDG_STATE_HOME", self.state.path())
             .env_remove("CE_ASSET_ID")
             .args([
                 "send",
@@ -82,8 +119,8 @@ impl Run {
         report
     }
 
-    fn journal_text(&self, input: &str) -> String {
-        std::fs::read_to_string(self.path(&format!("{input}.ce-send"))).expect("a journal")
+    fn journal_text(&self) -> String {
+        std::fs::read_to_string(self.journal()).expect("a journal")
     }
 }
 
@@ -135,6 +172,8 @@ fn every_event_arrives_in_batches_of_at_most_1000_of_one_asset() {
     assert!(String::from_utf8_lossy(&stderr).contains("already sent"));
     assert_eq!(api.seen().accepted.len(), 2500);
     assert_eq!(run.report()["outcome"], "already_sent");
+    // Nothing but the report (asked for) appeared beside the input.
+    assert_eq!(entries(run.dir.path()), ["events.ndjson", "report.json"]);
 }
 
 #[test]
@@ -167,7 +206,7 @@ fn a_json_array_file_is_streamed_and_checked_whole_before_sending() {
     );
     assert_eq!(api.server.request_count(), 0, "nothing sent");
     assert_eq!(run.report()["read"], 1500);
-    let rejects = std::fs::read_to_string(run.path("bad.json.ce-send.rejects.jsonl")).unwrap();
+    let rejects = run.rejects();
     assert_eq!(rejects.lines().count(), 2);
     let line: serde_json::Value = serde_json::from_str(rejects.lines().next().unwrap()).unwrap();
     assert_eq!(line["position"], "event[1234]");
@@ -199,7 +238,7 @@ fn a_json_array_file_is_streamed_and_checked_whole_before_sending() {
         .stderr_failed();
     assert!(stderr.contains("already sent"), "{stderr}");
     assert_eq!(api.seen().accepted.len(), 1499);
-    let rejects = std::fs::read_to_string(run.path("bad.json.ce-send.rejects.jsonl")).unwrap();
+    let rejects = run.rejects();
     assert_eq!(rejects.lines().count(), 1, "{rejects}");
     assert!(rejects.contains("event[1234]"), "{rejects}");
 }
@@ -257,7 +296,7 @@ fn only_the_refused_event_reaches_the_rejects_file() {
     let mut expected = all_users(1000);
     expected.remove("user-617");
     assert_eq!(identities(&api.seen()), expected);
-    let rejects = std::fs::read_to_string(run.path("events.ndjson.ce-send.rejects.jsonl")).unwrap();
+    let rejects = run.rejects();
     assert_eq!(rejects.lines().count(), 1, "{rejects}");
     let line: serde_json::Value = serde_json::from_str(rejects.trim()).unwrap();
     assert_eq!(line["event"]["identity"], "bad-617");
@@ -280,7 +319,10 @@ fn events_refused_alike_stop_the_run_instead_of_a_flood() {
         ..Faults::default()
     });
     let stderr = run.send(&api, "events.ndjson").stderr_failed();
-    assert!(stderr.contains("refused single events alike"), "{stderr}");
+    assert!(
+        stderr.contains("the request, not the events, looks wrong"),
+        "{stderr}"
+    );
     assert!(
         api.server.request_count() < 30,
         "{}",
@@ -310,23 +352,19 @@ fn unauthorized_stops_at_once_and_a_rerun_resumes() {
     assert_eq!(run.report()["sent"], 2000);
 
     // The journal holds no event content, key or API key.
-    let journal = run.journal_text("events.ndjson");
+    let journal = run.journal_text();
     for secret in ["user-1", "Page Browse", KEY, IV, API_KEY] {
         assert!(!journal.contains(secret), "{secret} in the journal");
     }
 
-    let good = StandIn::start(Faults::default());
-    run.send(&good, "events.ndjson").assert().success();
-    let resumed = good.seen();
-    assert_eq!(
-        resumed.accepted.len(),
-        3000,
-        "only what was not acknowledged"
-    );
-    let mut all = identities(&api.seen());
-    all.extend(identities(&resumed));
-    assert_eq!(all, all_users(5000));
-    assert_eq!(run.report()["sent_by_earlier_runs"], 2000);
+    api.set_faults(Faults::default());
+    run.send(&api, "events.ndjson").assert().success();
+    let seen = api.seen();
+    assert_eq!(seen.accepted.len(), 5000, "only what was not acknowledged");
+    assert_eq!(identities(&seen), all_users(5000));
+    let report = run.report();
+    assert_eq!(report["sent_by_earlier_runs"], 2000);
+    assert_eq!(report["possible_duplicates"], 0);
 }
 
 #[test]
@@ -341,38 +379,42 @@ fn a_changed_input_is_refused_on_resume() {
         .assert()
         .code(1);
     std::fs::write(run.path("events.ndjson"), ndjson(3001, |_| "A".into())).unwrap();
-    let good = StandIn::start(Faults::default());
-    let stderr = run.send(&good, "events.ndjson").stderr_failed();
-    assert!(stderr.contains("is not the one the journal"), "{stderr}");
-    assert!(stderr.contains("--restart"), "{stderr}");
-    assert_eq!(good.server.request_count(), 0);
-    run.send(&good, "events.ndjson")
+    api.set_faults(Faults::default());
+    let before = api.server.request_count();
+    let stderr = run.send(&api, "events.ndjson").stderr_failed();
+    assert!(
+        stderr.contains("the input changed since an earlier run sent part of it"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--restart") && stderr.contains("--journal"),
+        "{stderr}"
+    );
+    assert_eq!(api.server.request_count(), before);
+    run.send(&api, "events.ndjson")
         .arg("--restart")
         .assert()
         .success();
-    assert_eq!(identities(&good.seen()), all_users(3001));
+    assert_eq!(identities(&api.seen()), all_users(3001));
 }
 
 #[test]
-fn standard_input_needs_a_journal_beyond_one_request() {
+fn standard_input_of_any_length_goes_without_a_journal() {
     let api = StandIn::start(Faults::default());
     let run = Run::new("", "unused");
-    let stderr = run
-        .send(&api, "-")
+    run.send(&api, "-")
         .arg("--lines")
-        .write_stdin(ndjson(1001, |_| "A".into()))
-        .stderr_failed();
-    assert!(
-        stderr.contains("pass --journal FILE (nothing was sent)"),
-        "{stderr}"
-    );
-    assert_eq!(api.server.request_count(), 0);
+        .write_stdin(ndjson(2500, |_| "A".into()))
+        .assert()
+        .success();
+    assert_eq!(identities(&api.seen()), all_users(2500));
+    assert!(run.deliveries().is_empty(), "{:?}", run.deliveries());
+    // A journal named for a stream makes it resumable.
     run.send(&api, "-")
         .args(["--lines", "--journal", "stdin.journal"])
         .write_stdin(ndjson(1001, |_| "A".into()))
         .assert()
         .success();
-    assert_eq!(identities(&api.seen()), all_users(1001));
     assert!(run.path("stdin.journal").exists());
 }
 
@@ -490,15 +532,26 @@ fn rand_u64() -> u64 {
 }
 
 #[test]
-fn the_journal_and_rejects_file_are_private() {
-    let run = Run::new(&ndjson(10, |_| "A".into()), "events.ndjson");
+fn the_state_folder_journal_and_rejects_file_are_private() {
+    let text = ndjson(10, |_| "A".into()).replace("\"web\"", "\"tv\"");
+    let run = Run::new(&text, "events.ndjson");
     let api = StandIn::start(Faults::default());
-    run.send(&api, "events.ndjson").assert().success();
-    assert_eq!(mode(&run.path("events.ndjson.ce-send")), 0o600);
-    assert_eq!(
-        mode(&run.path("events.ndjson.ce-send.rejects.jsonl")),
-        0o600
-    );
+    // No rejects, no rejects file.
+    let good = Run::new(&ndjson(10, |_| "A".into()), "events.ndjson");
+    good.send(&api, "events.ndjson").assert().success();
+    assert_eq!(good.deliveries().len(), 1, "{:?}", good.deliveries());
+    assert!(good.report()["rejects"].is_null());
+
+    run.send(&api, "events.ndjson")
+        .args(["--max-rejects", "100"])
+        .assert()
+        .code(1);
+    assert_eq!(mode(&run.state.path().join("ce-crypt")), 0o700);
+    assert_eq!(mode(&run.state.path().join("ce-crypt/deliveries")), 0o700);
+    assert_eq!(mode(&run.journal()), 0o600);
+    let rejects = run.report()["rejects"].as_str().unwrap().to_owned();
+    assert_eq!(mode(std::path::Path::new(&rejects)), 0o600);
+    assert_eq!(run.rejects().lines().count(), 10);
 }
 
 #[test]
@@ -509,40 +562,33 @@ fn a_stream_resumes_from_its_journal_and_a_changed_stream_is_refused() {
         unauthorized_after: Some(1),
         ..Faults::default()
     });
-    let stream = |api: &StandIn, input: String| {
-        let mut cmd = run.send(api, "-");
-        cmd.args([
-            "--lines",
-            "--journal",
-            "stream.journal",
-            "--concurrency",
-            "1",
-        ])
-        .write_stdin(input);
+    let stream = |journal: &str, input: String| {
+        let mut cmd = run.send(&api, "-");
+        cmd.args(["--lines", "--journal", journal, "--concurrency", "1"])
+            .write_stdin(input);
         cmd
     };
-    stream(&api, events.clone()).assert().code(1);
+    stream("stream.journal", events.clone()).assert().code(1);
     assert_eq!(api.seen().accepted.len(), 1000);
 
     // The same stream again: the first thousand are skipped.
-    let good = StandIn::start(Faults::default());
-    stream(&good, events.clone()).assert().success();
-    let rest: BTreeSet<String> = (1000..3000).map(|i| format!("user-{i}")).collect();
-    assert_eq!(identities(&good.seen()), rest);
-    assert_eq!(good.seen().accepted.len(), 2000);
+    api.set_faults(Faults::default());
+    stream("stream.journal", events.clone()).assert().success();
+    assert_eq!(identities(&api.seen()), all_users(3000));
+    assert_eq!(api.seen().accepted.len(), 3000);
 
     // Another stream against a journal part-way: refused before anything is sent.
-    let run2_api = StandIn::start(Faults {
-        unauthorized_after: Some(1),
+    api.set_faults(Faults {
+        unauthorized_after: Some(api.server.request_count() + 1),
         ..Faults::default()
     });
-    std::fs::remove_file(run.path("stream.journal")).unwrap();
-    stream(&run2_api, events.clone()).assert().code(1);
+    stream("other.journal", events.clone()).assert().code(1);
     let changed = events.replacen("user-5", "user-x", 1);
-    let fresh = StandIn::start(Faults::default());
-    let stderr = stream(&fresh, changed).stderr_failed();
+    api.set_faults(Faults::default());
+    let before = api.server.request_count();
+    let stderr = stream("other.journal", changed).stderr_failed();
     assert!(stderr.contains("is not the one the journal"), "{stderr}");
-    assert_eq!(fresh.server.request_count(), 0);
+    assert_eq!(api.server.request_count(), before);
 }
 
 #[test]
@@ -581,9 +627,11 @@ fn a_terminal_gets_a_progress_bar_and_a_pipe_only_the_summary() {
     });
     let command = format!(
         "cd '{}' && env -u HTTPS_PROXY -u https_proxy -u HTTP_PROXY -u http_proxy -u ALL_PROXY \
-         -u all_proxy CE_SECRET_KEY={KEY} CE_SECRET_IV={IV} CE_API_KEY={API_KEY} '{}' send \
-         --lines -i events.ndjson --endpoint '{}' --batch-size 100 --concurrency 2",
+         -u all_proxy XDG_STATE_HOME='{}' CE_SECRET_KEY={KEY} CE_SECRET_IV={IV} \
+         CE_API_KEY={API_KEY} '{}' send --lines -i events.ndjson --endpoint '{}' --batch-size \
+         100 --concurrency 2",
         run.dir.path().display(),
+        run.state.path().display(),
         env!("CARGO_BIN_EXE_ce-crypt"),
         api.url()
     );
@@ -655,23 +703,24 @@ fn a_journal_of_one_stream_refuses_a_shorter_other_stream() {
         unauthorized_after: Some(2),
         ..Faults::default()
     });
-    let stream = |api: &StandIn, input: String| {
-        let mut cmd = run.send(api, "-");
+    let stream = |input: String| {
+        let mut cmd = run.send(&api, "-");
         cmd.args(["--lines", "--journal", "j", "--concurrency", "1"])
             .write_stdin(input);
         cmd
     };
     let events = ndjson(5000, |_| "A".into());
-    stream(&api, events.clone()).assert().code(1);
+    stream(events.clone()).assert().code(1);
+    api.set_faults(Faults::default());
     let other: String = ndjson(10, |_| "A".into()).replace("user-", "other-");
-    let good = StandIn::start(Faults::default());
-    let stderr = stream(&good, other).stderr_failed();
+    let before = api.server.request_count();
+    let stderr = stream(other).stderr_failed();
     assert!(stderr.contains("is not the one the journal"), "{stderr}");
-    assert_eq!(good.server.request_count(), 0);
+    assert_eq!(api.server.request_count(), before);
     // The original stream still finishes, and a finished journal checks its stream too.
-    stream(&good, events.clone()).assert().success();
+    stream(events.clone()).assert().success();
     let shorter = events[..events.len() - 1].to_owned();
-    let stderr = stream(&good, shorter).stderr_failed();
+    let stderr = stream(shorter).stderr_failed();
     assert!(stderr.contains("is not the one the journal"), "{stderr}");
 }
 
@@ -702,7 +751,8 @@ fn events_added_to_a_file_after_its_check_are_never_sent() {
     std::io::Write::write_all(&mut file, unchecked.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is not the one"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("grew while it was being sent"), "{stderr}");
     let seen = api.seen();
     assert!(!seen.accepted.iter().any(|id| id.starts_with("UNCHECKED")));
 }
@@ -751,10 +801,10 @@ fn a_run_whose_batches_were_only_in_flight_still_guards_its_input() {
         "the API has them, unacknowledged"
     );
     std::fs::write(run.path("events.ndjson"), ndjson(501, |_| "A".into())).unwrap();
-    let good = StandIn::start(Faults::default());
-    let stderr = run.send(&good, "events.ndjson").stderr_failed();
-    assert!(stderr.contains("is not the one the journal"), "{stderr}");
-    assert_eq!(good.server.request_count(), 0);
+    api.set_faults(Faults::default());
+    let stderr = run.send(&api, "events.ndjson").stderr_failed();
+    assert!(stderr.contains("500 possibly delivered"), "{stderr}");
+    assert_eq!(api.server.request_count(), 1);
 }
 
 #[test]
@@ -777,7 +827,7 @@ fn the_rejects_file_keeps_each_event_exactly_as_given() {
         .clone();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("rejected: line 2: not JSON"), "{stderr}");
-    let rejects = std::fs::read_to_string(run.path("events.ndjson.ce-send.rejects.jsonl")).unwrap();
+    let rejects = run.rejects();
     let lines: Vec<&str> = rejects.lines().collect();
     assert_eq!(lines.len(), 2, "{rejects}");
     assert!(
@@ -802,4 +852,368 @@ fn an_absurd_rate_is_a_usage_error() {
     ce().args(["send", "--rate", "1e-20", "[]"])
         .assert()
         .code(2);
+}
+
+/// The issue's cases: where the events went decides what "already sent" means.
+#[test]
+fn the_same_file_to_two_endpoints_arrives_at_each_once() {
+    let run = Run::new(&ndjson(1500, |_| "A".into()), "events.ndjson");
+    let staging = StandIn::start(Faults::default());
+    let production = StandIn::start(Faults::default());
+    run.send(&staging, "events.ndjson").assert().success();
+    run.send(&production, "events.ndjson").assert().success();
+    assert_eq!(identities(&staging.seen()), all_users(1500));
+    assert_eq!(identities(&production.seen()), all_users(1500));
+    // Each destination twice: nothing sent again.
+    for api in [&staging, &production] {
+        let stderr = run.send(api, "events.ndjson").assert().success();
+        let stderr = String::from_utf8_lossy(&stderr.get_output().stderr).into_owned();
+        assert!(stderr.contains("already sent"), "{stderr}");
+        assert_eq!(api.seen().accepted.len(), 1500);
+    }
+    // Another asset at the same endpoint is another destination too.
+    run.send(&staging, "events.ndjson")
+        .args(["--asset", "A", "--no-check"])
+        .assert()
+        .success();
+    assert_eq!(staging.seen().accepted.len(), 3000);
+    assert_eq!(duplicates(&production.seen()), 0);
+    assert_eq!(entries(run.dir.path()), ["events.ndjson", "report.json"]);
+}
+
+#[test]
+fn a_method_change_or_a_rotated_key_sends_nothing_twice() {
+    let run = Run::new(&ndjson(5000, |_| "A".into()), "events.ndjson");
+    let api = StandIn::start(Faults {
+        unauthorized_after: Some(2),
+        ..Faults::default()
+    });
+    run.send(&api, "events.ndjson")
+        .args(["--concurrency", "1"])
+        .assert()
+        .code(1);
+    assert_eq!(api.seen().accepted.len(), 2000);
+    api.set_faults(Faults {
+        unauthorized_after: Some(4),
+        ..Faults::default()
+    });
+    // Another method: the same delivery, resumed.
+    run.send(&api, "events.ndjson")
+        .args(["--concurrency", "1", "--method", "cbc-hex"])
+        .assert()
+        .code(1);
+    assert_eq!(api.seen().accepted.len(), 3000);
+    assert_eq!(api.seen().violations, Vec::<String>::new());
+    // A new API key: the same delivery again, and said so.
+    api.set_faults(Faults::default());
+    let out = run
+        .send(&api, "events.ndjson")
+        .env("CE_API_KEY", standin::ROTATED_API_KEY)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the API key is not the one"), "{stderr}");
+    let seen = api.seen();
+    assert_eq!(identities(&seen), all_users(5000));
+    assert_eq!(duplicates(&seen), 0);
+    assert!(!run.journal_text().contains(standin::ROTATED_API_KEY));
+}
+
+#[test]
+fn a_journal_left_beside_the_input_by_the_earlier_version_is_continued() {
+    use sha2::{Digest, Sha256};
+    let text = ndjson(3000, |_| "A".into());
+    let run = Run::new(&text, "events.ndjson");
+    let sha = hex(&Sha256::digest(text.as_bytes()));
+    // What ce-crypt 0.1 wrote after 1000 events were acknowledged.
+    let legacy = format!(
+        "{{\"journal\":{{\"version\":1,\"format\":\"lines\",\"input\":{{\"size\":{},\"sha256\":\"{sha}\"}}}}}}\n\
+         {{\"sent\":{{\"from\":0,\"to\":1000,\"events\":1000,\"offset\":1,\"sha256\":\"x\"}}}}\n\
+         {{\"acked\":{{\"from\":0,\"to\":1000,\"events\":1000}}}}\n",
+        text.len()
+    );
+    std::fs::write(run.path("events.ndjson.ce-send"), legacy).unwrap();
+    std::fs::write(run.path("events.ndjson.ce-send.rejects.jsonl"), "").unwrap();
+    let api = StandIn::start(Faults::default());
+    let out = run.send(&api, "events.ndjson").assert().success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("was moved to"), "{stderr}");
+    let seen = api.seen();
+    assert_eq!(seen.accepted.len(), 2000, "only the rest");
+    let rest: BTreeSet<String> = (1000..3000).map(|i| format!("user-{i}")).collect();
+    assert_eq!(identities(&seen), rest);
+    assert_eq!(run.report()["sent"], 3000);
+    // Moved, not copied: nothing is left beside the input.
+    assert_eq!(entries(run.dir.path()), ["events.ndjson", "report.json"]);
+    assert!(run.journal_text().contains("\"destination\""));
+}
+
+#[test]
+fn a_pretty_printed_inputs_rejects_are_one_line_each_and_a_rerun_takes_them() {
+    let events: Vec<serde_json::Value> = ndjson(20, |_| "A".into())
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut pretty = serde_json::to_string_pretty(&events).unwrap();
+    pretty = pretty.replacen("\"web\"", "\"tv\"", 2);
+    let run = Run::new(&pretty, "events.json");
+    let api = StandIn::start(Faults {
+        unauthorized_after: Some(0),
+        ..Faults::default()
+    });
+    run.send(&api, "events.json")
+        .args(["--max-rejects", "5"])
+        .assert()
+        .code(1);
+    let rejects = run.rejects();
+    assert_eq!(rejects.lines().count(), 2, "{rejects}");
+    for line in rejects.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(record["event"]["activity_source"], "tv");
+    }
+    // The rerun takes its own file, and sends the rest.
+    api.set_faults(Faults::default());
+    run.send(&api, "events.json")
+        .args(["--max-rejects", "5"])
+        .assert()
+        .code(1);
+    assert_eq!(api.seen().accepted.len(), 18);
+    assert_eq!(run.rejects().lines().count(), 2);
+}
+
+#[test]
+fn a_report_onto_the_api_key_file_or_the_journal_is_refused_before_any_request() {
+    let run = Run::new(&ndjson(5, |_| "A".into()), "events.ndjson");
+    std::fs::write(run.path("api.key"), API_KEY).unwrap();
+    let api = StandIn::start(Faults::default());
+    let stderr = ce_keyed()
+        .current_dir(run.dir.path())
+        .env("XDG_STATE_HOME", run.state.path())
+        .args([
+            "send",
+            "--lines",
+            "-i",
+            "events.ndjson",
+            "--endpoint",
+            &api.url(),
+        ])
+        .args(["--api-key-file", "api.key", "--report", "api.key"])
+        .stderr_failed();
+    assert!(stderr.contains("is the API key file"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(run.path("api.key")).unwrap(),
+        API_KEY
+    );
+    assert_eq!(api.server.request_count(), 0);
+    // The journal: the state folder's, once it exists.
+    run.send(&api, "events.ndjson").assert().success();
+    let journal = run.journal();
+    let before = std::fs::read_to_string(&journal).unwrap();
+    let stderr = ce_keyed()
+        .current_dir(run.dir.path())
+        .env("XDG_STATE_HOME", run.state.path())
+        .env("CE_API_KEY", API_KEY)
+        .args([
+            "send",
+            "--lines",
+            "-i",
+            "events.ndjson",
+            "--endpoint",
+            &api.url(),
+        ])
+        .arg("--report")
+        .arg(&journal)
+        .stderr_failed();
+    assert!(stderr.contains("the journal"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&journal).unwrap(), before);
+    assert_eq!(api.server.request_count(), 1);
+}
+
+#[test]
+fn three_events_refused_alike_then_accepted_all_arrive_on_the_rerun() {
+    let run = Run::new(&ndjson(3, |_| "A".into()), "events.ndjson");
+    let api = StandIn::start(Faults {
+        refuse_all: true,
+        ..Faults::default()
+    });
+    let stderr = run.send(&api, "events.ndjson").stderr_failed();
+    assert!(
+        stderr.contains("the request, not the events, looks wrong"),
+        "{stderr}"
+    );
+    assert_eq!(run.report()["rejected"], 0);
+    api.set_faults(Faults::default());
+    run.send(&api, "events.ndjson").assert().success();
+    assert_eq!(identities(&api.seen()), all_users(3));
+    assert_eq!(run.report()["possible_duplicates"], 0);
+}
+
+#[test]
+fn after_a_401_the_same_or_an_edited_file_is_sent_whole_with_no_possible_duplicates() {
+    for edit in [false, true] {
+        let run = Run::new(&ndjson(2500, |_| "A".into()), "events.ndjson");
+        let api = StandIn::start(Faults {
+            unauthorized_after: Some(0),
+            ..Faults::default()
+        });
+        run.send(&api, "events.ndjson").assert().code(1);
+        if edit {
+            std::fs::write(run.path("events.ndjson"), ndjson(2600, |_| "A".into())).unwrap();
+        }
+        api.set_faults(Faults::default());
+        run.send(&api, "events.ndjson").assert().success();
+        let count = if edit { 2600 } else { 2500 };
+        assert_eq!(identities(&api.seen()), all_users(count), "edited: {edit}");
+        assert_eq!(run.report()["possible_duplicates"], 0, "edited: {edit}");
+    }
+}
+
+#[test]
+fn one_requests_answer_is_printed_after_retries_too() {
+    let run = Run::new(&ndjson(3, |_| "A".into()), "events.ndjson");
+    let api = StandIn::start(Faults {
+        unavailable_every: Some(1),
+        ..Faults::default()
+    });
+    let spawned = run
+        .send(&api, "events.ndjson")
+        .args(["--retries", "3"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(1);
+    assert_eq!(spawned.get_output().stdout, b"");
+    api.set_faults(Faults {
+        unavailable_every: Some(api.server.request_count() + 1),
+        ..Faults::default()
+    });
+    let out = run.send(&api, "events.ndjson").assert().success();
+    assert_eq!(out.get_output().stdout, b"{\"status\":\"success\"}\n");
+    assert_eq!(run.report()["retried_requests"], 1);
+}
+
+#[test]
+fn no_check_still_refuses_a_lone_surrogate() {
+    let text = ndjson(2, |_| "A".into()).replacen("user-1", "user-\\ud800", 1);
+    let run = Run::new(&text, "events.ndjson");
+    let api = StandIn::start(Faults::default());
+    let stderr = run
+        .send(&api, "events.ndjson")
+        .args(["--no-check", "--max-rejects", "1"])
+        .stderr_failed();
+    assert!(stderr.contains("surrogate"), "{stderr}");
+    assert_eq!(
+        identities(&api.seen()),
+        BTreeSet::from(["user-0".to_owned()])
+    );
+}
+
+#[test]
+fn a_certificate_failure_in_a_multi_batch_run_suggests_cacert() {
+    let run = Run::new(&ndjson(2500, |_| "A".into()), "events.ndjson");
+    let server = common::net::TestServer::https(common::net::always(common::net::json(200, "{}")));
+    let stderr = ce_keyed()
+        .current_dir(run.dir.path())
+        .env("XDG_STATE_HOME", run.state.path())
+        .env("CE_API_KEY", API_KEY)
+        .args([
+            "send",
+            "--lines",
+            "-i",
+            "events.ndjson",
+            "--endpoint",
+            &server.url(),
+        ])
+        .stderr_failed();
+    assert!(stderr.contains("--cacert FILE"), "{stderr}");
+    assert!(!stderr.contains("Other("), "{stderr}");
+    assert_eq!(server.request_count(), 0);
+}
+
+#[test]
+fn status_says_what_the_journal_records_and_sends_nothing() {
+    let run = Run::new(&ndjson(2500, |_| "A".into()), "events.ndjson");
+    let api = StandIn::start(Faults {
+        unauthorized_after: Some(1),
+        ..Faults::default()
+    });
+    let status = |run: &Run| {
+        let out = ce_keyed()
+            .current_dir(run.dir.path())
+            .env("XDG_STATE_HOME", run.state.path())
+            .args([
+                "send",
+                "--lines",
+                "-i",
+                "events.ndjson",
+                "--endpoint",
+                &api.url(),
+            ])
+            .arg("--status")
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(
+        status(&run).contains("nothing recorded"),
+        "{}",
+        status(&run)
+    );
+    run.send(&api, "events.ndjson")
+        .args(["--concurrency", "1"])
+        .assert()
+        .code(1);
+    let text = status(&run);
+    assert!(
+        text.contains("unfinished: the same command resumes"),
+        "{text}"
+    );
+    assert!(text.contains("acknowledged: 1000 events"), "{text}");
+    assert!(
+        text.contains(&run.journal().display().to_string()),
+        "{text}"
+    );
+    let requests = api.server.request_count();
+    api.set_faults(Faults::default());
+    run.send(&api, "events.ndjson").assert().success();
+    let text = status(&run);
+    assert!(text.contains("finished"), "{text}");
+    assert!(text.contains("acknowledged: 2500 events"), "{text}");
+    assert_eq!(
+        api.server.request_count(),
+        requests + 2,
+        "status sent nothing"
+    );
+}
+
+#[test]
+fn a_second_run_of_the_same_delivery_is_refused_while_the_first_runs() {
+    let run = Run::new(&ndjson(3000, |_| "A".into()), "events.ndjson");
+    let api = StandIn::start(Faults {
+        latency: Duration::from_millis(300),
+        ..Faults::default()
+    });
+    let mut first = run.spawn(&api, &["--concurrency", "1", "--quiet"], Stdio::null());
+    common::net::wait_until("the first request", || api.server.request_count() > 0);
+    let stderr = run.send(&api, "events.ndjson").stderr_failed();
+    assert!(
+        stderr.contains("another run is sending this delivery"),
+        "{stderr}"
+    );
+    assert!(first.wait().unwrap().success());
+    assert_eq!(api.seen().accepted.len(), 3000);
+    assert_eq!(duplicates(&api.seen()), 0);
+}
+
+#[test]
+fn help_says_where_state_lives() {
+    let out = ce().args(["send", "--help"]).assert().success();
+    let help = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        help.contains("$XDG_STATE_HOME/ce-crypt/deliveries/"),
+        "{help}"
+    );
 }

@@ -124,6 +124,15 @@ EXAMPLES:
   ce-crypt send --key-file ce.env --dry-run -i events.json   # print a curl script, send nothing
   ce-crypt send --profile prod --region in -i events.json    # ~/.config/ce-crypt/prod.env
   ce-crypt send --key-file ce.env --api-key-file api.key --method gcm-base64 -i events.json
+  ce-crypt send --profile prod --lines -i export.ndjson --status   # what was sent, sending nothing
+
+STATE:
+  A file's delivery (the file, the endpoint and the asset) has a journal in
+  $XDG_STATE_HOME/ce-crypt/deliveries/ (~/.local/state/ce-crypt/...), with its
+  rejects file beside it: counts and fingerprints, never keys; the rejects
+  file holds the rejected events themselves. Nothing is written beside the
+  input. The same command resumes; a finished delivery sends nothing again.
+  Standard input is not resumable unless --journal names a journal.
 
 ", environment!()))]
     Send(Deferred<Box<SendArgs>>),
@@ -410,7 +419,7 @@ pub struct SendArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_timeout)]
     pub timeout: f64,
 
-    /// Send nothing; print an equivalent sh script for curl ($CE_API_KEY stands for the key); one request's worth of events (not with --lines).
+    /// Send nothing; print an equivalent sh script for curl ($CE_API_KEY stands for the key); one request's worth of events (not with --lines, --status).
     #[arg(long, conflicts_with = "lines")]
     pub dry_run: bool,
 
@@ -438,15 +447,19 @@ pub struct SendArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_rejects: u64,
 
-    /// Record acknowledged batches in FILE (mode 0600) so that a rerun resumes [default: the input file's name + .ce-send; required for standard input holding more than one request's worth].
+    /// Record what the API acknowledged in FILE (mode 0600), so that a rerun resumes [default for a file: one journal per delivery in the state folder, see STATE below; standard input has none unless given].
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
 
-    /// Forget what the journal recorded and send every event again.
+    /// Forget what the journal recorded and send every event again (not with --status).
     #[arg(long)]
     pub restart: bool,
 
-    /// Write rejected events there, one JSON line each, with the reasons [default: the journal's name + .rejects.jsonl].
+    /// Send nothing: say what the journal of this delivery records (the same arguments as the send; not with --restart, --dry-run).
+    #[arg(long, conflicts_with_all = ["restart", "dry_run"])]
+    pub status: bool,
+
+    /// Write rejected events there, one JSON line each, with the reasons, created only if something is rejected [default: beside the journal, .rejects.jsonl].
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
 

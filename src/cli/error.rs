@@ -224,16 +224,33 @@ fn advice_for(
 ) -> Option<String> {
     if let Some(error) = cause.downcast_ref::<BulkError>() {
         return match error {
-            BulkError::NeedsJournal { .. } => {
-                Some("; pass --journal FILE (nothing was sent)".to_owned())
-            }
             BulkError::InputChanged { .. } => Some(
-                "; send the original input to finish it, pass --restart to send this input \
-                 from the start, or --journal NEW to keep a separate record"
+                "; put the original input back to finish it, pass --restart to send this input \
+                 from the start (what was sent arrives twice), or --journal NEW to send it as \
+                 a separate delivery"
+                    .to_owned(),
+            ),
+            BulkError::StreamChanged { .. } => Some(
+                "; send the same input again to finish it, --restart to send this one from the \
+                 start, or --journal NEW for a separate record"
                     .to_owned(),
             ),
             BulkError::FormatChanged { .. } => {
                 Some("; add or drop --lines as the first run had it, or pass --restart".to_owned())
+            }
+            BulkError::OtherDelivery { .. } => Some(
+                "; give this delivery its own --journal FILE (or drop --journal to use the \
+                 state folder)"
+                    .to_owned(),
+            ),
+            BulkError::NoStateFolder => Some("; pass --journal FILE".to_owned()),
+            BulkError::StateFolder { .. } => Some(
+                "; fix its permissions, set XDG_STATE_HOME to another folder, or pass --journal \
+                 FILE"
+                    .to_owned(),
+            ),
+            BulkError::Journal(JournalError::Busy { .. }) => {
+                Some("; wait for that run to end (nothing was sent)".to_owned())
             }
             BulkError::Journal(JournalError::Io { .. }) => {
                 Some("; give another with --journal FILE".to_owned())
@@ -241,14 +258,26 @@ fn advice_for(
             BulkError::Journal(_) => {
                 Some("; move it away, or give another with --journal FILE".to_owned())
             }
-            BulkError::NotRejectsFile { .. } => {
-                Some(": give another with --rejects FILE".to_owned())
-            }
+            BulkError::NotRejectsFile(_) => Some(": give another with --rejects FILE".to_owned()),
             _ => None,
         };
     }
-    if let Some(SourceError::Malformed { .. }) = cause.downcast_ref() {
-        return Some("; nothing was sent: fix the input and run again".to_owned());
+    if let Some(error) = cause.downcast_ref::<SourceError>() {
+        return match error {
+            SourceError::StartsWithObject => Some(
+                "; pass --lines if it holds one event per line (NDJSON), or wrap a single event \
+                 in [ ] (nothing was sent)"
+                    .to_owned(),
+            ),
+            SourceError::LooksPrettyPrinted { .. } => {
+                Some("; drop --lines to send it as one JSON array (nothing was sent)".to_owned())
+            }
+            SourceError::TooLong { .. } => Some("; split it into smaller events".to_owned()),
+            SourceError::Malformed { .. } => {
+                Some("; nothing was sent: fix the input and run again".to_owned())
+            }
+            _ => None,
+        };
     }
     if let Some(error) = cause.downcast_ref::<CipherError>() {
         let CipherError::MissingIv(_) = error else {

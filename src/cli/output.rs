@@ -153,6 +153,97 @@ pub fn refuse_reading_and_writing(output: Option<&Path>, read: &[(&str, &Path)])
     Ok(())
 }
 
+/// Refuses an output (`what`, path) that is one of the files being read
+/// (standard input when the path is none), compared by device and inode,
+/// or that is another of the outputs.
+pub fn refuse_overlaps(
+    read: &[(&str, Option<&Path>)],
+    written: &[(&str, Option<&Path>)],
+) -> Result<()> {
+    let identity = |path: &Path| -> Option<FileId> {
+        match fs::metadata(path) {
+            Ok(meta) => Some(FileId::Inode(file_id(&meta))),
+            // A file to be created: its folder's identity and its name.
+            Err(_) => {
+                let folder = match path.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => Path::new("."),
+                };
+                let folder = fs::metadata(folder).ok()?;
+                Some(FileId::New(file_id(&folder), path.file_name()?.to_owned()))
+            }
+        }
+    };
+    let outputs: Vec<(&str, &Path, Option<FileId>)> = written
+        .iter()
+        .filter_map(|(what, path)| Some((*what, (*path)?)))
+        .filter(|(_, path)| *path != Path::new("-"))
+        .filter(|(_, path)| fs::metadata(path).map_or(true, |m| m.is_file()))
+        .map(|(what, path)| (what, path, identity(path)))
+        .collect();
+    for (i, (what, path, id)) in outputs.iter().enumerate() {
+        let Some(id) = id else { continue };
+        for (what_read, read_path) in read {
+            let read_id = match read_path {
+                Some(read_path) => fs::metadata(read_path).ok().map(|m| file_id(&m)),
+                None => stdin_id(),
+            };
+            if read_id.is_some_and(|read_id| *id == FileId::Inode(read_id)) {
+                let name = read_path.map_or_else(String::new, |p| format!(" ({})", p.display()));
+                bail!(
+                    "the {what} {} is the {what_read}{name}: writing it would destroy what is \
+                     being read; nothing was sent or written: choose another file",
+                    path.display()
+                );
+            }
+        }
+        for (other_what, other_path, other_id) in &outputs[i + 1..] {
+            if other_id.as_ref() == Some(id) {
+                bail!(
+                    "the {what} {} and the {other_what} {} are the same file; nothing was sent \
+                     or written: choose another",
+                    path.display(),
+                    other_path.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What tells two files apart.
+#[derive(PartialEq, Eq)]
+enum FileId {
+    Inode((u64, u64)),
+    New((u64, u64), std::ffi::OsString),
+}
+
+#[cfg(unix)]
+fn file_id(meta: &fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+#[cfg(not(unix))]
+fn file_id(_meta: &fs::Metadata) -> (u64, u64) {
+    (0, 0)
+}
+
+/// Standard input's device and inode, when it is a regular file.
+#[cfg(unix)]
+fn stdin_id() -> Option<(u64, u64)> {
+    use std::os::fd::AsFd;
+    let stdin = io::stdin();
+    let fd = stdin.as_fd().try_clone_to_owned().ok()?;
+    let meta = File::from(fd).metadata().ok()?;
+    meta.is_file().then(|| file_id(&meta))
+}
+
+#[cfg(not(unix))]
+fn stdin_id() -> Option<(u64, u64)> {
+    None
+}
+
 #[cfg(unix)]
 fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
     use std::os::unix::fs::MetadataExt;

@@ -34,6 +34,10 @@ pub fn run(args: SendArgs) -> Result<()> {
         keysource::resolve_with_file(args.payload.keys.clone(), args.payload.method)?;
     let key_file = key_file.unwrap_or_default();
     let endpoint = endpoint(args.endpoint.clone(), args.region, &key_file)?;
+    if args.status {
+        let chosen = chosen_asset(args.asset.clone(), &key_file)?;
+        return bulk::status(&args, &endpoint, chosen);
+    }
     // Look for the API key before reading the payload, so a missing key fails fast.
     let api_key = if args.dry_run {
         None
@@ -136,7 +140,7 @@ fn describe_client(client: &Client, endpoint: &Endpoint, cipher: &Cipher) {
     eprintln!("> POST {endpoint}");
     eprintln!("> Content-Type: application/json");
     eprintln!("> x-eCode: {}", cipher.method().code());
-    eprintln!("> x-asset: (each batch's asset id)");
+    eprintln!("> x-asset: (each request's, as listed below)");
     eprintln!("> Authorization: Bearer [redacted]");
 }
 

@@ -258,6 +258,17 @@ pub enum UploadError {
     },
 }
 
+impl UploadError {
+    /// Whether the request may have reached the API although no 2xx
+    /// answer came: then sending it again may duplicate its events.
+    pub fn may_have_arrived(&self) -> bool {
+        matches!(
+            self,
+            UploadError::Timeout { .. } | UploadError::Connection { .. }
+        )
+    }
+}
+
 fn via(proxy: Option<&String>) -> String {
     proxy.map_or_else(String::new, |proxy| format!(" through the proxy {proxy}"))
 }

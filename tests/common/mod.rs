@@ -35,6 +35,15 @@ pub fn fresh_sample() -> String {
     )
 }
 
+/// A state folder (`XDG_STATE_HOME`) shared by this test binary's commands,
+/// removed at its end only by the system's temp cleaning: journals are named
+/// by their input's path, and every test's input is in a folder of its own.
+pub fn test_state_home() -> &'static Path {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| tempfile::tempdir().expect("a temporary folder"))
+        .path()
+}
+
 /// Running a command for what it prints.
 pub trait StdoutOk {
     /// Asserts exit 0 and returns standard output.
@@ -74,6 +83,8 @@ pub fn ce() -> Command {
     for var in CE_ENV {
         cmd.env_remove(var);
     }
+    // send's journals go to a state folder of the tests', never the user's.
+    cmd.env("XDG_STATE_HOME", test_state_home());
     net::clear_proxy_env(&mut cmd);
     cmd
 }

@@ -18,6 +18,8 @@ use super::{IV, KEY};
 
 /// The API key the stand-in expects.
 pub const API_KEY: &str = "standin-api-key";
+/// Another key it takes too: the same account's key after a rotation.
+pub const ROTATED_API_KEY: &str = "standin-api-key-rotated";
 
 /// What to do wrong, and when. Requests are counted from 1, in arrival order.
 #[derive(Debug, Clone, Default)]
@@ -58,16 +60,19 @@ pub struct StandIn {
     /// The HTTP server underneath (its `requests()` lists every request).
     pub server: TestServer,
     seen: Arc<Mutex<Seen>>,
+    faults: Arc<Mutex<Faults>>,
 }
 
 impl StandIn {
     /// Starts it with `faults`.
     pub fn start(faults: Faults) -> StandIn {
         let seen = Arc::new(Mutex::new(Seen::default()));
-        let shared = Arc::clone(&seen);
+        let faults = Arc::new(Mutex::new(faults));
+        let (shared, shared_faults) = (Arc::clone(&seen), Arc::clone(&faults));
         let mut count = 0;
         let server = TestServer::start(move |request: &Request| {
             count += 1;
+            let faults = lock(&shared_faults).clone();
             let mut seen = lock(&shared);
             seen.arrivals.push(Instant::now());
             let delay = match faults.slow_request {
@@ -76,7 +81,17 @@ impl StandIn {
             };
             answer(count, request, &faults, &mut seen).delay(delay)
         });
-        StandIn { server, seen }
+        StandIn {
+            server,
+            seen,
+            faults,
+        }
+    }
+
+    /// From the next request on, these faults (requests are still counted
+    /// from the first).
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.faults) = faults;
     }
 
     /// The upload URL.
@@ -142,12 +157,18 @@ fn answer(n: usize, request: &Request, faults: &Faults, seen: &mut Seen) -> Resp
 
 /// The events of a request, or the rule it breaks.
 fn decode(request: &Request) -> Result<Vec<serde_json::Value>, String> {
-    if request.header("authorization") != Some(&format!("Bearer {API_KEY}")) {
+    let authorization = request.header("authorization").unwrap_or_default();
+    if ![API_KEY, ROTATED_API_KEY]
+        .iter()
+        .any(|key| authorization == format!("Bearer {key}"))
+    {
         return Err("bad Authorization".into());
     }
-    if request.header("x-ecode") != Some("11256") {
-        return Err("x-eCode is not 11256".into());
-    }
+    let hex = match request.header("x-ecode") {
+        Some("11256") => false,
+        Some("11257") => true,
+        _ => return Err("x-eCode is neither 11256 nor 11257".into()),
+    };
     if request.header("content-type") != Some("application/json") {
         return Err("Content-Type is not application/json".into());
     }
@@ -157,9 +178,17 @@ fn decode(request: &Request) -> Result<Vec<serde_json::Value>, String> {
     let text = body["encryptedRequest"]
         .as_str()
         .ok_or("no encryptedRequest")?;
-    let ciphertext = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .map_err(|e| format!("Base64: {e}"))?;
+    let ciphertext = if hex {
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(text.get(i..i + 2).unwrap_or("x"), 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(|e| format!("hex: {e}"))?
+    } else {
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|e| format!("Base64: {e}"))?
+    };
     let key: &[u8; 32] = KEY.as_bytes().try_into().expect("a 32-byte key");
     let iv: &[u8; 16] = IV.as_bytes().try_into().expect("a 16-byte IV");
     let mut buffer = ciphertext;

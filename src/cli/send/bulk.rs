@@ -1,6 +1,6 @@
 //! `send` proper: the events in batches through the library's bulk upload,
 //! with a progress bar or progress lines, a summary, a report and an exit
-//! status that says whether every event arrived.
+//! status that says whether every event arrived; and `send --status`.
 
 use std::io::{self, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -9,10 +9,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use ce_crypt::upload::bulk::{
-    BulkFiles, BulkInput, BulkJob, BulkOptions, BulkSummary, Counts, InputFormat, LiveCounts,
-    RequestLog, StopReason,
+    self, Bookkeeping, BulkInput, BulkJob, BulkOptions, BulkSummary, Counts, Destination,
+    InputFormat, LiveCounts, RequestLog, StopReason,
 };
-use ce_crypt::upload::{ApiKey, Client, Endpoint};
+use ce_crypt::upload::{ApiKey, Client, Endpoint, UploadError};
 use ce_crypt::{Cipher, EventRules};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -20,13 +20,9 @@ use super::super::args::SendArgs;
 use super::super::error::{self, ExitStatus};
 use super::super::input::Input;
 use super::super::keysource;
-use super::super::output::{Existing, Output, refuse_reading_and_writing};
+use super::super::output::{Existing, Output, refuse_overlaps};
 use super::super::process;
 
-/// The journal's default name: the input file's, with this added.
-const JOURNAL_SUFFIX: &str = ".ce-send";
-/// The rejects file's default name: the journal's, with this added.
-const REJECTS_SUFFIX: &str = ".rejects.jsonl";
 /// Without a terminal, a progress line at most this often.
 const PROGRESS_LINE_EVERY: Duration = Duration::from_secs(10);
 
@@ -39,35 +35,15 @@ pub fn send(
     cipher: &Cipher,
     chosen: Option<(String, String)>,
 ) -> Result<()> {
-    let input = Input::choose(
-        args.payload.text.clone(),
-        args.payload.input.input.clone(),
-        "payload",
-    )?;
-    // The journal, the rejects and the report never replace the input (or the key file).
-    let mut read: Vec<(&str, &Path)> = Vec::new();
-    if let Input::File(path) = &input {
-        read.push(("input file", path));
-    }
-    let key_file = keysource::key_file_path(&args.payload.keys)?;
-    if let Some(path) = &key_file {
-        read.push(("key file", path));
-    }
-    for written in [&args.journal, &args.rejects, &args.report] {
-        refuse_reading_and_writing(written.as_deref(), &read)?;
-    }
-    let (input, default_journal) = bulk_input(input)?;
-    let journal = args.journal.clone().or(default_journal);
-    let rejects = args
-        .rejects
-        .clone()
-        .or_else(|| journal.as_ref().map(|j| with_suffix(j, REJECTS_SUFFIX)));
-    let files = BulkFiles {
-        journal,
-        rejects,
-        restart: args.restart,
-    };
+    let input = choose_input(args)?;
     let asset = chosen.map(|(asset, _)| asset);
+    let bookkeeping = bookkeeping(args);
+    let destination = Destination {
+        endpoint: endpoint.to_string(),
+        asset: asset.clone(),
+    };
+    check_outputs(args, &input, &destination, &bookkeeping)?;
+    let input = bulk_input(input)?;
     let options = BulkOptions {
         batch_size: args.batch_size,
         concurrency: usize::from(args.concurrency),
@@ -81,11 +57,6 @@ pub fn send(
         }),
         asset,
         ..BulkOptions::default()
-    };
-    let format = if args.lines {
-        InputFormat::Lines
-    } else {
-        InputFormat::Array
     };
     let counts = LiveCounts::default();
     let job = BulkJob {
@@ -102,84 +73,191 @@ pub fn send(
     };
     let running = AtomicBool::new(true);
     let summary = std::thread::scope(|scope| {
-        // Progress only for runs with a journal: without one, the input is one request.
-        if !args.quiet && files.journal.is_some() {
+        if !args.quiet {
             scope.spawn(|| show_progress(&counts, &running));
         }
-        let summary = job.run(input, format, &files);
+        let summary = job.run(input, format(args), &bookkeeping);
         running.store(false, Ordering::SeqCst);
         summary
     });
     let summary = summary?;
 
+    if !args.quiet {
+        for note in &summary.notes {
+            eprintln!("note: {note}");
+        }
+    }
     if let Some(path) = &args.report {
-        write_report(path, &summary, &files)?;
+        write_report(path, &summary)?;
     }
     if !args.quiet {
         error::warn(&summary.warnings);
     }
-    let status = finish(args, &summary, &files)?;
-    match status {
+    match finish(args, &summary)? {
         0 => Ok(()),
         code => Err(ExitStatus(code).into()),
     }
 }
 
-/// The library's input, and the default journal (beside a file input).
-fn bulk_input(input: Input) -> Result<(BulkInput, Option<PathBuf>)> {
+/// `send --status`: what the delivery's journal records; sends nothing.
+pub fn status(
+    args: &SendArgs,
+    endpoint: &Endpoint,
+    chosen: Option<(String, String)>,
+) -> Result<()> {
+    let input = choose_input(args)?;
+    let destination = Destination {
+        endpoint: endpoint.to_string(),
+        asset: chosen.map(|(asset, _)| asset),
+    };
+    let file = match &input {
+        Input::File(path) => Some(path.as_path()),
+        _ => None,
+    };
+    let status = bulk::status(file, format(args), &destination, &bookkeeping(args))?;
+    let mut out = io::stdout().lock();
+    writeln!(out, "journal: {}", status.journal.display())?;
+    writeln!(out, "destination: {}", status.destination)?;
+    if !status.exists {
+        writeln!(
+            out,
+            "state: nothing recorded: no run has sent this delivery"
+        )?;
+        return Ok(out.flush()?);
+    }
+    let state = match (status.finished, status.input_unchanged) {
+        (Some(_), Some(false)) => {
+            "finished; the input has changed since, so it would be sent again"
+        }
+        (Some(_), _) => "finished: a run sends nothing again (--restart to send it all again)",
+        (None, Some(false)) => "unfinished, and the input has changed since",
+        (None, _) => "unfinished: the same command resumes",
+    };
+    writeln!(out, "state: {state}")?;
+    writeln!(out, "acknowledged: {}", count(status.sent, "event"))?;
+    writeln!(out, "rejected: {}", count(status.rejected, "event"))?;
+    writeln!(
+        out,
+        "possibly delivered, unacknowledged: {} (a rerun sends them again)",
+        count(status.in_doubt, "event")
+    )?;
+    if let Some(events) = status.finished {
+        writeln!(out, "events in the input: {events}")?;
+    }
+    if let Some(rejects) = &status.rejects {
+        writeln!(out, "rejects: {}", rejects.display())?;
+    }
+    if let Some(modified) = status.modified {
+        let at = jiff::Timestamp::try_from(modified).map_or_else(|_| "?".into(), |t| t.to_string());
+        writeln!(out, "last written: {at}")?;
+    }
+    Ok(out.flush()?)
+}
+
+fn choose_input(args: &SendArgs) -> Result<Input> {
+    Input::choose(
+        args.payload.text.clone(),
+        args.payload.input.input.clone(),
+        "payload",
+    )
+}
+
+fn format(args: &SendArgs) -> InputFormat {
+    if args.lines {
+        InputFormat::Lines
+    } else {
+        InputFormat::Array
+    }
+}
+
+fn bookkeeping(args: &SendArgs) -> Bookkeeping {
+    Bookkeeping {
+        journal: args.journal.clone(),
+        rejects: args.rejects.clone(),
+        restart: args.restart,
+        ..Bookkeeping::in_state_folder()
+    }
+}
+
+/// No output of the run (the journal, the rejects, the report) may be one
+/// of its inputs (the events, the key file or profile, the API key file) or
+/// another of its outputs.
+fn check_outputs(
+    args: &SendArgs,
+    input: &Input,
+    destination: &Destination,
+    bookkeeping: &Bookkeeping,
+) -> Result<()> {
+    let file = match input {
+        Input::File(path) => Some(path.as_path()),
+        _ => None,
+    };
+    let (journal, rejects) = bulk::paths(file, destination, bookkeeping);
+    let key_file = keysource::key_file_path(&args.payload.keys)?;
+    let mut read: Vec<(&str, Option<&Path>)> = vec![
+        ("key file", key_file.as_deref()),
+        ("API key file", args.api_key_file.as_deref()),
+    ];
+    match input {
+        Input::File(path) => read.push(("input file", Some(path))),
+        Input::Stdin => read.push(("standard input", None)),
+        Input::Argument(_) => {}
+    }
+    let written = [
+        ("journal", journal.as_deref()),
+        ("rejects file", rejects.as_deref()),
+        ("report", args.report.as_deref()),
+    ];
+    refuse_overlaps(&read, &written)
+}
+
+/// The library's input.
+fn bulk_input(input: Input) -> Result<BulkInput> {
     Ok(match input {
         Input::File(path) => {
             // Input::open refuses folders; it knows a size only for a regular file.
             let (reader, size) = Input::File(path.clone()).open()?;
             match size {
-                Some(_) => {
-                    let journal = with_suffix(&path, JOURNAL_SUFFIX);
-                    (BulkInput::File(path), Some(journal))
-                }
+                Some(_) => BulkInput::File(path),
                 // A FIFO or a device: read once, like standard input.
-                None => (BulkInput::Stream(Box::new(BufReader::new(reader))), None),
+                None => BulkInput::Stream(Box::new(BufReader::new(reader))),
             }
         }
-        Input::Argument(bytes) => (BulkInput::Stream(Box::new(io::Cursor::new(bytes))), None),
-        Input::Stdin => (
-            BulkInput::Stream(Box::new(BufReader::with_capacity(256 << 10, io::stdin()))),
-            None,
-        ),
+        Input::Argument(bytes) => BulkInput::Stream(Box::new(io::Cursor::new(bytes))),
+        Input::Stdin => {
+            BulkInput::Stream(Box::new(BufReader::with_capacity(256 << 10, io::stdin())))
+        }
     })
-}
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
 }
 
 /// The final lines on stderr (and the API's answer on stdout, for a single
 /// request); returns the exit status, or the error to report.
-fn finish(args: &SendArgs, summary: &BulkSummary, files: &BulkFiles) -> Result<u8> {
+fn finish(args: &SendArgs, summary: &BulkSummary) -> Result<u8> {
     let counts = summary.counts;
     let mut stderr = io::stderr().lock();
+    let journal = summary
+        .journal
+        .as_deref()
+        .map_or_else(String::new, |j| format!(" {}", j.display()));
     if summary.already_sent {
         if !args.quiet {
-            let journal = files.journal.as_deref().map(Path::display);
             let _ = writeln!(
                 stderr,
-                "already sent: the journal {} records all {} events as acknowledged ({}) or \
-                 rejected ({}); nothing was sent (--restart sends them again)",
-                journal.map_or_else(String::new, |j| j.to_string()),
-                counts.read,
-                counts.sent,
-                counts.rejected
+                "already sent: the journal{journal} records all {} events as acknowledged ({}) \
+                 or rejected ({}); nothing was sent (--restart sends them again)",
+                counts.read, counts.sent, counts.rejected
             );
         }
         // 0 only when every event was acknowledged.
         return Ok(u8::from(counts.rejected > 0));
     }
-    if counts.read == 0 && !args.quiet {
-        let _ = writeln!(stderr, "note: the input holds no events; nothing was sent");
+    if counts.read == 0 && summary.stopped.is_none() {
+        if !args.quiet {
+            let _ = writeln!(stderr, "nothing to send: the input holds no events");
+        }
+        return Ok(0);
     }
-    if counts.sent > summary.sent_before
-        && counts.requests == 1
+    if summary.single_request
         && let Some(answer) = &summary.last_answer
     {
         let mut stdout = io::stdout().lock();
@@ -197,51 +275,60 @@ fn finish(args: &SendArgs, summary: &BulkSummary, files: &BulkFiles) -> Result<u
             );
         }
     }
-    // Without a journal the input made one request at most: report as a single upload.
-    let single = files.journal.is_none();
+    // An input that made one request at most, and cannot be resumed
+    // (an argument, a small pipe), is told as a single upload.
+    let single = !summary.resumable && summary.batches <= 1;
+    let label = if single { "error" } else { "rejected" };
     for rejection in &summary.first_rejects {
         for reason in &rejection.reasons {
-            let label = if single { "error" } else { "rejected" };
             let _ = writeln!(stderr, "{label}: {reason}");
         }
     }
     if counts.rejected > summary.first_rejects.len() as u64
-        && let Some(path) = &files.rejects
+        && let Some(path) = &summary.rejects
     {
         let _ = writeln!(
             stderr,
-            "rejected: {} in all; each, with why, is in {}",
+            "{label}: {} in all; each, with why, is in {}",
             count(counts.rejected, "event"),
             path.display()
         );
     }
-    if !args.quiet && !single {
+    if single {
+        return match &summary.stopped {
+            Some(StopReason::Interrupted) => Ok(interrupted(&mut stderr, summary, "")),
+            Some(StopReason::TooManyRejects { .. }) => Ok(1),
+            Some(reason) => {
+                drop(stderr);
+                Err(match reason.upload_error() {
+                    Some(error) => error.clone().into(),
+                    None => anyhow::anyhow!("{reason}"),
+                })
+            }
+            None => Ok(u8::from(counts.rejected > 0 || summary.pending > 0)),
+        };
+    }
+    if !args.quiet {
         let _ = writeln!(stderr, "{}", summary_line(summary));
     }
-    let resume = match &files.journal {
-        Some(journal) => format!(
-            "run the same command again to send them (the journal {} records what was sent)",
-            journal.display()
+    if summary.unrecorded > 0 {
+        let _ = writeln!(
+            stderr,
+            "warning: the API acknowledged {} that the journal{journal} could not record: a \
+             rerun sends them again",
+            count(summary.unrecorded, "event")
+        );
+    }
+    let resume = resume_advice(summary, &journal);
+    let in_doubt = match summary.in_doubt {
+        0 => String::new(),
+        n => format!(
+            ", {} of them may have reached the API unacknowledged",
+            count(n, "event")
         ),
-        None => "run the same command again".to_owned(),
     };
     Ok(match &summary.stopped {
-        Some(StopReason::Interrupted) => {
-            let _ = writeln!(
-                stderr,
-                "interrupted: {} pending; {resume}",
-                count(summary.pending, "event")
-            );
-            128 + process::stop_signal().map_or(2, |s| s as u8)
-        }
-        Some(StopReason::TooManyRejects { .. }) if single => 1,
-        Some(reason) if single => {
-            drop(stderr);
-            return Err(match reason.upload_error() {
-                Some(error) => error.clone().into(),
-                None => anyhow::anyhow!("{reason}"),
-            });
-        }
+        Some(StopReason::Interrupted) => interrupted(&mut stderr, summary, &in_doubt),
         Some(reason) => {
             let advice = match reason {
                 StopReason::Unauthorized(_) => {
@@ -250,11 +337,22 @@ fn finish(args: &SendArgs, summary: &BulkSummary, files: &BulkFiles) -> Result<u
                 StopReason::TooManyRejects { .. } => {
                     "fix or remove the rejected events, or raise --max-rejects; ".to_owned()
                 }
-                _ => String::new(),
+                StopReason::RequestRefused { .. } => {
+                    "check the key, IV and method shared with Netcore, and the asset id; "
+                        .to_owned()
+                }
+                _ => match reason.upload_error() {
+                    Some(UploadError::Certificate { .. }) => {
+                        "if a company proxy or a private CA signs the certificate, pass --cacert \
+                         FILE (or set CE_CA_FILE); "
+                            .to_owned()
+                    }
+                    _ => String::new(),
+                },
             };
             let _ = writeln!(
                 stderr,
-                "error: stopped: {reason}; {} pending: {advice}{resume}",
+                "error: stopped: {reason}; {} pending{in_doubt}: {advice}{resume}",
                 count(summary.pending, "event")
             );
             1
@@ -264,10 +362,38 @@ fn finish(args: &SendArgs, summary: &BulkSummary, files: &BulkFiles) -> Result<u
     })
 }
 
+/// How to send what is pending.
+fn resume_advice(summary: &BulkSummary, journal: &str) -> String {
+    if summary.resumable {
+        format!(
+            "run the same command again to send them (the journal{journal} records what was sent)"
+        )
+    } else {
+        "standard input cannot be read again: send those events again from their source (or \
+         pass --journal FILE to make a stream resumable)"
+            .to_owned()
+    }
+}
+
+/// The line after a signal; the exit status a shell gives for it.
+fn interrupted(stderr: &mut io::StderrLock<'_>, summary: &BulkSummary, in_doubt: &str) -> u8 {
+    let journal = summary
+        .journal
+        .as_deref()
+        .map_or_else(String::new, |j| format!(" {}", j.display()));
+    let _ = writeln!(
+        stderr,
+        "interrupted: {} pending{in_doubt}; {}",
+        count(summary.pending, "event"),
+        resume_advice(summary, &journal)
+    );
+    128 + process::stop_signal().map_or(2, |s| s as u8)
+}
+
 /// `-v`: one line per request.
 fn log_request(log: &RequestLog<'_>) {
     let what = format!(
-        "{} events for {}, {} bytes",
+        "{} events, x-asset: {}, {} bytes",
         log.events, log.asset, log.body_bytes
     );
     match log.result {
@@ -313,7 +439,7 @@ fn count(n: u64, what: &str) -> String {
     }
 }
 
-fn write_report(path: &Path, summary: &BulkSummary, files: &BulkFiles) -> Result<()> {
+fn write_report(path: &Path, summary: &BulkSummary) -> Result<()> {
     let counts = summary.counts;
     let seconds = summary.elapsed.as_secs_f64();
     let outcome = match (&summary.stopped, summary.already_sent) {
@@ -323,6 +449,7 @@ fn write_report(path: &Path, summary: &BulkSummary, files: &BulkFiles) -> Result
         (None, _) if summary.pending == 0 && counts.rejected == 0 => "finished",
         (None, _) => "finished_with_rejects",
     };
+    let path_text = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
     let report = serde_json::json!({
         "read": counts.read,
         "sent": counts.sent,
@@ -332,12 +459,15 @@ fn write_report(path: &Path, summary: &BulkSummary, files: &BulkFiles) -> Result
         "requests": counts.requests,
         "retried_requests": counts.retried,
         "possible_duplicates": counts.possible_duplicates,
+        "possibly_delivered_unacknowledged": summary.in_doubt,
+        "acknowledged_unrecorded": summary.unrecorded,
         "seconds": (seconds * 1000.0).round() / 1000.0,
         "events_per_second": ((counts.sent - summary.sent_before) as f64 / seconds.max(1e-3)).round(),
         "outcome": outcome,
         "stop_reason": summary.stopped.as_ref().map(ToString::to_string),
-        "journal": files.journal.as_ref().map(|p| p.display().to_string()),
-        "rejects": files.rejects.as_ref().map(|p| p.display().to_string()),
+        "journal": path_text(&summary.journal),
+        "rejects": path_text(&summary.rejects),
+        "notes": summary.notes.iter().map(ToString::to_string).collect::<Vec<_>>(),
     });
     let mut out = Output::open(Some(path), Existing::Replace)
         .with_context(|| format!("could not write the report {}", path.display()))?;

@@ -1,22 +1,31 @@
 //! Bulk upload: any number of events, read as a stream, checked one by one,
 //! sent in batches of at most 1000 over a few reused connections, retried,
-//! and recorded in a journal so that a rerun sends only what the
-//! API has not acknowledged.
+//! and recorded in a journal so that a rerun sends only what the API has not
+//! acknowledged.
+//!
+//! A delivery is an input sent to a destination (an endpoint and an asset):
+//! each has its own journal, in the state folder ([`state_dir_from_env`])
+//! unless the caller names one. The same input to another destination is
+//! another delivery; to the same destination, a finished delivery sends
+//! nothing again. The method and the API key are how the events travel, not
+//! where: a new key continues the delivery (and is noted).
 //!
 //! The promises, and their one limit:
 //! - Every event read is, in the end, acknowledged by the API, rejected (in
 //!   the rejects file, with why), or pending (in no acknowledged batch: a
 //!   rerun sends it). `sent + rejected + pending = read`.
 //! - An acknowledgement is on disk before the worker that got it takes new
-//!   work. So when a run stops at any moment (a signal, a crash, power loss),
-//!   only the batches in flight may have reached the API unrecorded: a rerun
-//!   sends those again, at most `concurrency × batch size` events, and counts
-//!   them as possible duplicates.
+//!   work, and a request is on disk before it goes. So when a run stops at
+//!   any moment (a signal, a crash, power loss), only the requests in flight
+//!   may have reached the API unrecorded: a rerun sends those again, at most
+//!   `concurrency × batch size` events, and counts them as possible
+//!   duplicates. Requests that surely never arrived (a refused connection,
+//!   an answer that accepted nothing) are not counted.
 //! - Batches keep input order and never mix assets: `x-asset` is the batch's.
 //!
 //! ```no_run
 //! use std::sync::atomic::AtomicBool;
-//! use ce_crypt::upload::bulk::{BulkFiles, BulkInput, BulkJob, BulkOptions, InputFormat, LiveCounts};
+//! use ce_crypt::upload::bulk::{Bookkeeping, BulkInput, BulkJob, BulkOptions, InputFormat, LiveCounts};
 //! use ce_crypt::upload::{ApiKey, Client, ClientConfig, Region};
 //! use ce_crypt::{Cipher, Iv, Key, KeyEncoding, Method};
 //!
@@ -37,53 +46,44 @@
 //!     counts: &counts,
 //!     on_request: None,
 //! };
-//! let files = BulkFiles {
-//!     journal: Some("export.ndjson.ce-send".into()),
-//!     rejects: Some("export.ndjson.ce-send.rejects.jsonl".into()),
-//!     restart: false,
-//! };
-//! let summary = job.run(BulkInput::File("export.ndjson".into()), InputFormat::Lines, &files)?;
+//! let bookkeeping = Bookkeeping::in_state_folder();
+//! let summary = job.run(BulkInput::File("export.ndjson".into()), InputFormat::Lines, &bookkeeping)?;
 //! println!("{} sent, {} rejected, {} pending", summary.counts.sent, summary.counts.rejected, summary.pending);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod delivery;
+mod feeder;
 mod journal;
+mod ledger;
+mod rejects;
+mod resume;
 mod retry;
+mod run;
 mod source;
+mod state;
+#[cfg(test)]
+mod tests;
+mod transport;
+mod worker;
 
-use std::collections::HashSet;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, BufRead};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError, mpsc};
-use std::time::{Duration, Instant};
-
-use serde_json::value::RawValue;
+use std::time::Duration;
 
 use crate::Cipher;
-use crate::events::{self, EventRules, MAX_EVENTS, Warnings};
-use crate::request;
+use crate::events::{EventRules, MAX_EVENTS, Warnings};
 
-use super::{Answer, ApiKey, Client, Endpoint, Upload, UploadError};
-use journal::{Journal, Record};
+use super::{Answer, ApiKey, Client, Endpoint, UploadError};
 
-pub use journal::JournalError;
-pub use retry::{Backoff, Pacer, parse_retry_after};
-pub use source::{
-    EventSource, Fingerprint, InputFormat, NotJson, Position, SourceError, SourceEvent,
-};
-
-/// A batch closes early once its events' text reaches this many bytes.
-pub const MAX_BATCH_BYTES: usize = 5 << 20;
-/// A `Retry-After` longer than this gives the batch up (a rerun goes on later).
-pub const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(300);
-/// When every part of a refused batch's split at this many parts (eighths)
-/// is refused alike, and nothing of it was accepted, the fault is taken to be
-/// the request's, not the events': 15 requests, not a thousand.
-const ALIKE_LEVEL: usize = 8;
-/// The rejects the summary keeps for a caller to show.
-const FIRST_REJECTS_KEPT: usize = 3;
+pub use delivery::{DeliveryStatus, paths, status};
+pub use journal::{Destination, JournalError};
+pub use rejects::{NotRejectsFile, Rejection};
+pub use retry::{Backoff, parse_retry_after};
+pub use source::{Fingerprint, InputFormat, Position, SourceError};
+pub use state::{KEEP_FINISHED, state_dir_from_env};
+pub use worker::LONGEST_RETRY_AFTER;
 
 /// How a bulk upload batches, paces, retries and checks.
 #[derive(Debug, Clone)]
@@ -100,7 +100,8 @@ pub struct BulkOptions {
     /// the input's events than this (earlier runs' included). Events the API
     /// refuses are rejected too, but do not stop the run.
     pub max_rejects: u64,
-    /// The event checks, or none to skip them.
+    /// The event checks, or none to skip them (what every payload needs,
+    /// such as no lone surrogates, is checked all the same).
     pub rules: Option<EventRules>,
     /// Send every event to this asset; events that name another are rejected.
     pub asset: Option<String>,
@@ -125,9 +126,11 @@ impl Default for BulkOptions {
 
 /// Where the events come from.
 pub enum BulkInput {
-    /// A regular file: checked completely, and fingerprinted, before the first request.
+    /// A regular file: checked completely, and fingerprinted, before the
+    /// first request; resumable.
     File(PathBuf),
-    /// A stream (standard input, a pipe), read once.
+    /// A stream (standard input, a pipe), read once: resumable only with a
+    /// journal named in [`Bookkeeping::journal`].
     Stream(Box<dyn BufRead + Send>),
 }
 
@@ -141,15 +144,28 @@ impl std::fmt::Debug for BulkInput {
 }
 
 /// Where a bulk upload keeps its records.
-#[derive(Debug, Clone)]
-pub struct BulkFiles {
-    /// The journal; none only for an input that makes one request (see
-    /// [`BulkError::NeedsJournal`]).
+#[derive(Debug, Clone, Default)]
+pub struct Bookkeeping {
+    /// The state folder (see [`state_dir_from_env`]): a file's journal goes
+    /// there unless `journal` names one, and so do the rejects.
+    pub state_dir: Option<PathBuf>,
+    /// The journal to use instead of the state folder's (for a stream, the
+    /// only way to have one). It must record this input and destination.
     pub journal: Option<PathBuf>,
-    /// The rejected events, one JSON line each; none to keep only the first few in the summary.
+    /// The rejected events' file, instead of the one beside the journal.
     pub rejects: Option<PathBuf>,
     /// Ignore the journal's records and start over.
     pub restart: bool,
+}
+
+impl Bookkeeping {
+    /// Journals and rejects in the state folder the environment names.
+    pub fn in_state_folder() -> Bookkeeping {
+        Bookkeeping {
+            state_dir: state_dir_from_env(),
+            ..Bookkeeping::default()
+        }
+    }
 }
 
 /// Counters that another thread may read while a bulk upload runs.
@@ -179,7 +195,9 @@ pub struct Counts {
     pub requests: u64,
     /// Requests retried by this run.
     pub retried: u64,
-    /// Events this run sent that may already have reached the API.
+    /// Events this run sent that may already have reached the API: sent
+    /// again after an attempt that may have arrived, or left so by an
+    /// earlier run.
     pub possible_duplicates: u64,
 }
 
@@ -225,20 +243,27 @@ pub enum StopReason {
         /// How long it asked to wait.
         wait: Duration,
     },
-    /// Single events were refused alike, so the request, not they, is at fault.
-    RefusedAlike {
+    /// The API refused requests while it had accepted none: the request,
+    /// not its events, looks wrong, and no event was called rejected.
+    RequestRefused {
+        /// The answer's status.
+        status: u16,
         /// The API's answer.
         answer: String,
     },
     /// An error no retry mends: a redirect, an untrusted certificate, an
-    /// unknown host, another 4xx.
+    /// unknown host, a proxy's refusal, another 4xx.
     Failed(UploadError),
-    /// The journal or the rejects file could not be written, or a batch encrypted.
+    /// The journal or the rejects file could not be written: the run
+    /// stopped before anything more went out unrecorded.
+    Journal(String),
+    /// A batch could not be encrypted.
     Local {
         /// What failed.
         error: String,
     },
-    /// The input stopped being readable part-way (a stream's broken JSON).
+    /// The input stopped being readable part-way (a stream's broken JSON),
+    /// or grew while it was sent.
     Input {
         /// Why.
         error: String,
@@ -275,26 +300,71 @@ impl std::fmt::Display for StopReason {
                 "{error}, asking to wait {} s before trying again",
                 wait.as_secs()
             ),
-            StopReason::RefusedAlike { answer } => write!(
+            StopReason::RequestRefused { answer, .. } => write!(
                 f,
-                "the API refused single events alike ({answer}): the request, not the events, \
-                 looks wrong"
+                "the API refused the request ({answer}) and has accepted none with this key and \
+                 method: the request, not the events, looks wrong, so no event was recorded as \
+                 rejected"
             ),
             StopReason::Failed(error) => write!(f, "{error}"),
+            StopReason::Journal(error) => write!(f, "{error}"),
             StopReason::Local { error } | StopReason::Input { error } => f.write_str(error),
         }
     }
 }
 
-/// A rejected event, as the rejects file holds it.
+/// Something a run did that its caller should tell the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    /// Its number in the input, from 0.
-    pub ordinal: u64,
-    /// Where it is.
-    pub position: Position,
-    /// Why: the rules it breaks, or the API's answer.
-    pub reasons: Vec<String>,
+#[non_exhaustive]
+pub enum Note {
+    /// A journal left beside the input by an earlier version was moved
+    /// into the state folder, and continued.
+    Moved {
+        /// Where it was.
+        from: PathBuf,
+        /// Where it is now.
+        to: PathBuf,
+    },
+    /// The API key is not the one the journal recorded: the delivery goes on.
+    KeyChanged,
+    /// The file changed since it was sent in full: sent as a new delivery.
+    ChangedSinceFinished,
+    /// The file changed since an earlier run, none of whose requests can
+    /// have reached the API: it was sent from the start.
+    StartedOver,
+    /// Finished journals older than [`KEEP_FINISHED`] were removed.
+    OldJournalsRemoved(usize),
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::Moved { from, to } => write!(
+                f,
+                "the journal {} (left beside the input by an earlier version) was moved to {}, \
+                 and continued",
+                from.display(),
+                to.display()
+            ),
+            Note::KeyChanged => f.write_str(
+                "the API key is not the one the journal recorded (a rotated key?): the delivery \
+                 goes on where it stopped",
+            ),
+            Note::ChangedSinceFinished => f.write_str(
+                "the input changed since it was sent in full: it is sent again as a new delivery",
+            ),
+            Note::StartedOver => f.write_str(
+                "the input changed since an earlier run, none of whose requests can have reached \
+                 the API: it is sent from the start",
+            ),
+            Note::OldJournalsRemoved(n) => write!(
+                f,
+                "removed {n} finished journal{} older than {} days",
+                if *n == 1 { "" } else { "s" },
+                KEEP_FINISHED.as_secs() / 86_400
+            ),
+        }
+    }
 }
 
 /// How a bulk upload ended.
@@ -316,6 +386,27 @@ pub struct BulkSummary {
     pub warnings: Warnings,
     /// The last 2xx answer.
     pub last_answer: Option<Answer>,
+    /// Batches this run handed to the network (each one request, unless
+    /// the API refused it and it was split).
+    pub batches: u64,
+    /// The whole input went in one request (retried or not), which the API
+    /// accepted: `last_answer` is its answer.
+    pub single_request: bool,
+    /// The journal, if the run kept one.
+    pub journal: Option<PathBuf>,
+    /// The rejects file, if it holds any rejected event.
+    pub rejects: Option<PathBuf>,
+    /// Whether a rerun can resume: false for a stream without a journal.
+    pub resumable: bool,
+    /// Events the API acknowledged that the journal could not record: a
+    /// rerun sends them again.
+    pub unrecorded: u64,
+    /// Events of requests that may have reached the API unacknowledged,
+    /// which this run did not send again: a rerun sends them, counted as
+    /// possible duplicates.
+    pub in_doubt: u64,
+    /// What the run did that the user should hear of.
+    pub notes: Vec<Note>,
     /// How long the run took.
     pub elapsed: Duration,
 }
@@ -336,6 +427,9 @@ pub enum BulkError {
         #[source]
         source: io::Error,
     },
+    /// The rejects file names a file that holds something else.
+    #[error(transparent)]
+    NotRejectsFile(#[from] NotRejectsFile),
     /// The input could not be read, or its JSON is broken (nothing was sent).
     #[error(transparent)]
     Input(#[from] SourceError),
@@ -348,22 +442,45 @@ pub enum BulkError {
         #[source]
         source: io::Error,
     },
-    /// The journal belongs to other input: resuming would send the wrong events.
+    /// The state folder could not be made or used.
+    #[error("could not use the state folder {path}")]
+    StateFolder {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A file's journal has no place: no state folder, and none named.
     #[error(
-        "the input is not the one the journal {journal} recorded ({recorded_size} bytes, SHA-256 \
-         {recorded_sha256:.12}…; now {size} bytes, {sha256:.12}…)"
+        "there is no state folder for the journal: neither XDG_STATE_HOME (an absolute path) nor \
+         HOME is set"
+    )]
+    NoStateFolder,
+    /// The file changed after some of it may have reached the API:
+    /// resuming would mix two inputs.
+    #[error(
+        "the input changed since an earlier run sent part of it ({sent} events acknowledged, \
+         {in_doubt} possibly delivered; journal {journal}): resuming would mix two inputs"
     )]
     InputChanged {
         /// The journal.
         journal: PathBuf,
-        /// What it recorded.
-        recorded_size: u64,
-        /// What it recorded.
-        recorded_sha256: String,
-        /// The input now.
-        size: u64,
-        /// The input now.
-        sha256: String,
+        /// Events acknowledged.
+        sent: u64,
+        /// Events whose requests may have arrived.
+        in_doubt: u64,
+    },
+    /// A journaled stream is not the stream the journal recorded.
+    #[error(
+        "the input is not the one the journal recorded: its first {} bytes differ (SHA-256 \
+         {:.12}… recorded, {:.12}… now)", recorded.size, recorded.sha256, now.sha256
+    )]
+    StreamChanged {
+        /// What the journal recorded.
+        recorded: Fingerprint,
+        /// The input, as far as it was read.
+        now: Fingerprint,
     },
     /// The journal was written for the other input format.
     #[error("the journal {journal} was written for input read as {recorded}, not {now}")]
@@ -375,20 +492,13 @@ pub enum BulkError {
         /// `array` or `lines`.
         now: String,
     },
-    /// The rejects file names a file that holds something else.
-    #[error("{path} is not a rejects file of ce-crypt, and would be emptied")]
-    NotRejectsFile {
-        /// The file.
-        path: PathBuf,
-    },
-    /// A stream holds more than one request's worth of events, and no journal was given.
-    #[error(
-        "the input holds more than one request's worth of events ({batch_size} per request, one \
-         asset each), and without a journal a broken-off run could not be resumed"
-    )]
-    NeedsJournal {
-        /// The batch size.
-        batch_size: usize,
+    /// The journal records another delivery.
+    #[error("the journal {journal} records {recorded}, not this delivery")]
+    OtherDelivery {
+        /// The journal.
+        journal: PathBuf,
+        /// What it records: another input or destination.
+        recorded: String,
     },
 }
 
@@ -429,1163 +539,39 @@ pub struct RequestLog<'a> {
 }
 
 impl BulkJob<'_> {
-    /// Sends every event of `input` not yet acknowledged, as `files` records.
+    /// Where this job's events go.
+    pub fn destination(&self) -> Destination {
+        Destination {
+            endpoint: self.endpoint.to_string(),
+            asset: self.options.asset.clone(),
+        }
+    }
+
+    /// Sends every event of `input` not yet acknowledged, as `bookkeeping` records.
     pub fn run(
         &self,
         input: BulkInput,
         format: InputFormat,
-        files: &BulkFiles,
+        bookkeeping: &Bookkeeping,
     ) -> Result<BulkSummary, BulkError> {
-        let started = Instant::now();
-        let mut resume = match &files.journal {
-            // Read even to restart: a file that is not a journal is never replaced.
-            Some(path) => Resume::from_records(Journal::read(path)?),
-            None => Resume::default(),
+        let transport = transport::Http {
+            client: self.client,
+            endpoint: self.endpoint,
+            api_key: self.api_key,
+            method: self.cipher.method(),
         };
-        if files.restart {
-            resume = Resume::default();
+        run::Engine {
+            transport: &transport,
+            cipher: self.cipher,
+            destination: self.destination(),
+            api_key: self.api_key.expose(),
+            options: &self.options,
+            stop: self.stop,
+            counts: self.counts,
+            on_request: self.on_request,
+            #[cfg(test)]
+            wrap_journal: None,
         }
-        let format_name = match format {
-            InputFormat::Array => "array",
-            InputFormat::Lines => "lines",
-        };
-        if let (Some(recorded), Some(path)) = (&resume.format, &files.journal)
-            && recorded != format_name
-        {
-            return Err(BulkError::FormatChanged {
-                journal: path.clone(),
-                recorded: recorded.clone(),
-                now: format_name.to_owned(),
-            });
-        }
-        let fingerprint = match &input {
-            BulkInput::File(path) => Some(fingerprint_file(path)?),
-            BulkInput::Stream(_) => None,
-        };
-        let mut input = Some(input);
-        let mut opener = move || -> Result<Box<dyn BufRead + Send>, BulkError> {
-            match input.take() {
-                Some(BulkInput::File(path)) => {
-                    let file = File::open(&path).map_err(|source| BulkError::Open {
-                        path: path.clone(),
-                        source,
-                    })?;
-                    // A file is read twice: once to check, once to send.
-                    input = Some(BulkInput::File(path));
-                    Ok(Box::new(BufReader::with_capacity(256 << 10, file)))
-                }
-                Some(BulkInput::Stream(reader)) => Ok(reader),
-                None => Err(BulkError::Input(SourceError::Read(io::Error::other(
-                    "a stream can be read only once",
-                )))),
-            }
-        };
-        if let (Some(now), Some(recorded), Some(path)) =
-            (&fingerprint, &resume.input, &files.journal)
-            && now != recorded
-        {
-            if resume.anything_sent() {
-                return Err(input_changed(path, recorded, now));
-            }
-            // Nothing of the old input reached the API: start over.
-            resume = Resume::default();
-        }
-        if let Some(fingerprint) = &fingerprint {
-            // A file must still be this one when the send pass reaches its end.
-            resume.read_all = Some(fingerprint.clone());
-        }
-        let counts = self.counts;
-        LiveCounts::add(&counts.sent, resume.sent);
-        LiveCounts::add(&counts.rejected, resume.rejected);
-        if let Some(read) = resume.finished {
-            // A stream is read to its end to be sure it is the one recorded.
-            if fingerprint.is_none()
-                && let (Some(recorded), Some(path)) = (&resume.read_all, &files.journal)
-            {
-                let now = fingerprint_reader(opener()?)?;
-                if now != *recorded {
-                    return Err(input_changed(path, recorded, &now));
-                }
-            }
-            counts.read.store(read, Ordering::Relaxed);
-            return Ok(BulkSummary {
-                counts: counts.snapshot(),
-                sent_before: resume.sent,
-                pending: 0,
-                already_sent: true,
-                stopped: None,
-                first_rejects: Vec::new(),
-                warnings: Warnings::default(),
-                last_answer: None,
-                elapsed: started.elapsed(),
-            });
-        }
-
-        let fresh = resume.records == 0;
-        let journal = match &files.journal {
-            Some(path) if fresh => Some(Journal::create(
-                path,
-                &Record::Journal {
-                    version: journal::VERSION,
-                    format: format_name.to_owned(),
-                    input: fingerprint.clone(),
-                },
-            )?),
-            Some(path) => Some(Journal::reopen(path)?),
-            None => None,
-        };
-        if let Some(path) = &files.rejects {
-            refuse_other_file(path)?;
-        }
-        let rejects =
-            match &files.rejects {
-                Some(path) => Some(journal::private_file(path, fresh).map_err(|source| {
-                    BulkError::Rejects {
-                        path: path.clone(),
-                        source,
-                    }
-                })?),
-                None => None,
-            };
-        let ledger = Ledger {
-            journal: journal.map(Mutex::new),
-            rejects: Mutex::new(RejectsFile {
-                file: rejects,
-                path: files.rejects.clone(),
-                first: Vec::new(),
-                unjournaled: Vec::new(),
-            }),
-            counts,
-            stop_reason: Mutex::new(None),
-            stopping: AtomicBool::new(false),
-            external: self.stop,
-            warnings: Mutex::new(Warnings::default()),
-            last_answer: Mutex::new(None),
-            max_rejects: self.options.max_rejects,
-            rejected_by_checks: AtomicU64::new(resume.rejected_by_checks),
-            checking_whole_input: AtomicBool::new(false),
-        };
-
-        let sent_before = resume.sent;
-        let mut feeder = Feeder {
-            job: self,
-            ledger: &ledger,
-            resume: &resume,
-            batch: None,
-            check_rejected: HashSet::new(),
-            journal_path: files.journal.clone(),
-            dispatched: 0,
-            asset_runs: Some(Vec::new()),
-            run_cursor: 0,
-            checked: None,
-        };
-        let is_file = fingerprint.is_some();
-        let (sender, receiver) = mpsc::sync_channel::<Batch>(0);
-        let receiver = Mutex::new(receiver);
-        let pacer = self.options.rate.map(Pacer::new);
-        let result = std::thread::scope(|scope| -> Result<(), BulkError> {
-            if is_file {
-                // A file is checked completely before the first request.
-                let source = EventSource::new(opener()?, format).without_fingerprint();
-                ledger.checking_whole_input.store(true, Ordering::Relaxed);
-                feeder.feed(source, Pass::CheckOnly, None)?;
-                ledger.checking_whole_input.store(false, Ordering::Relaxed);
-                feeder.checked = Some(counts.read.load(Ordering::Relaxed));
-                counts
-                    .total
-                    .store(counts.read.load(Ordering::Relaxed), Ordering::Relaxed);
-                ledger.flush_rejects()?;
-                ledger.stop_if_too_many_rejects();
-                if ledger.stopped() {
-                    return Ok(());
-                }
-                counts.read.store(0, Ordering::Relaxed);
-            }
-            for _ in 0..self.options.concurrency.max(1) {
-                let worker = Worker {
-                    job: self,
-                    ledger: &ledger,
-                    pacer: pacer.as_ref(),
-                };
-                let receiver = &receiver;
-                scope.spawn(move || {
-                    loop {
-                        // The lock is held only while waiting for a batch, not while sending it.
-                        let next = lock(receiver).recv();
-                        let Ok(batch) = next else { break };
-                        worker.deliver(batch);
-                    }
-                });
-            }
-            let source = EventSource::new(opener()?, format);
-            let pass = if is_file {
-                Pass::Send
-            } else {
-                Pass::CheckAndSend
-            };
-            let fed = feeder.feed(source, pass, Some(&sender));
-            drop(sender);
-            fed
-        });
-        result?;
-        ledger.flush_rejects()?;
-
-        let snapshot = counts.snapshot();
-        // A file's events were all counted by its check pass, even if sending stopped early.
-        let read = snapshot
-            .read
-            .max(snapshot.total.unwrap_or(0))
-            .max(resume.highest_known);
-        counts.read.store(read, Ordering::Relaxed);
-        let pending = read.saturating_sub(snapshot.sent + snapshot.rejected);
-        let stopped = ledger.stop_reason();
-        if stopped.is_none() && pending == 0 && feeder.read_to_end() {
-            ledger.record(&Record::Finished {
-                sent: snapshot.sent,
-                rejected: snapshot.rejected,
-            })?;
-        }
-        let first_rejects = std::mem::take(&mut lock(&ledger.rejects).first);
-        Ok(BulkSummary {
-            counts: counts.snapshot(),
-            sent_before,
-            pending,
-            already_sent: false,
-            stopped,
-            first_rejects,
-            warnings: std::mem::take(&mut *lock(&ledger.warnings)),
-            last_answer: lock(&ledger.last_answer).take(),
-            elapsed: started.elapsed(),
-        })
-    }
-}
-
-/// Refuses a rejects file that holds something else: starting afresh empties it.
-fn refuse_other_file(path: &Path) -> Result<(), BulkError> {
-    let Ok(file) = File::open(path) else {
-        return Ok(()); // none yet
-    };
-    let mut first = String::new();
-    let _ = BufReader::new(file.take(1 << 20)).read_line(&mut first);
-    let ours = first.is_empty()
-        || serde_json::from_str::<serde_json::Value>(&first)
-            .is_ok_and(|line| line.get("reasons").is_some() && line.get("index").is_some());
-    if ours {
-        Ok(())
-    } else {
-        Err(BulkError::NotRejectsFile {
-            path: path.to_owned(),
-        })
-    }
-}
-
-/// The size and SHA-256 of a file.
-fn fingerprint_file(path: &Path) -> Result<Fingerprint, BulkError> {
-    let file = File::open(path).map_err(|source| BulkError::Open {
-        path: path.to_owned(),
-        source,
-    })?;
-    fingerprint_reader(file)
-}
-
-/// The journal's error for an input that is not the one it recorded.
-fn input_changed(journal: &Path, recorded: &Fingerprint, now: &Fingerprint) -> BulkError {
-    BulkError::InputChanged {
-        journal: journal.to_owned(),
-        recorded_size: recorded.size,
-        recorded_sha256: recorded.sha256.clone(),
-        size: now.size,
-        sha256: now.sha256.clone(),
-    }
-}
-
-/// The size and SHA-256 of everything `reader` holds.
-fn fingerprint_reader(mut file: impl Read) -> Result<Fingerprint, BulkError> {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let read = match file.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(read) => read,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(BulkError::Input(SourceError::Read(e))),
-        };
-        hasher.update(&buffer[..read]);
-        size += read as u64;
-    }
-    Ok(Fingerprint {
-        size,
-        sha256: source::hex(&hasher.finalize()),
-    })
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// What earlier runs recorded.
-#[derive(Debug, Default)]
-struct Resume {
-    records: usize,
-    format: Option<String>,
-    input: Option<Fingerprint>,
-    /// Event ranges acknowledged or rejected, merged, sorted.
-    done: Ranges,
-    /// Ranges handed to the network but never acknowledged.
-    unacked: Ranges,
-    /// (offset, SHA-256 of the input up to it), sorted by offset.
-    checkpoints: Vec<Fingerprint>,
-    sent: u64,
-    rejected: u64,
-    rejected_by_checks: u64,
-    highest_known: u64,
-    /// The events read, if the journal says every one was sent or rejected.
-    finished: Option<u64>,
-    /// The whole input's fingerprint, once a run read it to its end.
-    read_all: Option<Fingerprint>,
-}
-
-impl Resume {
-    fn from_records(records: Vec<Record>) -> Resume {
-        let mut resume = Resume {
-            records: records.len(),
-            ..Resume::default()
-        };
-        let mut sent_ranges = Vec::new();
-        let mut done = Vec::new();
-        for record in records {
-            match record {
-                Record::Journal { format, input, .. } => {
-                    resume.format = Some(format);
-                    resume.input = input;
-                }
-                Record::Sent {
-                    from,
-                    to,
-                    offset,
-                    sha256,
-                    ..
-                } => {
-                    sent_ranges.push((from, to));
-                    resume.checkpoints.push(Fingerprint {
-                        size: offset,
-                        sha256,
-                    });
-                }
-                Record::Acked { from, to, events } => {
-                    done.push((from, to));
-                    resume.sent += events;
-                    resume.highest_known = resume.highest_known.max(to);
-                }
-                Record::Rejected { events, by_api } => {
-                    for ordinal in events {
-                        done.push((ordinal, ordinal + 1));
-                        resume.rejected += 1;
-                        resume.rejected_by_checks += u64::from(!by_api);
-                        resume.highest_known = resume.highest_known.max(ordinal + 1);
-                    }
-                }
-                Record::Read { events, input } => {
-                    resume.highest_known = resume.highest_known.max(events);
-                    resume.read_all = Some(input);
-                }
-                Record::Finished { .. } => resume.finished = Some(resume.highest_known),
-            }
-        }
-        resume.done = Ranges::from(done);
-        resume.unacked = Ranges::from(sent_ranges).minus(&resume.done);
-        resume
-            .checkpoints
-            .sort_by(|a, b| (a.size, &a.sha256).cmp(&(b.size, &b.sha256)));
-        resume.checkpoints.dedup();
-        resume
-    }
-
-    /// Whether the API has any of the old input: then resuming with another
-    /// would mix the two. (Rejections alone are redone on a fresh start.)
-    fn anything_sent(&self) -> bool {
-        self.sent > 0 || !self.unacked.0.is_empty()
-    }
-}
-
-/// Sorted, merged, half-open ranges of event numbers.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-struct Ranges(Vec<(u64, u64)>);
-
-impl From<Vec<(u64, u64)>> for Ranges {
-    fn from(mut ranges: Vec<(u64, u64)>) -> Self {
-        ranges.retain(|(from, to)| from < to);
-        ranges.sort_unstable();
-        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
-        for (from, to) in ranges {
-            match merged.last_mut() {
-                Some(last) if from <= last.1 => last.1 = last.1.max(to),
-                _ => merged.push((from, to)),
-            }
-        }
-        Ranges(merged)
-    }
-}
-
-impl Ranges {
-    fn contains(&self, n: u64) -> bool {
-        let at = self.0.partition_point(|(_, to)| *to <= n);
-        self.0.get(at).is_some_and(|(from, _)| *from <= n)
-    }
-
-    fn minus(&self, other: &Ranges) -> Ranges {
-        let mut out = Vec::new();
-        for &(from, to) in &self.0 {
-            let mut start = from;
-            for &(f, t) in &other.0 {
-                if t <= start || f >= to {
-                    continue;
-                }
-                if f > start {
-                    out.push((start, f));
-                }
-                start = start.max(t);
-            }
-            if start < to {
-                out.push((start, to));
-            }
-        }
-        Ranges::from(out)
-    }
-}
-
-/// One line of the rejects file. The event is its exact text, as given.
-#[derive(serde::Serialize)]
-struct RejectLine<'a> {
-    position: String,
-    index: u64,
-    reasons: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    answer: Option<RejectAnswer<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    event: Option<&'a RawValue>,
-    /// A line that is not JSON, as written.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    text: Option<&'a str>,
-}
-
-#[derive(serde::Serialize)]
-struct RejectAnswer<'a> {
-    status: u16,
-    body: &'a str,
-}
-
-/// Rejected events on their way to the rejects file and the journal.
-struct RejectsFile {
-    file: Option<File>,
-    path: Option<PathBuf>,
-    first: Vec<Rejection>,
-    /// Written to the file, not yet to the journal (and whether the API refused them).
-    unjournaled: Vec<(u64, bool)>,
-}
-
-/// What the threads of a run share: the journal, the rejects, the counts,
-/// and whether (and why) the run is stopping.
-struct Ledger<'a> {
-    journal: Option<Mutex<Journal>>,
-    rejects: Mutex<RejectsFile>,
-    counts: &'a LiveCounts,
-    stop_reason: Mutex<Option<StopReason>>,
-    stopping: AtomicBool,
-    external: &'a AtomicBool,
-    warnings: Mutex<Warnings>,
-    last_answer: Mutex<Option<Answer>>,
-    /// How many events of the input the checks may reject (`--max-rejects`),
-    /// and how many they have, earlier runs' included.
-    max_rejects: u64,
-    rejected_by_checks: AtomicU64,
-    /// While a file's check pass runs: every event is judged before any stop.
-    checking_whole_input: AtomicBool,
-}
-
-impl Ledger<'_> {
-    fn stopped(&self) -> bool {
-        if self.external.load(Ordering::Relaxed) {
-            self.stop(StopReason::Interrupted);
-        }
-        self.stopping.load(Ordering::Relaxed)
-    }
-
-    /// Stops the run; the first reason given is the one reported.
-    fn stop(&self, reason: StopReason) {
-        let mut slot = lock(&self.stop_reason);
-        if slot.is_none() {
-            *slot = Some(reason);
-        }
-        self.stopping.store(true, Ordering::Relaxed);
-    }
-
-    fn stop_reason(&self) -> Option<StopReason> {
-        self.stopped();
-        lock(&self.stop_reason).clone()
-    }
-
-    /// Appends a record and makes it durable.
-    fn record(&self, record: &Record) -> Result<(), JournalError> {
-        if let Some(journal) = &self.journal {
-            let mut journal = lock(journal);
-            journal.append(record)?;
-            journal.sync()?;
-        }
-        Ok(())
-    }
-
-    /// Appends a record without waiting for the disk.
-    fn note(&self, record: &Record) -> Result<(), JournalError> {
-        if let Some(journal) = &self.journal {
-            lock(journal).append(record)?;
-        }
-        Ok(())
-    }
-
-    fn acked(&self, from: u64, to: u64, events: u64, answer: Answer) {
-        // Stop if the acknowledgement cannot be recorded: a rerun would resend.
-        if let Err(e) = self.record(&Record::Acked { from, to, events }) {
-            self.stop(StopReason::Local {
-                error: e.to_string(),
-            });
-        }
-        LiveCounts::add(&self.counts.sent, events);
-        *lock(&self.last_answer) = Some(answer);
-    }
-
-    /// Writes a rejected event to the rejects file (the journal learns of it
-    /// at the next [`Ledger::flush_rejects`]).
-    fn reject(
-        &self,
-        ordinal: u64,
-        position: Position,
-        reasons: Vec<String>,
-        answer: Option<(u16, &str)>,
-        event: Result<&RawValue, &str>,
-    ) -> Result<(), BulkError> {
-        let mut guard = lock(&self.rejects);
-        let rejects = &mut *guard;
-        if let (Some(file), Some(path)) = (rejects.file.as_mut(), rejects.path.as_ref()) {
-            let line = RejectLine {
-                position: position.to_string(),
-                index: ordinal,
-                reasons: &reasons,
-                answer: answer.map(|(status, body)| RejectAnswer { status, body }),
-                event: event.ok(),
-                text: event.err(),
-            };
-            let mut bytes = serde_json::to_vec(&line).expect("JSON serializes");
-            bytes.push(b'\n');
-            file.write_all(&bytes)
-                .map_err(|source| BulkError::Rejects {
-                    path: path.clone(),
-                    source,
-                })?;
-        }
-        if rejects.first.len() < FIRST_REJECTS_KEPT {
-            rejects.first.push(Rejection {
-                ordinal,
-                position,
-                reasons,
-            });
-        }
-        rejects.unjournaled.push((ordinal, answer.is_some()));
-        LiveCounts::add(&self.counts.rejected, 1);
-        // --max-rejects is about the events' checks: what the API refuses is
-        // rejected and the run goes on. A file's check pass counts them all,
-        // and stops only at its end.
-        if answer.is_none() {
-            self.rejected_by_checks.fetch_add(1, Ordering::Relaxed);
-            if !self.checking_whole_input.load(Ordering::Relaxed) {
-                self.stop_if_too_many_rejects();
-            }
-        }
-        Ok(())
-    }
-
-    /// Earlier runs' rejects count too: rerunning the same command does not
-    /// let more through.
-    fn stop_if_too_many_rejects(&self) {
-        if self.rejected_by_checks.load(Ordering::Relaxed) > self.max_rejects {
-            self.stop(StopReason::TooManyRejects {
-                limit: self.max_rejects,
-            });
-        }
-    }
-
-    /// Makes the rejects written so far durable, then tells the journal.
-    fn flush_rejects(&self) -> Result<(), BulkError> {
-        let mut rejects = lock(&self.rejects);
-        if rejects.unjournaled.is_empty() {
-            return Ok(());
-        }
-        if let (Some(file), Some(path)) = (rejects.file.as_ref(), rejects.path.as_ref()) {
-            file.sync_data().map_err(|source| BulkError::Rejects {
-                path: path.clone(),
-                source,
-            })?;
-        }
-        let events = std::mem::take(&mut rejects.unjournaled);
-        for by_api in [false, true] {
-            let events: Vec<u64> = events
-                .iter()
-                .filter(|(_, api)| *api == by_api)
-                .map(|(ordinal, _)| *ordinal)
-                .collect();
-            if !events.is_empty() {
-                self.record(&Record::Rejected { events, by_api })?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A batch: events of one asset, in input order, the numbers `from..to`
-/// (some of which, rejected or done before, it may skip).
-struct Batch {
-    from: u64,
-    to: u64,
-    asset: String,
-    events: Vec<BatchEvent>,
-    bytes: usize,
-    /// What the journal records when a worker takes the batch (set at dispatch).
-    sent_record: Option<Record>,
-}
-
-struct BatchEvent {
-    ordinal: u64,
-    position: Position,
-    text: Box<RawValue>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pass {
-    CheckOnly,
-    Send,
-    CheckAndSend,
-}
-
-/// Reads events, checks them, and hands batches to the workers.
-struct Feeder<'a, 'j> {
-    job: &'a BulkJob<'j>,
-    ledger: &'a Ledger<'a>,
-    resume: &'a Resume,
-    batch: Option<Batch>,
-    /// A file's events the check pass rejected, skipped by the send pass.
-    check_rejected: HashSet<u64>,
-    journal_path: Option<PathBuf>,
-    dispatched: u64,
-    /// A file's assets, as the check pass found them: (first event, asset)
-    /// where the asset changes, so that the send pass need not parse events
-    /// again. None when there are too many changes to keep.
-    asset_runs: Option<Vec<(u64, String)>>,
-    run_cursor: usize,
-    /// How many events a file's check pass read.
-    checked: Option<u64>,
-}
-
-/// The most asset changes a file's check pass keeps for its send pass.
-const MAX_ASSET_RUNS: usize = 100_000;
-
-impl Feeder<'_, '_> {
-    fn read_to_end(&self) -> bool {
-        !self.ledger.stopped()
-    }
-
-    fn feed<R: BufRead>(
-        &mut self,
-        mut source: EventSource<R>,
-        pass: Pass,
-        workers: Option<&mpsc::SyncSender<Batch>>,
-    ) -> Result<(), BulkError> {
-        let checkpoints = &self.resume.checkpoints;
-        let mut next_checkpoint = 0;
-        while let Some(item) = source.next() {
-            if self.ledger.stopped() {
-                break;
-            }
-            let event = match item {
-                Ok(event) => event,
-                Err(error) if pass == Pass::CheckAndSend && self.dispatched > 0 => {
-                    // Some batches are out: stop, and let them finish.
-                    self.ledger.stop(StopReason::Input {
-                        error: error.to_string(),
-                    });
-                    break;
-                }
-                Err(error) => return Err(error.into()),
-            };
-            let counts = self.ledger.counts;
-            counts.read.store(event.ordinal + 1, Ordering::Relaxed);
-            // The input up to each point an earlier run sent from must be the same.
-            while let Some(recorded) = checkpoints.get(next_checkpoint)
-                && pass != Pass::CheckOnly
-            {
-                if recorded.size > source.fingerprint_size() {
-                    break;
-                }
-                let now = source.fingerprint();
-                if now != *recorded {
-                    return Err(self.changed(recorded, &now));
-                }
-                next_checkpoint += 1;
-            }
-            if pass == Pass::Send
-                && let Some(total) = self.checked
-                && event.ordinal >= total
-            {
-                // The file grew after its check: its new events were never checked.
-                let recorded = self.resume.read_all.clone().unwrap_or(Fingerprint {
-                    size: 0,
-                    sha256: String::new(),
-                });
-                return Err(self.changed(&recorded, &source.fingerprint()));
-            }
-            if self.resume.done.contains(event.ordinal)
-                || self.check_rejected.contains(&event.ordinal)
-            {
-                continue;
-            }
-            let asset = match self.judge(&event, pass)? {
-                Some(asset) => asset,
-                None => {
-                    if pass == Pass::CheckOnly {
-                        self.check_rejected.insert(event.ordinal);
-                    }
-                    if self.ledger.stopped() {
-                        break;
-                    }
-                    continue;
-                }
-            };
-            if pass == Pass::CheckOnly {
-                continue;
-            }
-            let Some(workers) = workers else { continue };
-            let text = event.text.expect("judged events are JSON");
-            let closes = self.batch.as_ref().is_some_and(|b| {
-                b.asset != asset
-                    || b.events.len() >= self.job.options.batch_size
-                    || b.bytes + text.get().len() > MAX_BATCH_BYTES
-            });
-            if closes {
-                if self.journal_path.is_none() {
-                    // Without a journal only one request may go: none has yet.
-                    return Err(BulkError::NeedsJournal {
-                        batch_size: self.job.options.batch_size,
-                    });
-                }
-                self.dispatch(&source, workers)?;
-                if self.ledger.stopped() {
-                    break;
-                }
-            }
-            let batch = self.batch.get_or_insert_with(|| Batch {
-                from: event.ordinal,
-                to: event.ordinal,
-                asset,
-                events: Vec::new(),
-                bytes: 0,
-                sent_record: None,
-            });
-            batch.to = event.ordinal + 1;
-            batch.bytes += text.get().len() + 1;
-            batch.events.push(BatchEvent {
-                ordinal: event.ordinal,
-                position: event.position,
-                text,
-            });
-            if self.ledger.stopped() {
-                break;
-            }
-        }
-        let Some(workers) = workers else {
-            return Ok(());
-        };
-        if self.ledger.stopped() {
-            return Ok(());
-        }
-        // The whole input is read: before its last batch goes, it must be the
-        // input an earlier run read, as far as that run read it.
-        let fingerprint = source.fingerprint();
-        if let Some(recorded) = checkpoints.get(next_checkpoint) {
-            return Err(self.changed(recorded, &fingerprint));
-        }
-        if let Some(recorded) = &self.resume.read_all
-            && *recorded != fingerprint
-        {
-            return Err(self.changed(recorded, &fingerprint));
-        }
-        if self.batch.is_some() {
-            self.dispatch(&source, workers)?;
-        }
-        if !self.ledger.stopped() {
-            self.ledger.record(&Record::Read {
-                events: self.ledger.counts.read.load(Ordering::Relaxed),
-                input: fingerprint,
-            })?;
-        }
-        Ok(())
-    }
-
-    /// The input differs from what the journal recorded.
-    fn changed(&self, recorded: &Fingerprint, now: &Fingerprint) -> BulkError {
-        input_changed(
-            self.journal_path.as_deref().unwrap_or(Path::new("")),
-            recorded,
-            now,
-        )
-    }
-
-    /// Checks an event (unless this pass does not): its asset if it may be
-    /// sent, or none once it has been rejected.
-    fn judge(&mut self, event: &SourceEvent, pass: Pass) -> Result<Option<String>, BulkError> {
-        let options = &self.job.options;
-        let text = match &event.text {
-            Ok(text) => text,
-            Err(error) => {
-                let reason = format!("{}: not JSON: {}", event.position, error.error);
-                self.reject(event, vec![reason])?;
-                return Ok(None);
-            }
-        };
-        if pass == Pass::Send
-            && let Some(runs) = &self.asset_runs
-        {
-            // The check pass judged this event already.
-            while runs
-                .get(self.run_cursor + 1)
-                .is_some_and(|(first, _)| *first <= event.ordinal)
-            {
-                self.run_cursor += 1;
-            }
-            return Ok(runs.get(self.run_cursor).map(|(_, asset)| asset.clone()));
-        }
-        let place = &event.position;
-        let own_asset = match (&options.rules, pass) {
-            (Some(rules), Pass::CheckOnly | Pass::CheckAndSend) => {
-                let verdict = match events::check_event(text, place, rules) {
-                    Ok(verdict) => verdict,
-                    Err(error) => {
-                        self.reject(event, vec![format!("{place}: {error}")])?;
-                        return Ok(None);
-                    }
-                };
-                lock(&self.ledger.warnings).merge(verdict.warnings, None);
-                if !verdict.problems.is_empty() {
-                    let reasons = verdict.problems.iter().map(ToString::to_string).collect();
-                    self.reject(event, reasons)?;
-                    return Ok(None);
-                }
-                verdict.asset_id
-            }
-            _ => events::asset_id(text).ok().flatten(),
-        };
-        let asset = match (&options.asset, own_asset) {
-            (Some(forced), Some(own)) if *forced != own && options.rules.is_none() => {
-                let reason =
-                    format!("{place}.asset_id: {own:?} is not {forced:?}, the asset given");
-                self.reject(event, vec![reason])?;
-                return Ok(None);
-            }
-            (Some(forced), _) => forced.clone(),
-            (None, Some(own)) if !own.trim().is_empty() => own,
-            (None, _) => {
-                let reason = format!(
-                    "{place}.asset_id: missing, and no asset was given for the request's x-asset"
-                );
-                self.reject(event, vec![reason])?;
-                return Ok(None);
-            }
-        };
-        if let Err(e) = super::check_header_value(&asset, "asset id") {
-            self.reject(event, vec![format!("{place}.asset_id: {e}")])?;
-            return Ok(None);
-        }
-        if pass == Pass::CheckOnly
-            && let Some(runs) = &mut self.asset_runs
-            && runs.last().is_none_or(|(_, last)| *last != asset)
-        {
-            if runs.len() < MAX_ASSET_RUNS {
-                runs.push((event.ordinal, asset.clone()));
-            } else {
-                self.asset_runs = None;
-            }
-        }
-        Ok(Some(asset))
-    }
-
-    fn reject(&mut self, event: &SourceEvent, reasons: Vec<String>) -> Result<(), BulkError> {
-        let text = match &event.text {
-            Ok(text) => Ok(&**text),
-            Err(not_json) => Err(not_json.line.as_str()),
-        };
-        self.ledger
-            .reject(event.ordinal, event.position, reasons, None, text)
-    }
-
-    /// Hands the open batch to a worker (waiting for one to be free).
-    fn dispatch<R: BufRead>(
-        &mut self,
-        source: &EventSource<R>,
-        workers: &mpsc::SyncSender<Batch>,
-    ) -> Result<(), BulkError> {
-        let Some(mut batch) = self.batch.take() else {
-            return Ok(());
-        };
-        self.ledger.flush_rejects()?;
-        let repeats = batch
-            .events
-            .iter()
-            .filter(|e| self.resume.unacked.contains(e.ordinal))
-            .count() as u64;
-        LiveCounts::add(&self.ledger.counts.possible_duplicates, repeats);
-        let fingerprint = source.fingerprint();
-        batch.sent_record = Some(Record::Sent {
-            from: batch.from,
-            to: batch.to,
-            events: batch.events.len() as u64,
-            offset: fingerprint.size,
-            sha256: fingerprint.sha256,
-        });
-        self.dispatched += 1;
-        if workers.send(batch).is_err() {
-            self.ledger.stop(StopReason::Interrupted);
-        }
-        Ok(())
-    }
-}
-
-/// Sends batches: retries, splits refused ones, records what happened.
-struct Worker<'a, 'j> {
-    job: &'a BulkJob<'j>,
-    ledger: &'a Ledger<'a>,
-    pacer: Option<&'a Pacer>,
-}
-
-/// How one request ended, after its retries.
-enum Attempt {
-    Accepted(Answer),
-    Refused { status: u16, answer: String },
-    Stopped,
-}
-
-impl Worker<'_, '_> {
-    fn deliver(&self, batch: Batch) {
-        // Only now is the batch on its way: recorded as possibly delivered, so
-        // that a rerun counts it as a possible duplicate. Not synced on its own
-        // (the next acknowledgement's sync carries it): after a power loss the
-        // count may miss the batches then in flight, never more.
-        if let Some(record) = &batch.sent_record
-            && let Err(e) = self.ledger.note(record)
-        {
-            self.ledger.stop(StopReason::Local {
-                error: e.to_string(),
-            });
-            return;
-        }
-        // A refused batch is split level by level: halves, quarters, ... When a
-        // whole level of ALIKE_LEVEL parts or more is refused alike and nothing
-        // of the batch was accepted, the request is at fault, not the events.
-        let mut level = vec![(batch.from, batch.to, &batch.events[..])];
-        let mut refused_alike: Option<(u16, String)> = None;
-        let mut accepted_any = false;
-        let mut rejected: Vec<(&BatchEvent, u16, String)> = Vec::new();
-        while !level.is_empty() {
-            let mut next = Vec::new();
-            let mut all_refused_alike = true;
-            for &(from, to, events) in &level {
-                match self.request(&batch.asset, events) {
-                    Attempt::Accepted(answer) => {
-                        accepted_any = true;
-                        all_refused_alike = false;
-                        self.ledger.acked(from, to, events.len() as u64, answer);
-                    }
-                    Attempt::Refused { status, answer } => {
-                        match &refused_alike {
-                            None => refused_alike = Some((status, answer.clone())),
-                            Some(first) if *first != (status, answer.clone()) => {
-                                all_refused_alike = false;
-                            }
-                            Some(_) => {}
-                        }
-                        if events.len() == 1 {
-                            rejected.push((&events[0], status, answer));
-                        } else {
-                            let half = events.len() / 2;
-                            let middle = events[half].ordinal;
-                            next.push((from, middle, &events[..half]));
-                            next.push((middle, to, &events[half..]));
-                        }
-                    }
-                    Attempt::Stopped => return,
-                }
-            }
-            if !accepted_any && all_refused_alike && level.len() >= ALIKE_LEVEL {
-                let (_, answer) = refused_alike.unwrap_or_default();
-                self.ledger.stop(StopReason::RefusedAlike { answer });
-                return;
-            }
-            level = next;
-        }
-        for (event, status, answer) in rejected {
-            let result = self.ledger.reject(
-                event.ordinal,
-                event.position,
-                vec![format!("{}: the API refused it: {answer}", event.position)],
-                Some((status, &answer)),
-                Ok(&event.text),
-            );
-            if let Err(e) = result.and_then(|()| self.ledger.flush_rejects()) {
-                self.ledger.stop(StopReason::Local {
-                    error: e.to_string(),
-                });
-            }
-        }
-    }
-
-    /// One request for `events`, retried as the options say.
-    fn request(&self, asset: &str, events: &[BatchEvent]) -> Attempt {
-        let options = &self.job.options;
-        let mut payload =
-            Vec::with_capacity(events.iter().map(|e| e.text.get().len() + 1).sum::<usize>() + 1);
-        payload.push(b'[');
-        for (i, event) in events.iter().enumerate() {
-            if i > 0 {
-                payload.push(b',');
-            }
-            payload.extend_from_slice(event.text.get().as_bytes());
-        }
-        payload.push(b']');
-        let ciphertext = match self.job.cipher.encrypt(&payload) {
-            Ok(ciphertext) => ciphertext,
-            Err(e) => {
-                self.ledger.stop(StopReason::Local {
-                    error: format!("could not encrypt a batch: {e}"),
-                });
-                return Attempt::Stopped;
-            }
-        };
-        drop(payload);
-        let body = request::body(&ciphertext);
-        drop(ciphertext);
-        let upload = Upload {
-            endpoint: self.job.endpoint,
-            method: self.job.cipher.method(),
-            asset_id: asset,
-            body: &body,
-        };
-        let counts = self.ledger.counts;
-        let mut retry = 0;
-        loop {
-            if let Some(pacer) = self.pacer
-                && !self.sleep(pacer.reserve())
-            {
-                return Attempt::Stopped;
-            }
-            if self.ledger.stopped() {
-                return Attempt::Stopped;
-            }
-            LiveCounts::add(&counts.requests, 1);
-            let started = Instant::now();
-            let result = self.job.client.send(&upload, self.job.api_key);
-            if let Some(log) = self.job.on_request {
-                log(&RequestLog {
-                    asset,
-                    events: events.len(),
-                    body_bytes: body.len(),
-                    result: result.as_ref(),
-                    elapsed: started.elapsed(),
-                });
-            }
-            let (failure, floor, ambiguous) = match result {
-                Ok(answer) => return Attempt::Accepted(answer),
-                Err(UploadError::Rejected {
-                    status,
-                    reason,
-                    body,
-                    ..
-                }) if matches!(status, 400 | 413 | 422) => {
-                    let answer = format!("{status} {reason}: {body}");
-                    return Attempt::Refused { status, answer };
-                }
-                Err(
-                    error @ UploadError::Rejected {
-                        status: 401 | 403, ..
-                    },
-                ) => {
-                    self.ledger.stop(StopReason::Unauthorized(error));
-                    return Attempt::Stopped;
-                }
-                Err(
-                    error @ UploadError::Rejected {
-                        status,
-                        retry_after,
-                        ..
-                    },
-                ) if status == 429 || (500..600).contains(&status) => (error, retry_after, false),
-                Err(error @ (UploadError::Timeout { .. } | UploadError::Connection { .. })) => {
-                    (error, None, true)
-                }
-                Err(error) => {
-                    self.ledger.stop(StopReason::Failed(error));
-                    return Attempt::Stopped;
-                }
-            };
-            if retry >= options.retries {
-                self.ledger.stop(StopReason::GaveUp(failure));
-                return Attempt::Stopped;
-            }
-            if let Some(wait) = floor.filter(|wait| *wait > LONGEST_RETRY_AFTER) {
-                self.ledger.stop(StopReason::WaitTooLong {
-                    error: failure,
-                    wait,
-                });
-                return Attempt::Stopped;
-            }
-            if !self.sleep(options.backoff.wait(retry, floor)) {
-                return Attempt::Stopped;
-            }
-            // Counted once the retry is sure to go.
-            LiveCounts::add(&counts.retried, 1);
-            if ambiguous {
-                // The API may have taken the events before the answer was lost.
-                LiveCounts::add(&counts.possible_duplicates, events.len() as u64);
-            }
-            retry += 1;
-        }
-    }
-
-    /// Sleeps, waking early if the run stops; false if it did.
-    fn sleep(&self, duration: Duration) -> bool {
-        let end = Instant::now() + duration;
-        loop {
-            if self.ledger.stopped() {
-                return false;
-            }
-            let now = Instant::now();
-            if now >= end {
-                return true;
-            }
-            std::thread::sleep((end - now).min(Duration::from_millis(50)));
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges_merge_and_subtract() {
-        let ranges = Ranges::from(vec![(5, 8), (0, 2), (2, 3), (7, 10), (20, 20)]);
-        assert_eq!(ranges, Ranges(vec![(0, 3), (5, 10)]));
-        assert!(ranges.contains(0) && ranges.contains(2) && ranges.contains(9));
-        assert!(!ranges.contains(3) && !ranges.contains(10) && !ranges.contains(4));
-        let sent = Ranges::from(vec![(0, 20)]);
-        assert_eq!(sent.minus(&ranges), Ranges(vec![(3, 5), (10, 20)]));
+        .run(input, format, bookkeeping)
     }
 }

@@ -53,7 +53,11 @@ pub struct SourceEvent {
     /// Its exact text, or a line of NDJSON that is not JSON.
     pub text: Result<Box<RawValue>, NotJson>,
     /// How many input bytes lie before the end of its text (its line, for NDJSON).
+    #[allow(dead_code)] // read by the tests; the follower will use it
     pub end_offset: u64,
+    /// The input's fingerprint up to `end_offset`, when the source keeps
+    /// them ([`EventSource::with_prefixes`]).
+    pub prefix: Option<Fingerprint>,
 }
 
 /// A line of NDJSON that does not parse.
@@ -92,6 +96,34 @@ pub enum SourceError {
         /// Where, in bytes from the start.
         offset: u64,
     },
+    /// The input read as an array starts with a JSON object: one event, or
+    /// one event per line (NDJSON).
+    #[error("the input starts with a JSON object, not a JSON array of events `[...]`")]
+    StartsWithObject,
+    /// The input read as lines is one pretty-printed JSON value.
+    #[error(
+        "line {line} is a lone `{opening}`: the input looks like one pretty-printed JSON \
+         {what}, not one event per line"
+    )]
+    LooksPrettyPrinted {
+        /// The line, from 1.
+        line: u64,
+        /// `[` or `{`.
+        opening: char,
+        /// `array` or `object`.
+        what: &'static str,
+    },
+    /// One event (or line) is longer than one request may hold.
+    #[error(
+        "{position} is longer than {limit} bytes, more than one request may hold; nothing \
+         after it was read"
+    )]
+    TooLong {
+        /// The event or line.
+        position: Position,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 /// Reads events from `R`; an iterator of [`SourceEvent`]s.
@@ -109,6 +141,9 @@ pub struct EventSource<R> {
     buffer: Vec<u8>,
     failed: bool,
     hashing: bool,
+    prefixes: bool,
+    /// Whether a non-empty line has been read.
+    seen_content: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,7 +169,30 @@ impl<R: BufRead> EventSource<R> {
             buffer: Vec::new(),
             failed: false,
             hashing: true,
+            prefixes: false,
+            seen_content: false,
         }
+    }
+
+    /// Gives each event the input's fingerprint up to its end (to check,
+    /// on resuming a stream, that it is the stream an earlier run read).
+    pub fn with_prefixes(mut self) -> Self {
+        self.prefixes = true;
+        self
+    }
+
+    /// Whether this source hashes what it reads.
+    pub fn is_hashing(&self) -> bool {
+        self.hashing
+    }
+
+    /// Whether this source gives events their prefix fingerprints.
+    pub fn keeps_prefixes(&self) -> bool {
+        self.prefixes && self.hashing
+    }
+
+    fn prefix(&self) -> Option<Fingerprint> {
+        self.keeps_prefixes().then(|| self.fingerprint())
     }
 
     /// Does not hash what it reads (for a pass over a file already fingerprinted):
@@ -151,11 +209,6 @@ impl<R: BufRead> EventSource<R> {
             size: self.consumed,
             sha256: hex(&self.hasher.clone().finalize()),
         }
-    }
-
-    /// How many bytes have been read so far.
-    pub fn fingerprint_size(&self) -> u64 {
-        self.consumed
     }
 
     fn consume(&mut self, bytes: usize) {
@@ -205,6 +258,7 @@ impl<R: BufRead> EventSource<R> {
     /// including) the `,` or `]` that ends it.
     fn read_element(&mut self) -> Result<(), SourceError> {
         self.buffer.clear();
+        let limit = crate::events::MAX_REQUEST_BYTES;
         let (mut depth, mut in_string, mut escaped) = (0u32, false, false);
         loop {
             let available = self.reader.fill_buf().map_err(SourceError::Read)?;
@@ -234,6 +288,13 @@ impl<R: BufRead> EventSource<R> {
                 }
             }
             let take = end.unwrap_or(available.len());
+            if self.buffer.len() + take > limit {
+                self.failed = true;
+                return Err(SourceError::TooLong {
+                    position: Position::Index(self.next_ordinal),
+                    limit,
+                });
+            }
             self.buffer.extend_from_slice(&available[..take]);
             self.consume(take);
             if end.is_some() {
@@ -265,6 +326,10 @@ impl<R: BufRead> EventSource<R> {
                         Ok(Some(b'[')) => {
                             self.consume(1);
                             self.array = ArrayState::BeforeFirst;
+                        }
+                        Ok(Some(b'{')) => {
+                            self.failed = true;
+                            return Some(Err(SourceError::StartsWithObject));
                         }
                         Ok(Some(_)) => {
                             return Some(Err(
@@ -319,7 +384,43 @@ impl<R: BufRead> EventSource<R> {
             position: Position::Index(ordinal),
             text: Ok(parsed),
             end_offset,
+            prefix: self.prefix(),
         })
+    }
+
+    /// Reads the next line into `self.buffer` (with its newline), at most
+    /// [`MAX_REQUEST_BYTES`](crate::events::MAX_REQUEST_BYTES) of it in
+    /// memory; the bytes read, 0 at the end.
+    fn read_line(&mut self) -> Result<usize, SourceError> {
+        self.buffer.clear();
+        let limit = crate::events::MAX_REQUEST_BYTES;
+        let mut read = 0;
+        loop {
+            let available = self.reader.fill_buf().map_err(SourceError::Read)?;
+            if available.is_empty() {
+                return Ok(read);
+            }
+            let (take, done) = match memchr::memchr(b'\n', available) {
+                Some(at) => (at + 1, true),
+                None => (available.len(), false),
+            };
+            if self.buffer.len() + take > limit + 2 {
+                self.failed = true;
+                return Err(SourceError::TooLong {
+                    position: Position::Line {
+                        line: self.line + 1,
+                        index: None,
+                    },
+                    limit,
+                });
+            }
+            self.buffer.extend_from_slice(&available[..take]);
+            self.reader.consume(take);
+            read += take;
+            if done {
+                return Ok(read);
+            }
+        }
     }
 
     fn next_in_lines(&mut self) -> Option<Result<SourceEvent, SourceError>> {
@@ -327,10 +428,9 @@ impl<R: BufRead> EventSource<R> {
             if let Some(event) = self.queued.pop_front() {
                 return Some(Ok(event));
             }
-            self.buffer.clear();
-            let read = match self.reader.read_until(b'\n', &mut self.buffer) {
+            let read = match self.read_line() {
                 Ok(read) => read,
-                Err(e) => return Some(Err(SourceError::Read(e))),
+                Err(e) => return Some(Err(e)),
             };
             if read == 0 {
                 return None;
@@ -350,22 +450,38 @@ impl<R: BufRead> EventSource<R> {
             if text.is_empty() {
                 continue;
             }
+            // A pretty-printed document read as lines would make every line
+            // a rejected event: its first line tells.
+            if !std::mem::replace(&mut self.seen_content, true)
+                && let [opening @ (b'[' | b'{')] = text
+            {
+                self.failed = true;
+                let what = if *opening == b'[' { "array" } else { "object" };
+                return Some(Err(SourceError::LooksPrettyPrinted {
+                    line: self.line,
+                    opening: char::from(*opening),
+                    what,
+                }));
+            }
             let (line, end_offset) = (self.line, self.consumed);
+            let prefix = self.prefix();
+            let mut next_ordinal = self.next_ordinal;
             let mut event = |index, text| {
-                let ordinal = self.next_ordinal;
-                self.next_ordinal += 1;
+                let ordinal = next_ordinal;
+                next_ordinal += 1;
                 SourceEvent {
                     ordinal,
                     position: Position::Line { line, index },
                     text,
                     end_offset,
+                    prefix: prefix.clone(),
                 }
             };
             let not_json = |e: serde_json::Error| NotJson {
                 error: e.to_string(),
                 line: String::from_utf8_lossy(text).into_owned(),
             };
-            if text.first() == Some(&b'[') {
+            let single = if text.first() == Some(&b'[') {
                 match serde_json::from_slice::<Vec<Box<RawValue>>>(text) {
                     Ok(events) => {
                         let events: Vec<SourceEvent> = (0u64..)
@@ -373,12 +489,17 @@ impl<R: BufRead> EventSource<R> {
                             .map(|(i, e)| event(Some(i), Ok(e)))
                             .collect();
                         self.queued.extend(events);
+                        None
                     }
-                    Err(e) => return Some(Ok(event(None, Err(not_json(e))))),
+                    Err(e) => Some(event(None, Err(not_json(e)))),
                 }
             } else {
                 let parsed = serde_json::from_slice::<Box<RawValue>>(text).map_err(not_json);
-                return Some(Ok(event(None, parsed)));
+                Some(event(None, parsed))
+            };
+            self.next_ordinal = next_ordinal;
+            if let Some(single) = single {
+                return Some(Ok(single));
             }
         }
     }
@@ -452,7 +573,8 @@ mod tests {
     fn broken_arrays_are_refused_with_a_reason() {
         for (input, expected) in [
             ("", "empty"),
-            ("{}", "must be a JSON array"),
+            ("{}", "starts with a JSON object"),
+            ("7", "must be a JSON array"),
             ("[1,,2]", "missing"),
             ("[1, 2", "ends early"),
             ("[1] x", "follows"),
