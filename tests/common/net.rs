@@ -741,45 +741,37 @@ impl Default for TestCa {
 impl TestCa {
     /// A new CA (ECDSA P-256, `CN=ce-crypt test CA`), its PEM written to a temp file.
     pub fn new() -> TestCa {
-        let mut params = rcgen::CertificateParams::default();
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "ce-crypt test CA");
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-        ];
-        let key = rcgen::KeyPair::generate().expect("generate the CA key");
-        let issuer = rcgen::CertifiedIssuer::self_signed(params, key).expect("self-sign the CA");
-        let pem = issuer.pem();
-        let dir = tempfile::tempdir().expect("a temp folder for the CA");
-        let pem_path = dir.path().join("test-ca.pem");
-        std::fs::write(&pem_path, &pem).expect("write the CA PEM");
-        TestCa {
-            issuer,
-            pem,
-            pem_path,
-            _dir: dir,
-        }
+        Self::made(
+            rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained),
+            "ce-crypt test CA",
+            vec![
+                rcgen::KeyUsagePurpose::KeyCertSign,
+                rcgen::KeyUsagePurpose::CrlSign,
+                rcgen::KeyUsagePurpose::DigitalSignature,
+            ],
+        )
     }
 
     /// A self-signed certificate that is not a CA (`basicConstraints CA:FALSE`,
     /// like Debian's `ssl-cert-snakeoil.pem`), used as one all the same: OpenSSL
     /// and curl refuse what it signs.
     pub fn not_a_ca() -> TestCa {
-        Self::with_constraints(rcgen::IsCa::ExplicitNoCa, "ce-crypt test non-CA")
+        Self::made(
+            rcgen::IsCa::ExplicitNoCa,
+            "ce-crypt test non-CA",
+            Vec::new(),
+        )
     }
 
-    fn with_constraints(is_ca: rcgen::IsCa, name: &str) -> TestCa {
+    /// A self-signed certificate named `name`, its PEM written to a temp file.
+    fn made(is_ca: rcgen::IsCa, name: &str, usages: Vec<rcgen::KeyUsagePurpose>) -> TestCa {
         let mut params = rcgen::CertificateParams::default();
         params.distinguished_name = rcgen::DistinguishedName::new();
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, name);
         params.is_ca = is_ca;
+        params.key_usages = usages;
         let key = rcgen::KeyPair::generate().expect("generate the key");
         let issuer = rcgen::CertifiedIssuer::self_signed(params, key).expect("self-sign");
         let pem = issuer.pem();
