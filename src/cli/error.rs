@@ -15,6 +15,7 @@ use ce_crypt::lines::LinesError;
 use ce_crypt::payload::WideEncoding;
 use ce_crypt::pretty::PrettyError;
 use ce_crypt::upload::bulk::{BulkError, JournalError, SourceError};
+use ce_crypt::upload::{ClientError, ProxyError, TrustError};
 use ce_crypt::{
     CipherError, CryptoError, DecodeError, DecryptError, EncryptError, EventCheckError, JsonError,
     JsonErrorKind, KeyError, LineError, NotARequestBody, TextEncoding, UploadError,
@@ -207,6 +208,8 @@ fn unwrapped<'a>(cause: &'a (dyn Error + 'static)) -> &'a (dyn Error + 'static) 
         }
     } else if let Some(PrettyError::Json(inner)) = cause.downcast_ref() {
         Some(inner)
+    } else if let Some(ClientError::Trust(inner)) = cause.downcast_ref() {
+        Some(inner)
     } else if let Some(BulkError::Input(inner)) = cause.downcast_ref() {
         Some(inner)
     } else if let Some(SourceError::Encoding(inner)) = cause.downcast_ref() {
@@ -345,8 +348,30 @@ fn advice_for(
             UploadError::Connection { proxy: Some(_), .. } => {
                 Some("; check the proxy, or pass --no-proxy to connect directly".to_owned())
             }
+            UploadError::ProxyRefused {
+                status: Some(407), ..
+            } => Some(
+                "; give the user name and password in the proxy URL \
+                 (http://USER:PASSWORD@HOST:PORT), or pass --no-proxy to connect directly"
+                    .to_owned(),
+            ),
+            UploadError::ProxyRefused { .. } => Some(
+                "; check that the proxy may reach this host (nothing was sent), or pass \
+                 --no-proxy to connect directly"
+                    .to_owned(),
+            ),
             _ => None,
         };
+    }
+    if let Some(ProxyError::PlainHttpEndpoint { .. }) = cause.downcast_ref() {
+        return Some("; drop --proxy, or use an https:// endpoint".to_owned());
+    }
+    if let Some(TrustError::NoAuthority { .. }) = cause.downcast_ref() {
+        return Some(
+            "; pass --cacert FILE (or set CE_CA_FILE) with the certificate of the CA that \
+             issued the server's"
+                .to_owned(),
+        );
     }
     None
 }

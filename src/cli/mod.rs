@@ -18,6 +18,7 @@ mod output;
 mod process;
 mod read_ahead;
 mod send;
+mod terminal;
 
 use std::process::ExitCode;
 

@@ -11,10 +11,10 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use ce_crypt::keys::{API_KEY_VAR, ASSET_ID_VAR, ENDPOINT_VAR, KeyFile, REGION_VAR};
-use ce_crypt::upload::curl::{self, CurlOptions};
+use ce_crypt::upload::curl::{self, CurlOptions, CurlProxy};
+use ce_crypt::upload::proxy::{self, ProxySetting};
 use ce_crypt::upload::{
     ApiKey, Client, ClientConfig, Endpoint, ExtraCa, ProxyUrl, Region, Upload, check_header_value,
-    proxy,
 };
 use ce_crypt::{Cipher, EventRules, events, request};
 
@@ -45,16 +45,17 @@ pub fn run(args: SendArgs) -> Result<()> {
         Some(api_key(args.api_key_file.clone(), &key_file)?)
     };
     let ca_file = args.cacert.clone().or_else(|| env_path(CA_FILE_VAR));
-    let proxy = if args.no_proxy {
-        None
+    let setting = if args.no_proxy {
+        ProxySetting::Off
     } else if let Some(url) = &args.proxy {
-        Some(ProxyUrl::parse(url)?)
+        ProxySetting::Url(ProxyUrl::parse(url)?)
     } else {
-        proxy::from_environment(&endpoint, |name| env::var(name).ok())?
+        ProxySetting::Environment
     };
+    let proxy = proxy::for_endpoint(&endpoint, &setting, |name| env::var(name).ok())?;
     let chosen = chosen_asset(args.asset.clone(), &key_file)?;
     let Some(api_key) = api_key else {
-        return dry_run(args, &cipher, &endpoint, chosen, ca_file, proxy);
+        return dry_run(args, &cipher, &endpoint, chosen, ca_file, setting);
     };
 
     let mut config = ClientConfig::new()
@@ -83,7 +84,7 @@ fn dry_run(
     endpoint: &Endpoint,
     chosen: Option<(String, String)>,
     ca_file: Option<PathBuf>,
-    proxy: Option<ProxyUrl>,
+    setting: ProxySetting,
 ) -> Result<()> {
     let payload =
         Input::choose(args.payload.text, args.payload.input.input, "payload")?.read_all()?;
@@ -109,11 +110,15 @@ fn dry_run(
     };
     let options = CurlOptions {
         ca_files: ca_file.iter().map(|p| p.display().to_string()).collect(),
-        // A proxy from the environment reaches curl through the same variables.
-        proxy: match (args.no_proxy, &proxy) {
-            (true, _) => Some(None),
-            (false, Some(proxy)) if args.proxy.is_some() => Some(Some(proxy.to_string())),
-            _ => None,
+        // A proxy from the environment reaches curl through the same variables,
+        // and curl applies NO_PROXY to --proxy as the client does.
+        proxy: match setting {
+            ProxySetting::Environment => CurlProxy::Environment,
+            ProxySetting::Off => CurlProxy::Direct,
+            ProxySetting::Url(proxy) => CurlProxy::Url {
+                url: proxy.without_credentials().to_owned(),
+                credentials: proxy.has_credentials(),
+            },
         },
         timeout_seconds: Some(args.timeout),
     };
@@ -126,16 +131,20 @@ fn dry_run(
 /// `-v`: how the client connects, and where to.
 fn describe_client(client: &Client, endpoint: &Endpoint, cipher: &Cipher) {
     let trust = client.trust();
+    // A plain-http endpoint is reached directly whatever the proxy.
+    let proxy = client
+        .proxy()
+        .filter(|_| endpoint.is_https())
+        .map_or_else(|| "none".to_owned(), ToString::to_string);
     eprintln!(
-        "* method {} ({}), trust: {} system + {} bundled + {} extra CA certificates, proxy: {}",
+        "* method {} ({}), trust: {} system + {} bundled + {} extra CA certificates \
+         ({} set aside: not allowed to issue), proxy: {proxy}",
         cipher.method().name(),
         cipher.method().code(),
         trust.system,
         trust.bundled,
         trust.extra,
-        client
-            .proxy()
-            .map_or_else(|| "none".to_owned(), ToString::to_string)
+        trust.dropped,
     );
     eprintln!("> POST {endpoint}");
     eprintln!("> Content-Type: application/json");

@@ -6,18 +6,25 @@
 //! - Redirects are never followed: a 3xx is an error, and nothing counts as sent.
 //! - The status decides: any 2xx is success whatever its body, which is read
 //!   up to a bound and kept lossily; an error answer's body is cleaned of
-//!   control characters, shortened, and any copy of the API key in it redacted.
+//!   control characters and shortened.
 //! - The API key travels only in the `Authorization` header: it is never part
-//!   of an error, a report or the dry-run script.
-//! - Trust is the operating system's store plus any extra CA ([`trust`]);
-//!   proxies are chosen as curl chooses them ([`proxy`]).
+//!   of an error, a report or the dry-run script. Whatever the server says
+//!   (a 2xx body, an error body, a `Location`) has the key redacted in every
+//!   form it may be echoed in ([`redact`]) before [`Client::send`] returns it.
+//! - Trust is the operating system's store plus any extra CA, certificate
+//!   authorities only ([`trust`]); proxies are chosen as curl chooses them,
+//!   and a plain-http endpoint never goes through one ([`proxy`]).
+//! - Every failure is a sentence that says whether the request may have
+//!   reached the API ([`UploadError::may_have_arrived`]).
 //!
 //! One client keeps its connections open across requests.
 
 pub mod bulk;
 pub mod curl;
 pub mod endpoint;
+mod error;
 pub mod proxy;
+pub mod redact;
 pub mod trust;
 
 use std::io::Read;
@@ -27,7 +34,9 @@ use crate::method::Method;
 use crate::secret::SecretString;
 
 pub use endpoint::{Endpoint, EndpointError, Region};
-pub use proxy::{ProxyError, ProxyUrl};
+pub use error::UploadError;
+pub use proxy::{ProxyError, ProxySetting, ProxyUrl};
+pub use redact::Redactor;
 pub use trust::{ExtraCa, TrustError, TrustSummary};
 
 /// How much of a 2xx answer's body is kept.
@@ -98,21 +107,27 @@ pub fn check_header_value(value: &str, what: &'static str) -> Result<(), HeaderV
     }
 }
 
-/// The panel's API key, trimmed and checked for use in a header.
+/// The panel's API key, trimmed and checked for use in a header, with the
+/// [`Redactor`] that finds it in a server's words.
 #[derive(Debug, Clone)]
-pub struct ApiKey(SecretString);
+pub struct ApiKey(SecretString, Redactor);
 
 impl ApiKey {
     /// Trims `text` and checks it.
     pub fn new(text: &str) -> Result<ApiKey, HeaderValueError> {
         let key = text.trim();
         check_header_value(key, "API key")?;
-        Ok(ApiKey(SecretString::from(key)))
+        Ok(ApiKey(SecretString::from(key), Redactor::new(key)))
     }
 
     /// The key itself.
     pub fn expose(&self) -> &str {
         self.0.expose()
+    }
+
+    /// Finds the key in a text, in any form it may be echoed in.
+    pub fn redactor(&self) -> &Redactor {
+        &self.1
     }
 }
 
@@ -148,7 +163,8 @@ impl ClientConfig {
         self
     }
 
-    /// The proxy to go through (see [`proxy::from_environment`]), or none.
+    /// The proxy to go through (see [`proxy::for_endpoint`]), or none. A
+    /// plain-http endpoint is reached directly all the same.
     pub fn proxy(mut self, proxy: Option<ProxyUrl>) -> Self {
         self.proxy = proxy;
         self
@@ -172,6 +188,8 @@ impl ClientConfig {
 #[derive(Debug, Clone)]
 pub struct Client {
     agent: ureq::Agent,
+    /// Without the proxy, for plain-http endpoints (when there is a proxy).
+    direct: Option<ureq::Agent>,
     config: ClientConfig,
     trust: TrustSummary,
 }
@@ -183,94 +201,14 @@ pub struct Answer {
     pub status: u16,
     /// Its reason phrase.
     pub reason: String,
-    /// The response body, lossily decoded, at most 1 MiB of it.
+    /// The response body, lossily decoded, at most 1 MiB of it, the API key
+    /// redacted (control characters are kept: escape them for a terminal).
     pub body: String,
     /// Whether the body was longer than what was kept, or could not be read to
     /// its end (the upload succeeded all the same).
     pub body_incomplete: bool,
     /// From sending to the end of the answer.
     pub elapsed: Duration,
-}
-
-/// Why an upload failed. No message holds the API key.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum UploadError {
-    /// The API answered with a status other than 2xx or 3xx.
-    #[error("the API answered {status} {reason}: {body}")]
-    Rejected {
-        /// The HTTP status code.
-        status: u16,
-        /// Its reason phrase.
-        reason: String,
-        /// The response body, cleaned and shortened, the API key redacted.
-        body: String,
-        /// How long the API asked to wait before trying again (`Retry-After`).
-        retry_after: Option<Duration>,
-    },
-    /// The API answered with a redirect, which is never followed for an upload.
-    #[error(
-        "the API answered {status} {reason}, a redirect to {location}; uploads never follow \
-         redirects (the events were not delivered)"
-    )]
-    Redirected {
-        /// The HTTP status code.
-        status: u16,
-        /// Its reason phrase.
-        reason: String,
-        /// The `Location` header, cleaned (or `(none)`).
-        location: String,
-    },
-    /// No complete answer within the timeout.
-    #[error("no answer from {endpoint} within {seconds} s")]
-    Timeout {
-        /// The endpoint.
-        endpoint: String,
-        /// The timeout, in seconds.
-        seconds: f64,
-    },
-    /// The host name did not resolve.
-    #[error("could not resolve the host of {endpoint}: check the URL and your DNS")]
-    HostNotFound {
-        /// The endpoint.
-        endpoint: String,
-    },
-    /// The server's certificate was not trusted.
-    #[error("the certificate of {host} is not trusted: {detail}")]
-    Certificate {
-        /// The host whose certificate failed.
-        host: String,
-        /// What the TLS library said.
-        detail: String,
-    },
-    /// The asset id cannot be sent in a header.
-    #[error(transparent)]
-    Header(#[from] HeaderValueError),
-    /// The connection could not be made or broke.
-    #[error("could not reach {endpoint}{}: {detail}", via(.proxy.as_ref()))]
-    Connection {
-        /// The endpoint.
-        endpoint: String,
-        /// The proxy in use, password redacted.
-        proxy: Option<String>,
-        /// What went wrong.
-        detail: String,
-    },
-}
-
-impl UploadError {
-    /// Whether the request may have reached the API although no 2xx
-    /// answer came: then sending it again may duplicate its events.
-    pub fn may_have_arrived(&self) -> bool {
-        matches!(
-            self,
-            UploadError::Timeout { .. } | UploadError::Connection { .. }
-        )
-    }
-}
-
-fn via(proxy: Option<&String>) -> String {
-    proxy.map_or_else(String::new, |proxy| format!(" through the proxy {proxy}"))
 }
 
 /// A client that cannot be built.
@@ -287,20 +225,25 @@ impl Client {
     pub fn new(config: ClientConfig) -> Result<Client, ClientError> {
         let (roots, trust) = trust::root_certs(&config.extra_cas)?;
         let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(config.timeout))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .max_idle_connections_per_host(config.connections)
-            .max_idle_connections(config.connections.max(10))
-            .proxy(config.proxy.as_ref().and_then(ProxyUrl::to_ureq))
-            .tls_config(tls)
-            .user_agent(concat!("ce-crypt/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+        let build = |proxy: Option<ureq::Proxy>| -> ureq::Agent {
+            ureq::Agent::config_builder()
+                .timeout_global(Some(config.timeout))
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .max_redirects_will_error(false)
+                .max_idle_connections_per_host(config.connections)
+                .max_idle_connections(config.connections.max(10))
+                .proxy(proxy)
+                .tls_config(tls.clone())
+                .user_agent(concat!("ce-crypt/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .into()
+        };
+        let proxy = config.proxy.as_ref().and_then(ProxyUrl::to_ureq);
+        let direct = proxy.is_some().then(|| build(None));
         Ok(Client {
-            agent,
+            agent: build(proxy),
+            direct,
             config,
             trust,
         })
@@ -311,29 +254,41 @@ impl Client {
         self.trust
     }
 
-    /// The proxy this client goes through, if any.
+    /// The proxy this client goes through, if any (never for a plain-http endpoint).
     pub fn proxy(&self) -> Option<&ProxyUrl> {
         self.config.proxy.as_ref()
     }
 
-    /// POSTs the upload and returns the API's 2xx answer.
+    /// POSTs the upload and returns the API's 2xx answer, its body redacted.
     pub fn send(&self, upload: &Upload<'_>, api_key: &ApiKey) -> Result<Answer, UploadError> {
         check_header_value(upload.asset_id, "asset id")?;
+        let redactor = api_key.redactor();
+        // The API key never crosses a proxy unencrypted.
+        let (agent, proxy) = match &self.direct {
+            Some(direct) if !upload.endpoint.is_https() => (direct, None),
+            _ => (&self.agent, self.config.proxy.as_ref()),
+        };
         let started = Instant::now();
-        let mut request = self.agent.post(upload.endpoint.as_str());
+        let mut request = agent.post(upload.endpoint.as_str());
         for (name, value) in header_lines(upload, api_key.expose()) {
             request = request.header(name, SecretString::new(value).expose());
         }
+        let failed = error::Failed {
+            endpoint: upload.endpoint,
+            proxy,
+            timeout: self.config.timeout,
+            redactor,
+        };
         let mut response = request
             .send(upload.body)
-            .map_err(|e| self.classify(e, upload))?;
+            .map_err(|e| error::classify(e, &failed))?;
         let status = response.status();
         let reason = status.canonical_reason().unwrap_or("").to_owned();
         if status.is_redirection() {
             let location = response
                 .headers()
                 .get("location")
-                .map(|value| clean(&String::from_utf8_lossy(value.as_bytes()), api_key))
+                .map(|value| clean(&redactor.redact(&String::from_utf8_lossy(value.as_bytes()))))
                 .unwrap_or_else(|| "(none)".to_owned());
             return Err(UploadError::Redirected {
                 status: status.as_u16(),
@@ -356,7 +311,13 @@ impl Client {
         let read_whole = reader.read_to_end(&mut bytes).is_ok();
         let incomplete = !read_whole || bytes.len() as u64 > limit;
         bytes.truncate(limit as usize);
-        let body = String::from_utf8_lossy(&bytes).into_owned();
+        let text = String::from_utf8_lossy(&bytes);
+        // A body cut short may end with the start of the key.
+        let body = if incomplete {
+            redactor.redact_cut(&text)
+        } else {
+            redactor.redact(&text)
+        };
         if status.is_success() {
             Ok(Answer {
                 status: status.as_u16(),
@@ -369,58 +330,17 @@ impl Client {
             Err(UploadError::Rejected {
                 status: status.as_u16(),
                 reason,
-                body: shorten(&clean(&body, api_key)),
+                body: shorten(&clean(&body)),
                 retry_after,
             })
         }
     }
-
-    fn classify(&self, error: ureq::Error, upload: &Upload<'_>) -> UploadError {
-        let endpoint = upload.endpoint.to_string();
-        let seconds = self.config.timeout.as_secs_f64();
-        let connection = |detail: String| UploadError::Connection {
-            endpoint: endpoint.clone(),
-            proxy: self.config.proxy.as_ref().map(ToString::to_string),
-            detail,
-        };
-        if let Some(detail) = certificate_problem(&error) {
-            return UploadError::Certificate {
-                host: upload.endpoint.host().to_owned(),
-                detail,
-            };
-        }
-        match error {
-            ureq::Error::Timeout(_) => UploadError::Timeout { endpoint, seconds },
-            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
-                UploadError::Timeout { endpoint, seconds }
-            }
-            ureq::Error::HostNotFound if self.config.proxy.is_none() => {
-                UploadError::HostNotFound { endpoint }
-            }
-            ureq::Error::Io(io) => connection(io.to_string()),
-            other => connection(other.to_string()),
-        }
-    }
 }
 
-/// The TLS library's words, when `error` is a certificate that did not verify.
-fn certificate_problem(error: &ureq::Error) -> Option<String> {
-    let rustls_error = match error {
-        ureq::Error::Rustls(inner) => Some(inner),
-        ureq::Error::Io(io) => io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()),
-        _ => None,
-    }?;
-    match rustls_error {
-        rustls::Error::InvalidCertificate(cert) => Some(format!("{cert:?}")),
-        _ => None,
-    }
-}
-
-/// `text` with the API key redacted and control characters (escape
-/// sequences, newlines) replaced by spaces, on one line.
-fn clean(text: &str, api_key: &ApiKey) -> String {
-    let redacted = text.replace(api_key.expose(), "[redacted]");
-    let visible: String = redacted
+/// `text` with control characters (escape sequences, newlines) replaced by
+/// spaces, on one line. Redact first: cleaning would not find a split key.
+fn clean(text: &str) -> String {
+    let visible: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
@@ -448,7 +368,7 @@ mod tests {
     fn error_bodies_are_cleaned_and_redacted() {
         let body = "denied\u{1b}[31m for Bearer panel-key-123\r\n\tretry";
         assert_eq!(
-            clean(body, &key()),
+            clean(&key().redactor().redact(body)),
             "denied [31m for Bearer [redacted] retry"
         );
         assert_eq!(shorten(""), "(empty body)");
@@ -494,35 +414,6 @@ mod tests {
                 UploadError::Header(HeaderValueError::ControlCharacter { position: 3, .. })
             ),
             "{err}"
-        );
-    }
-
-    #[test]
-    fn transport_failures_name_the_endpoint() {
-        // DNS is not exercised for real (the tests stay off the network); the
-        // mapping from the client's errors is checked instead.
-        let endpoint = Endpoint::parse("https://api.example.invalid/v1/activity/upload").unwrap();
-        let upload = Upload {
-            endpoint: &endpoint,
-            method: Method::CbcBase64,
-            asset_id: "a",
-            body: "{}",
-        };
-        let client = Client::new(ClientConfig::new().timeout(Duration::from_millis(2500))).unwrap();
-        let classify = |error| client.classify(error, &upload);
-        let dns = classify(ureq::Error::HostNotFound).to_string();
-        assert_eq!(
-            dns,
-            "could not resolve the host of https://api.example.invalid/v1/activity/upload: \
-             check the URL and your DNS"
-        );
-        let timeout = classify(ureq::Error::Timeout(ureq::Timeout::Global)).to_string();
-        assert!(timeout.ends_with("within 2.5 s"), "{timeout}");
-        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        let io = classify(ureq::Error::Io(refused)).to_string();
-        assert!(
-            io.starts_with("could not reach https://api.example.invalid/"),
-            "{io}"
         );
     }
 }

@@ -153,6 +153,8 @@ struct HubState {
     sockets: Vec<(usize, TcpStream)>,
     threads: Vec<JoinHandle<()>>,
     errors: Vec<String>,
+    /// Connections accepted so far.
+    accepted: usize,
 }
 
 /// A socket the [`Hub`] knows of; dropping it shuts the socket down (both ways, so the
@@ -229,6 +231,10 @@ impl Hub {
         self.lock().errors.clone()
     }
 
+    fn accepted(&self) -> usize {
+        self.lock().accepted
+    }
+
     /// Sleeps for `duration`, or less if the fixture stops; true if it did not stop.
     fn sleep(&self, duration: Duration) -> bool {
         let end = Instant::now() + duration;
@@ -266,6 +272,7 @@ impl Hub {
                     Ok((stream, _)) => {
                         let id = next;
                         next += 1;
+                        hub.lock().accepted += 1;
                         let tracked = match hub.track(&stream) {
                             Ok(tracked) => tracked,
                             Err(e) => {
@@ -734,19 +741,39 @@ impl Default for TestCa {
 impl TestCa {
     /// A new CA (ECDSA P-256, `CN=ce-crypt test CA`), its PEM written to a temp file.
     pub fn new() -> TestCa {
+        Self::made(
+            rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained),
+            "ce-crypt test CA",
+            vec![
+                rcgen::KeyUsagePurpose::KeyCertSign,
+                rcgen::KeyUsagePurpose::CrlSign,
+                rcgen::KeyUsagePurpose::DigitalSignature,
+            ],
+        )
+    }
+
+    /// A self-signed certificate that is not a CA (`basicConstraints CA:FALSE`,
+    /// like Debian's `ssl-cert-snakeoil.pem`), used as one all the same: OpenSSL
+    /// and curl refuse what it signs.
+    pub fn not_a_ca() -> TestCa {
+        Self::made(
+            rcgen::IsCa::ExplicitNoCa,
+            "ce-crypt test non-CA",
+            Vec::new(),
+        )
+    }
+
+    /// A self-signed certificate named `name`, its PEM written to a temp file.
+    fn made(is_ca: rcgen::IsCa, name: &str, usages: Vec<rcgen::KeyUsagePurpose>) -> TestCa {
         let mut params = rcgen::CertificateParams::default();
         params.distinguished_name = rcgen::DistinguishedName::new();
         params
             .distinguished_name
-            .push(rcgen::DnType::CommonName, "ce-crypt test CA");
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-        ];
-        let key = rcgen::KeyPair::generate().expect("generate the CA key");
-        let issuer = rcgen::CertifiedIssuer::self_signed(params, key).expect("self-sign the CA");
+            .push(rcgen::DnType::CommonName, name);
+        params.is_ca = is_ca;
+        params.key_usages = usages;
+        let key = rcgen::KeyPair::generate().expect("generate the key");
+        let issuer = rcgen::CertifiedIssuer::self_signed(params, key).expect("self-sign");
         let pem = issuer.pem();
         let dir = tempfile::tempdir().expect("a temp folder for the CA");
         let pem_path = dir.path().join("test-ca.pem");
@@ -823,12 +850,18 @@ pub enum ServerCert {
     /// For `localhost` and `127.0.0.1`, self-signed: unknown even to a client that
     /// trusts the CA.
     SelfSigned,
+    /// For `localhost` and `127.0.0.1`, signed by a certificate that is not a CA
+    /// ([`TestCa::not_a_ca`], the server's `ca()`).
+    IssuedByNonCa,
 }
 
-fn tls_config(ca: &TestCa, which: ServerCert) -> Arc<rustls::ServerConfig> {
+fn tls_config(
+    ca: &TestCa,
+    which: ServerCert,
+) -> (Arc<rustls::ServerConfig>, CertificateDer<'static>) {
     const LOOPBACK: [&str; 2] = ["localhost", "127.0.0.1"];
     let (cert, key) = match which {
-        ServerCert::Valid => ca.server_cert(&LOOPBACK, false),
+        ServerCert::Valid | ServerCert::IssuedByNonCa => ca.server_cert(&LOOPBACK, false),
         ServerCert::WrongHost => ca.server_cert(&["wrong-host.invalid"], false),
         ServerCert::Expired => ca.server_cert(&LOOPBACK, true),
         ServerCert::SelfSigned => {
@@ -845,9 +878,9 @@ fn tls_config(ca: &TestCa, which: ServerCert) -> Arc<rustls::ServerConfig> {
     .with_safe_default_protocol_versions()
     .expect("TLS versions")
     .with_no_client_auth()
-    .with_single_cert(vec![cert], key)
+    .with_single_cert(vec![cert.clone()], key)
     .expect("the server certificate and key");
-    Arc::new(config)
+    (Arc::new(config), cert)
 }
 
 // ---------------------------------------------------------------------------
@@ -873,6 +906,8 @@ struct ServerShared {
 pub struct TestServer {
     addr: SocketAddr,
     ca: Option<TestCa>,
+    /// The certificate an HTTPS server presents.
+    cert: Option<CertificateDer<'static>>,
     shared: Arc<ServerShared>,
     hub: Arc<Hub>,
 }
@@ -908,9 +943,14 @@ impl TestServer {
         which: ServerCert,
         script: impl FnMut(&Request) -> Response + Send + 'static,
     ) -> TestServer {
-        let ca = TestCa::new();
-        let config = tls_config(&ca, which);
-        Self::launch(Some((ca, config)), script)
+        let ca = match which {
+            ServerCert::IssuedByNonCa => TestCa::not_a_ca(),
+            _ => TestCa::new(),
+        };
+        let (config, cert) = tls_config(&ca, which);
+        let mut server = Self::launch(Some((ca, config)), script);
+        server.cert = Some(cert);
+        server
     }
 
     fn launch(
@@ -954,6 +994,7 @@ impl TestServer {
         TestServer {
             addr,
             ca,
+            cert: None,
             shared,
             hub,
         }
@@ -1006,6 +1047,25 @@ impl TestServer {
     /// plain HTTP server.
     pub fn ca_pem_path(&self) -> &Path {
         self.ca().pem_path()
+    }
+
+    /// The certificate the server presents, PEM; panics for a plain HTTP server.
+    pub fn cert_pem(&self) -> String {
+        use base64::Engine;
+        let der = self
+            .cert
+            .as_ref()
+            .expect("cert_pem() is for an HTTPS server");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|line| std::str::from_utf8(line).expect("Base64 is ASCII"))
+            .collect();
+        format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            lines.join("\n")
+        )
     }
 
     /// Every request received so far, in order.
@@ -1353,6 +1413,11 @@ impl ConnectProxy {
         self.requests().into_iter().map(|r| r.target).collect()
     }
 
+    /// How many connections it has accepted, whether or not a request followed.
+    pub fn connection_count(&self) -> usize {
+        self.hub.accepted()
+    }
+
     /// Problems seen so far (malformed requests, resets).
     pub fn errors(&self) -> Vec<String> {
         self.hub.errors()
@@ -1562,6 +1627,11 @@ impl Socks5Proxy {
     /// The target (`host:port`) of every request so far, in order.
     pub fn targets(&self) -> Vec<String> {
         self.requests().into_iter().map(|r| r.target).collect()
+    }
+
+    /// How many connections it has accepted, whether or not a request followed.
+    pub fn connection_count(&self) -> usize {
+        self.hub.accepted()
     }
 
     /// Problems seen so far (protocol errors, resets).
