@@ -1217,3 +1217,30 @@ fn help_says_where_state_lives() {
         "{help}"
     );
 }
+
+#[test]
+fn a_closed_port_reports_no_possible_duplicates() {
+    let run = Run::new(&ndjson(3, |_| "A".into()), "events.ndjson");
+    for _ in 0..2 {
+        let stderr = ce_keyed()
+            .current_dir(run.dir.path())
+            .env("XDG_STATE_HOME", run.state.path())
+            .env("CE_API_KEY", API_KEY)
+            .args([
+                "send",
+                "--lines",
+                "-i",
+                "events.ndjson",
+                "--report",
+                "report.json",
+            ])
+            .args(["--endpoint", &common::net::dead_url(), "--retries", "2"])
+            .stderr_failed();
+        assert!(stderr.contains("0 possible duplicates"), "{stderr}");
+        assert!(!stderr.contains("may have reached"), "{stderr}");
+        let report = run.report();
+        assert_eq!(report["possible_duplicates"], 0);
+        assert_eq!(report["possibly_delivered_unacknowledged"], 0);
+        assert_eq!(report["retried_requests"], 2);
+    }
+}

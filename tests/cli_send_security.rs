@@ -422,3 +422,37 @@ fn the_key_echoed_in_any_form_is_never_printed_or_stored() {
         }
     }
 }
+
+#[test]
+fn an_answer_shown_on_a_terminal_cannot_steer_it() {
+    let server = TestServer::start(loopback::always(loopback::json(
+        200,
+        "{\"ok\":\"\u{1b}]0;owned\u{7}\u{1b}[2Jdone\"}",
+    )));
+    let state = tempfile::tempdir().unwrap();
+    let command = format!(
+        "env -u HTTPS_PROXY -u https_proxy -u HTTP_PROXY -u http_proxy -u ALL_PROXY -u all_proxy \
+         XDG_STATE_HOME='{}' CE_SECRET_KEY={KEY} CE_SECRET_IV={IV} CE_API_KEY=key-7f3e9 '{}' send \
+         --endpoint '{}' '{}'",
+        state.path().display(),
+        env!("CARGO_BIN_EXE_ce-crypt"),
+        server.url(),
+        fresh_sample()
+    );
+    let screen = in_terminal(&command);
+    assert!(
+        screen.contains("{\"ok\":\"\\x1b]0;owned\\x07\\x1b[2Jdone\"}"),
+        "{screen:?}"
+    );
+    assert!(
+        !screen.contains('\u{1b}'),
+        "no progress bar either: {screen:?}"
+    );
+    // To a pipe, the answer's bytes as they are.
+    let out = ce_keyed()
+        .env("CE_API_KEY", "key-7f3e9")
+        .args(["send", "--endpoint", &server.url(), &fresh_sample()])
+        .assert()
+        .success();
+    assert!(String::from_utf8_lossy(&out.get_output().stdout).contains('\u{1b}'));
+}

@@ -10,13 +10,6 @@ use std::borrow::Cow;
 /// like. Text without any comes back borrowed.
 ///
 /// For a body printed to a terminal; a file or pipe gets the bytes as they are.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the lead calls it where send prints a 2xx answer to a terminal"
-    )
-)]
 pub fn escape_controls(text: &str) -> Cow<'_, str> {
     if !text.chars().any(needs_escape) {
         return Cow::Borrowed(text);

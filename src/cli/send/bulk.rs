@@ -22,9 +22,12 @@ use super::super::input::Input;
 use super::super::keysource;
 use super::super::output::{Existing, Output, refuse_overlaps};
 use super::super::process;
+use super::super::terminal::escape_controls;
 
 /// Without a terminal, a progress line at most this often.
 const PROGRESS_LINE_EVERY: Duration = Duration::from_secs(10);
+/// No progress is shown before a run has taken this long.
+const QUIET_START: Duration = Duration::from_secs(1);
 
 /// Sends the input's events and reports how it went.
 pub fn send(
@@ -261,7 +264,13 @@ fn finish(args: &SendArgs, summary: &BulkSummary) -> Result<u8> {
         && let Some(answer) = &summary.last_answer
     {
         let mut stdout = io::stdout().lock();
-        stdout.write_all(answer.body.as_bytes())?;
+        // A server's answer shown on a terminal cannot steer it.
+        let body = if stdout.is_terminal() {
+            escape_controls(&answer.body)
+        } else {
+            answer.body.as_str().into()
+        };
+        stdout.write_all(body.as_bytes())?;
         if !answer.body.ends_with('\n') {
             stdout.write_all(b"\n")?;
         }
@@ -477,47 +486,48 @@ fn write_report(path: &Path, summary: &BulkSummary) -> Result<()> {
     out.commit()
 }
 
-/// A bar on a terminal; otherwise a line every 10 s at most.
+/// A bar on a terminal; otherwise a line every 10 s at most. Nothing for a
+/// run that ends within its first second (one request, say).
 fn show_progress(counts: &LiveCounts, running: &AtomicBool) {
     let terminal = io::stderr().is_terminal();
-    let bar = terminal.then(|| {
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{wide_bar} {pos}/{len} events  {per_sec}  ETA {eta}  {msg}",
-            )
-            .expect("the template is valid"),
-        );
-        bar
-    });
     let started = Instant::now();
+    let mut bar: Option<ProgressBar> = None;
     let mut last_line = Instant::now();
     let mut shown = Counts::default();
     while running.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
+        if started.elapsed() < QUIET_START {
+            continue;
+        }
         let now = counts.snapshot();
-        match &bar {
-            Some(bar) => {
-                if let Some(total) = now.total {
-                    bar.set_length(total);
-                }
-                bar.set_position(now.sent);
-                bar.set_message(format!(
-                    "{} retries, {} rejected",
-                    now.retried, now.rejected
-                ));
-            }
-            None if last_line.elapsed() >= PROGRESS_LINE_EVERY && now != shown => {
-                let rate = now.sent as f64 / started.elapsed().as_secs_f64();
-                let of = now.total.map_or_else(String::new, |t| format!(" of {t}"));
-                eprintln!(
-                    "progress: {} events sent{of}, {} rejected, {} retries, {rate:.0} events/s",
-                    now.sent, now.rejected, now.retried
+        if terminal {
+            let bar = bar.get_or_insert_with(|| {
+                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{wide_bar} {pos}/{len} events  {per_sec}  ETA {eta}  {msg}",
+                    )
+                    .expect("the template is valid"),
                 );
-                last_line = Instant::now();
-                shown = now;
+                bar
+            });
+            if let Some(total) = now.total {
+                bar.set_length(total);
             }
-            None => {}
+            bar.set_position(now.sent);
+            bar.set_message(format!(
+                "{} retries, {} rejected",
+                now.retried, now.rejected
+            ));
+        } else if last_line.elapsed() >= PROGRESS_LINE_EVERY && now != shown {
+            let rate = now.sent as f64 / started.elapsed().as_secs_f64();
+            let of = now.total.map_or_else(String::new, |t| format!(" of {t}"));
+            eprintln!(
+                "progress: {} events sent{of}, {} rejected, {} retries, {rate:.0} events/s",
+                now.sent, now.rejected, now.retried
+            );
+            last_line = Instant::now();
+            shown = now;
         }
     }
     if let Some(bar) = bar {
