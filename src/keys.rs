@@ -5,6 +5,8 @@
 //! configured with random bytes instead. Lengths are checked here, once, and
 //! counted in bytes; no message ever contains a key or IV value.
 
+mod shell;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -282,10 +284,14 @@ impl KeyFile {
     /// Parses `NAME=VALUE` lines, as `ce-crypt keygen` writes them, or the
     /// JSON object `ce-crypt keygen --format json` writes.
     ///
-    /// What a shell would source is accepted: blank lines and `#` comments,
-    /// an `export` prefix (then spaces or tabs), single or double quotes
-    /// around the value, a trailing ` # comment`, CRLF line ends and a UTF-8
-    /// byte-order mark. Other names are ignored so that the file can hold
+    /// Each value is read as POSIX sh reads an assignment, without expanding
+    /// anything: single quotes, double quotes with `\` escapes, backslashes,
+    /// quoted parts side by side (`'ab'\''cd'`, as `shlex.quote` and
+    /// `printf %q` write them); a `$`, backquote or leading `~` that sh would
+    /// expand, and text it would run as a command, are refused. Blank lines
+    /// and `#` comments, an `export` prefix, a trailing ` # comment`, CRLF
+    /// line ends and a UTF-8 byte-order mark are accepted, and so are blanks
+    /// around `=`. Other names are ignored so that the file can hold
     /// further settings; `SECRET_KEY` and `SECRET_IV`, as Netcore's scripts
     /// name them, are read as `CE_SECRET_KEY` and `CE_SECRET_IV` (see
     /// [`KeyFile::aliases`]).
@@ -297,7 +303,7 @@ impl KeyFile {
         let mut file = KeyFile::default();
         for (index, raw) in text.lines().enumerate() {
             let line = index + 1;
-            let trimmed = raw.trim();
+            let trimmed = raw.trim_start();
             if trimmed.is_empty() || trimmed.starts_with('#') {
                 continue;
             }
@@ -311,9 +317,10 @@ impl KeyFile {
                     problem: "is not NAME=VALUE",
                 });
             };
-            let value = shell_value(value.trim()).ok_or(KeyError::KeyFileLine {
+            let loose = name.ends_with([' ', '\t']);
+            let value = shell::value(value, loose).map_err(|problem| KeyError::KeyFileLine {
                 line,
-                problem: "has a quote that is not closed, or text after the closing quote",
+                problem: problem.text(),
             })?;
             let name = match ALIASES.iter().find(|(alias, _)| *alias == name.trim()) {
                 Some(&(alias, ours)) => {
@@ -333,7 +340,7 @@ impl KeyFile {
                 _ => None,
             };
             if let Some(setting) = setting {
-                if setting.replace(value.to_owned()).is_some() {
+                if setting.replace(value.expose().to_owned()).is_some() {
                     return Err(repeated);
                 }
                 continue;
@@ -343,10 +350,11 @@ impl KeyFile {
                 IV_VAR => &mut file.iv,
                 API_KEY_VAR => &mut file.api_key,
                 ENCODING_VAR => {
-                    file.encoding = Some(value.parse().map_err(|_| KeyError::KeyFileLine {
-                        line,
-                        problem: "names an unknown key encoding (use utf8, base64 or hex)",
-                    })?);
+                    file.encoding =
+                        Some(value.expose().parse().map_err(|_| KeyError::KeyFileLine {
+                            line,
+                            problem: "names an unknown key encoding (use utf8, base64 or hex)",
+                        })?);
                     continue;
                 }
                 _ => continue,
@@ -354,7 +362,7 @@ impl KeyFile {
             if slot.is_some() {
                 return Err(repeated);
             }
-            *slot = Some(SecretString::from(value));
+            *slot = Some(value);
         }
         Ok(file)
     }
@@ -378,24 +386,6 @@ impl KeyFile {
             ..KeyFile::default()
         })
     }
-}
-
-/// A value as a shell reads it: quoted (`"…"`, `'…'`) or bare, where a bare
-/// value ends at ` #` (a comment). None if a quote is not closed, or text
-/// other than a comment follows it.
-fn shell_value(value: &str) -> Option<&str> {
-    for quote in ['"', '\''] {
-        if let Some(rest) = value.strip_prefix(quote) {
-            let (inner, after) = rest.split_once(quote)?;
-            let after = after.trim_start();
-            return (after.is_empty() || after.starts_with('#')).then_some(inner);
-        }
-    }
-    let end = value
-        .char_indices()
-        .find(|&(i, c)| c == '#' && value[..i].ends_with([' ', '\t']))
-        .map_or(value.len(), |(i, _)| i);
-    Some(value[..end].trim_end())
 }
 
 #[cfg(test)]
@@ -588,6 +578,100 @@ mod tests {
         assert_eq!(file.endpoint.as_deref(), Some("https://h/x"));
         let twice = KeyFile::parse(&format!("{REGION_VAR}=us\n{REGION_VAR}=eu\n")).unwrap_err();
         assert!(twice.to_string().contains("line 2"), "{twice}");
+    }
+
+    /// What `shell` (given `args` before the script) assigns to
+    /// `CE_SECRET_KEY` when it sources `file`.
+    fn sourced(shell: &str, args: &[&str], file: &std::path::Path) -> String {
+        let out = std::process::Command::new(shell)
+            .args(args)
+            .arg("-c")
+            .arg(". \"$1\"; printf %s \"$CE_SECRET_KEY\"")
+            .arg("sh")
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn key_files_read_values_as_sh_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("k.env");
+        let values = [
+            "Xk29vPqL0aZt7RmN4bWc8YdE1fGh3JsU",
+            "ab'cd",
+            "it's \"quoted\" \\ back\\slash",
+            "$HOME `id` $(id) ${x}",
+            "a#b # c",
+            "~/x ; | & < > ( )",
+            "*?[] {a,b} !1",
+            "two  spaces é ü €",
+            "'",
+            "\\",
+            "",
+        ];
+        // Python's shlex.quote, `'\''` as sh users write it, double quotes
+        // with the four escapes, and bash's printf %q.
+        let python = |v: &str| format!("'{}'", v.replace('\'', r#"'"'"'"#));
+        let posix = |v: &str| format!("'{}'", v.replace('\'', r"'\''"));
+        let double = |v: &str| {
+            let mut out = String::from("\"");
+            for c in v.chars() {
+                if matches!(c, '\\' | '"' | '$' | '`') {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out + "\""
+        };
+        let printf_q = |v: &str| {
+            let out = std::process::Command::new("bash")
+                .args(["-c", "printf %q \"$1\"", "bash", v])
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let mut checked = 0;
+        for value in values {
+            for quoted in [python(value), posix(value), double(value), printf_q(value)] {
+                let text = format!("{KEY_VAR}={quoted}\n");
+                std::fs::write(&file, &text).unwrap();
+                let ours = KeyFile::parse(&text)
+                    .unwrap_or_else(|e| panic!("{text:?}: {e}"))
+                    .key
+                    .unwrap();
+                assert_eq!(ours.expose(), value, "{text:?}");
+                for (shell, args) in [("sh", &[][..]), ("bash", &["--posix"][..])] {
+                    assert_eq!(sourced(shell, args, &file), value, "{shell}: {text:?}");
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, values.len() * 4);
+
+        // Where sh would expand or run something, reading the characters as
+        // they stand would disagree with it: refused, naming the line.
+        for written in [
+            "\"a$HOME\"",
+            "a$(echo x)",
+            "`echo x`",
+            "\"`echo x`\"",
+            "~",
+            "${HOME}x",
+            "a;true",
+        ] {
+            let text = format!("# note\n{KEY_VAR}={written}\n");
+            std::fs::write(&file, &text).unwrap();
+            assert_ne!(sourced("sh", &[], &file), written, "{written}");
+            let err = KeyFile::parse(&text).unwrap_err().to_string();
+            assert!(
+                err.starts_with("line 2 of the key file has") || err.contains("starts with ~"),
+                "{written}: {err}"
+            );
+            assert!(!err.contains("echo"), "{err}");
+        }
     }
 
     #[test]
