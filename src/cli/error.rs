@@ -153,6 +153,12 @@ fn takes_value(long: &str) -> bool {
     })
 }
 
+/// `path` as a shell reads it back, for a command in advice to copy.
+pub fn shell_quoted(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy();
+    shlex::try_quote(&text).map_or_else(|_| text.to_string(), |quoted| quoted.into_owned())
+}
+
 /// A reader of our output went away (`ce-crypt ... | head`): end quietly.
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {

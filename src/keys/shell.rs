@@ -34,7 +34,7 @@ impl ValueProblem {
             ValueProblem::Unclosed => "has a quote that is not closed, or ends with a backslash",
             ValueProblem::Expansion => {
                 "has a $ or a backquote that sh would expand: put the value in single quotes \
-                 ('…'), or write \\$"
+                 ('…')"
             }
             ValueProblem::Tilde => {
                 "starts with ~, which sh would expand to a home folder: put the value in single \
