@@ -120,6 +120,11 @@ pub enum KeyError {
         /// The declared encoding.
         encoding: KeyEncoding,
     },
+    /// A key of 16 bytes beside an IV of 32: the two given the wrong way round.
+    #[error(
+        "the key is 16 bytes and the IV 32 bytes: they look swapped (the key is the longer one)"
+    )]
+    Swapped,
     /// An encoding name other than utf8, base64 or hex.
     #[error("unknown key encoding: use utf8, base64 or hex")]
     UnknownEncoding,
@@ -179,6 +184,31 @@ impl Iv {
         let bytes = decode(text, encoding, Part::Iv)?;
         Iv::from_slice(&bytes).ok_or_else(|| wrong_length(text, &bytes, encoding, Part::Iv))
     }
+}
+
+/// Parses a key and, when `iv_needed`, the IV beside it, both in `encoding`.
+/// A key that fails as 16 bytes beside an IV of 32 is reported as
+/// [`KeyError::Swapped`], whether the IV is needed or not; an IV that is not
+/// needed (GCM draws a nonce) is otherwise not read.
+pub fn parse_key_and_iv(
+    key: &str,
+    iv: Option<&str>,
+    encoding: KeyEncoding,
+    iv_needed: bool,
+) -> Result<(Key, Option<Iv>), KeyError> {
+    let key = match Key::parse(key, encoding) {
+        Err(KeyError::WrongLength { got: 16, .. })
+            if iv.is_some_and(|iv| decode(iv, encoding, Part::Iv).is_ok_and(|b| b.len() == 32)) =>
+        {
+            return Err(KeyError::Swapped);
+        }
+        other => other?,
+    };
+    let iv = match iv {
+        Some(iv) if iv_needed => Some(Iv::parse(iv, encoding)?),
+        _ => None,
+    };
+    Ok((key, iv))
 }
 
 fn decode(text: &str, encoding: KeyEncoding, part: Part) -> Result<Zeroizing<Vec<u8>>, KeyError> {
@@ -503,6 +533,42 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_key_and_iv_given_the_wrong_way_round_are_called_swapped() {
+        for encoding in [KeyEncoding::Utf8, KeyEncoding::Hex, KeyEncoding::Base64] {
+            let (key, iv) = match encoding {
+                KeyEncoding::Utf8 => (KEY.to_owned(), IV.to_owned()),
+                KeyEncoding::Hex => ("ab".repeat(32), "cd".repeat(16)),
+                KeyEncoding::Base64 => (
+                    base64ct::Base64::encode_string(&[1; 32]),
+                    base64ct::Base64::encode_string(&[2; 16]),
+                ),
+            };
+            for iv_needed in [true, false] {
+                let swapped = parse_key_and_iv(&iv, Some(&key), encoding, iv_needed);
+                assert_eq!(swapped.unwrap_err(), KeyError::Swapped, "{encoding}");
+                let (k, i) = parse_key_and_iv(&key, Some(&iv), encoding, iv_needed).unwrap();
+                assert_eq!(
+                    k.expose()[..],
+                    decode(&key, encoding, Part::Key).unwrap()[..]
+                );
+                assert_eq!(i.is_some(), iv_needed);
+            }
+        }
+        // A short key alone, or beside an IV that is not 32 bytes, is only short.
+        for iv in [None, Some(IV), Some("x")] {
+            let err = parse_key_and_iv(IV, iv, KeyEncoding::Utf8, true).unwrap_err();
+            assert!(
+                matches!(err, KeyError::WrongLength { got: 16, .. }),
+                "{iv:?}"
+            );
+        }
+        assert_eq!(
+            KeyError::Swapped.to_string(),
+            "the key is 16 bytes and the IV 32 bytes: they look swapped (the key is the longer one)"
+        );
     }
 
     #[test]

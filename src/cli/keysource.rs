@@ -6,8 +6,8 @@ use std::env;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use ce_crypt::keys::{ENCODING_VAR, IV_VAR, KEY_VAR, KeyFile};
-use ce_crypt::{Cipher, Iv, Key, KeyEncoding, Method, SecretString};
+use ce_crypt::keys::{ENCODING_VAR, IV_VAR, KEY_VAR, KeyFile, parse_key_and_iv};
+use ce_crypt::{Cipher, KeyEncoding, Method, SecretString};
 
 use super::args::{KeyArgs, KeyEncodingArg};
 use super::error::KeySource;
@@ -89,14 +89,14 @@ pub fn resolve_with_file(args: KeyArgs, method: Method) -> Result<(Cipher, Optio
     };
 
     let source = || found.source.clone();
-    let key = Key::parse(found.key.expose(), found.encoding).with_context(source)?;
     // GCM draws a fresh nonce per message: a configured IV is not read.
-    let iv = match &found.iv {
-        Some(iv) if method.needs_iv() => {
-            Some(Iv::parse(iv.expose(), found.encoding).with_context(source)?)
-        }
-        _ => None,
-    };
+    let (key, iv) = parse_key_and_iv(
+        found.key.expose(),
+        found.iv.as_ref().map(SecretString::expose),
+        found.encoding,
+        method.needs_iv(),
+    )
+    .with_context(source)?;
     let cipher = Cipher::new(method, key, iv).with_context(source)?;
     Ok((cipher, key_file))
 }
