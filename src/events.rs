@@ -804,7 +804,7 @@ impl<'a> Checker<'a> {
         if depth > MAX_DEPTH {
             self.report(
                 Rule::Depth,
-                place(),
+                shortened(place()),
                 format!("nested more than {MAX_DEPTH} levels deep; not checked any deeper"),
             );
             return Ok(());
@@ -970,6 +970,25 @@ fn shown(value: &RawValue) -> String {
 /// Text in double quotes, escaped as JSON.
 fn quoted(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_default()
+}
+
+/// A place too long to read (hundreds of `[0]` deep) cut after its first
+/// steps: where the nesting starts is what tells the reader where to look.
+fn shortened(place: String) -> String {
+    const KEEP: usize = 48;
+    if place.len() <= KEEP + 16 {
+        return place;
+    }
+    let mut end = KEEP;
+    while !place.is_char_boundary(end) {
+        end -= 1;
+    }
+    // Cut before the last step (`.name` or `[n]`) that starts in the kept part.
+    let cut = place[..end]
+        .rfind(['.', '['])
+        .filter(|&at| at > 0)
+        .unwrap_or(end);
+    format!("{}…", &place[..cut])
 }
 
 /// `parent.key`, or `parent["odd key"]` when the key is not a plain name.
@@ -1661,8 +1680,21 @@ mod tests {
             let found = warnings(&text);
             assert_eq!(found.len(), 1, "{depth}");
             assert_eq!(found[0].0, Rule::Depth);
-            assert!(found[0].1.starts_with("event[0].activity_params.a[0][0]"));
+            assert_eq!(
+                found[0].1,
+                "event[0].activity_params.a[0][0][0][0][0][0][0]…"
+            );
         }
+        // Cut at a step, never inside a character of a long quoted name.
+        let key = "é".repeat(40);
+        let deep = event(&[(
+            "activity_params",
+            Some(&format!("{{\"x\":{{\"{key}\":{}}}}}", nest(200))),
+        )]);
+        let found = warnings(&payload(&[deep]));
+        assert_eq!(found[0].1, "event[0].activity_params.x…");
+        // Shallow places stay whole.
+        assert_eq!(shortened("event[0].a.b".into()), "event[0].a.b");
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! configured with random bytes instead. Lengths are checked here, once, and
 //! counted in bytes; no message ever contains a key or IV value.
 
+mod shell;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -118,6 +120,11 @@ pub enum KeyError {
         /// The declared encoding.
         encoding: KeyEncoding,
     },
+    /// A key of 16 bytes beside an IV of 32: the two given the wrong way round.
+    #[error(
+        "the key is 16 bytes and the IV 32 bytes: they look swapped (the key is the longer one)"
+    )]
+    Swapped,
     /// An encoding name other than utf8, base64 or hex.
     #[error("unknown key encoding: use utf8, base64 or hex")]
     UnknownEncoding,
@@ -177,6 +184,31 @@ impl Iv {
         let bytes = decode(text, encoding, Part::Iv)?;
         Iv::from_slice(&bytes).ok_or_else(|| wrong_length(text, &bytes, encoding, Part::Iv))
     }
+}
+
+/// Parses a key and, when `iv_needed`, the IV beside it, both in `encoding`.
+/// A key that fails as 16 bytes beside an IV of 32 is reported as
+/// [`KeyError::Swapped`], whether the IV is needed or not; an IV that is not
+/// needed (GCM draws a nonce) is otherwise not read.
+pub fn parse_key_and_iv(
+    key: &str,
+    iv: Option<&str>,
+    encoding: KeyEncoding,
+    iv_needed: bool,
+) -> Result<(Key, Option<Iv>), KeyError> {
+    let key = match Key::parse(key, encoding) {
+        Err(KeyError::WrongLength { got: 16, .. })
+            if iv.is_some_and(|iv| decode(iv, encoding, Part::Iv).is_ok_and(|b| b.len() == 32)) =>
+        {
+            return Err(KeyError::Swapped);
+        }
+        other => other?,
+    };
+    let iv = match iv {
+        Some(iv) if iv_needed => Some(Iv::parse(iv, encoding)?),
+        _ => None,
+    };
+    Ok((key, iv))
 }
 
 fn decode(text: &str, encoding: KeyEncoding, part: Part) -> Result<Zeroizing<Vec<u8>>, KeyError> {
@@ -282,10 +314,14 @@ impl KeyFile {
     /// Parses `NAME=VALUE` lines, as `ce-crypt keygen` writes them, or the
     /// JSON object `ce-crypt keygen --format json` writes.
     ///
-    /// What a shell would source is accepted: blank lines and `#` comments,
-    /// an `export` prefix (then spaces or tabs), single or double quotes
-    /// around the value, a trailing ` # comment`, CRLF line ends and a UTF-8
-    /// byte-order mark. Other names are ignored so that the file can hold
+    /// Each value is read as POSIX sh reads an assignment, without expanding
+    /// anything: single quotes, double quotes with `\` escapes, backslashes,
+    /// quoted parts side by side (`'ab'\''cd'`, as `shlex.quote` and
+    /// `printf %q` write them); a `$`, backquote or leading `~` that sh would
+    /// expand, and text it would run as a command, are refused. Blank lines
+    /// and `#` comments, an `export` prefix, a trailing ` # comment`, CRLF
+    /// line ends and a UTF-8 byte-order mark are accepted, and so are blanks
+    /// around `=`. Other names are ignored so that the file can hold
     /// further settings; `SECRET_KEY` and `SECRET_IV`, as Netcore's scripts
     /// name them, are read as `CE_SECRET_KEY` and `CE_SECRET_IV` (see
     /// [`KeyFile::aliases`]).
@@ -297,7 +333,7 @@ impl KeyFile {
         let mut file = KeyFile::default();
         for (index, raw) in text.lines().enumerate() {
             let line = index + 1;
-            let trimmed = raw.trim();
+            let trimmed = raw.trim_start();
             if trimmed.is_empty() || trimmed.starts_with('#') {
                 continue;
             }
@@ -311,9 +347,10 @@ impl KeyFile {
                     problem: "is not NAME=VALUE",
                 });
             };
-            let value = shell_value(value.trim()).ok_or(KeyError::KeyFileLine {
+            let loose = name.ends_with([' ', '\t']);
+            let value = shell::value(value, loose).map_err(|problem| KeyError::KeyFileLine {
                 line,
-                problem: "has a quote that is not closed, or text after the closing quote",
+                problem: problem.text(),
             })?;
             let name = match ALIASES.iter().find(|(alias, _)| *alias == name.trim()) {
                 Some(&(alias, ours)) => {
@@ -333,7 +370,7 @@ impl KeyFile {
                 _ => None,
             };
             if let Some(setting) = setting {
-                if setting.replace(value.to_owned()).is_some() {
+                if setting.replace(value.expose().to_owned()).is_some() {
                     return Err(repeated);
                 }
                 continue;
@@ -343,10 +380,11 @@ impl KeyFile {
                 IV_VAR => &mut file.iv,
                 API_KEY_VAR => &mut file.api_key,
                 ENCODING_VAR => {
-                    file.encoding = Some(value.parse().map_err(|_| KeyError::KeyFileLine {
-                        line,
-                        problem: "names an unknown key encoding (use utf8, base64 or hex)",
-                    })?);
+                    file.encoding =
+                        Some(value.expose().parse().map_err(|_| KeyError::KeyFileLine {
+                            line,
+                            problem: "names an unknown key encoding (use utf8, base64 or hex)",
+                        })?);
                     continue;
                 }
                 _ => continue,
@@ -354,7 +392,7 @@ impl KeyFile {
             if slot.is_some() {
                 return Err(repeated);
             }
-            *slot = Some(SecretString::from(value));
+            *slot = Some(value);
         }
         Ok(file)
     }
@@ -378,24 +416,6 @@ impl KeyFile {
             ..KeyFile::default()
         })
     }
-}
-
-/// A value as a shell reads it: quoted (`"…"`, `'…'`) or bare, where a bare
-/// value ends at ` #` (a comment). None if a quote is not closed, or text
-/// other than a comment follows it.
-fn shell_value(value: &str) -> Option<&str> {
-    for quote in ['"', '\''] {
-        if let Some(rest) = value.strip_prefix(quote) {
-            let (inner, after) = rest.split_once(quote)?;
-            let after = after.trim_start();
-            return (after.is_empty() || after.starts_with('#')).then_some(inner);
-        }
-    }
-    let end = value
-        .char_indices()
-        .find(|&(i, c)| c == '#' && value[..i].ends_with([' ', '\t']))
-        .map_or(value.len(), |(i, _)| i);
-    Some(value[..end].trim_end())
 }
 
 #[cfg(test)]
@@ -516,6 +536,42 @@ mod tests {
     }
 
     #[test]
+    fn a_key_and_iv_given_the_wrong_way_round_are_called_swapped() {
+        for encoding in [KeyEncoding::Utf8, KeyEncoding::Hex, KeyEncoding::Base64] {
+            let (key, iv) = match encoding {
+                KeyEncoding::Utf8 => (KEY.to_owned(), IV.to_owned()),
+                KeyEncoding::Hex => ("ab".repeat(32), "cd".repeat(16)),
+                KeyEncoding::Base64 => (
+                    base64ct::Base64::encode_string(&[1; 32]),
+                    base64ct::Base64::encode_string(&[2; 16]),
+                ),
+            };
+            for iv_needed in [true, false] {
+                let swapped = parse_key_and_iv(&iv, Some(&key), encoding, iv_needed);
+                assert_eq!(swapped.unwrap_err(), KeyError::Swapped, "{encoding}");
+                let (k, i) = parse_key_and_iv(&key, Some(&iv), encoding, iv_needed).unwrap();
+                assert_eq!(
+                    k.expose()[..],
+                    decode(&key, encoding, Part::Key).unwrap()[..]
+                );
+                assert_eq!(i.is_some(), iv_needed);
+            }
+        }
+        // A short key alone, or beside an IV that is not 32 bytes, is only short.
+        for iv in [None, Some(IV), Some("x")] {
+            let err = parse_key_and_iv(IV, iv, KeyEncoding::Utf8, true).unwrap_err();
+            assert!(
+                matches!(err, KeyError::WrongLength { got: 16, .. }),
+                "{iv:?}"
+            );
+        }
+        assert_eq!(
+            KeyError::Swapped.to_string(),
+            "the key is 16 bytes and the IV 32 bytes: they look swapped (the key is the longer one)"
+        );
+    }
+
+    #[test]
     fn hex_key_given_as_utf8_gets_a_hint() {
         let hex64 = "00".repeat(32);
         let msg = Key::parse(&hex64, KeyEncoding::Utf8)
@@ -588,6 +644,100 @@ mod tests {
         assert_eq!(file.endpoint.as_deref(), Some("https://h/x"));
         let twice = KeyFile::parse(&format!("{REGION_VAR}=us\n{REGION_VAR}=eu\n")).unwrap_err();
         assert!(twice.to_string().contains("line 2"), "{twice}");
+    }
+
+    /// What `shell` (given `args` before the script) assigns to
+    /// `CE_SECRET_KEY` when it sources `file`.
+    fn sourced(shell: &str, args: &[&str], file: &std::path::Path) -> String {
+        let out = std::process::Command::new(shell)
+            .args(args)
+            .arg("-c")
+            .arg(". \"$1\"; printf %s \"$CE_SECRET_KEY\"")
+            .arg("sh")
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn key_files_read_values_as_sh_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("k.env");
+        let values = [
+            "Xk29vPqL0aZt7RmN4bWc8YdE1fGh3JsU",
+            "ab'cd",
+            "it's \"quoted\" \\ back\\slash",
+            "$HOME `id` $(id) ${x}",
+            "a#b # c",
+            "~/x ; | & < > ( )",
+            "*?[] {a,b} !1",
+            "two  spaces é ü €",
+            "'",
+            "\\",
+            "",
+        ];
+        // Python's shlex.quote, `'\''` as sh users write it, double quotes
+        // with the four escapes, and bash's printf %q.
+        let python = |v: &str| format!("'{}'", v.replace('\'', r#"'"'"'"#));
+        let posix = |v: &str| format!("'{}'", v.replace('\'', r"'\''"));
+        let double = |v: &str| {
+            let mut out = String::from("\"");
+            for c in v.chars() {
+                if matches!(c, '\\' | '"' | '$' | '`') {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out + "\""
+        };
+        let printf_q = |v: &str| {
+            let out = std::process::Command::new("bash")
+                .args(["-c", "printf %q \"$1\"", "bash", v])
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let mut checked = 0;
+        for value in values {
+            for quoted in [python(value), posix(value), double(value), printf_q(value)] {
+                let text = format!("{KEY_VAR}={quoted}\n");
+                std::fs::write(&file, &text).unwrap();
+                let ours = KeyFile::parse(&text)
+                    .unwrap_or_else(|e| panic!("{text:?}: {e}"))
+                    .key
+                    .unwrap();
+                assert_eq!(ours.expose(), value, "{text:?}");
+                for (shell, args) in [("sh", &[][..]), ("bash", &["--posix"][..])] {
+                    assert_eq!(sourced(shell, args, &file), value, "{shell}: {text:?}");
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, values.len() * 4);
+
+        // Where sh would expand or run something, reading the characters as
+        // they stand would disagree with it: refused, naming the line.
+        for written in [
+            "\"a$HOME\"",
+            "a$(echo x)",
+            "`echo x`",
+            "\"`echo x`\"",
+            "~",
+            "${HOME}x",
+            "a;true",
+        ] {
+            let text = format!("# note\n{KEY_VAR}={written}\n");
+            std::fs::write(&file, &text).unwrap();
+            assert_ne!(sourced("sh", &[], &file), written, "{written}");
+            let err = KeyFile::parse(&text).unwrap_err().to_string();
+            assert!(
+                err.starts_with("line 2 of the key file has") || err.contains("starts with ~"),
+                "{written}: {err}"
+            );
+            assert!(!err.contains("echo"), "{err}");
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 
 use crate::cipher::{Cipher, DecryptError, EncryptError};
-use crate::events::{EventCheckError, Warnings};
+use crate::events::{EventCheckError, MAX_REQUEST_BYTES, Warnings};
 use crate::hazmat::crypto::{self, NONCE_LEN};
 use crate::hazmat::stream::CbcMessages;
 use crate::hazmat::text;
@@ -71,6 +71,88 @@ pub enum LineError {
     /// The plaintext holds a newline, so it cannot be one output line.
     #[error("the plaintext contains a newline, so it cannot be one output line")]
     NewlineInPlaintext,
+    /// The line is longer than any one request holds; it was not read whole.
+    #[error("{}", too_long(*limit, *kind))]
+    TooLong {
+        /// The longest line taken, in bytes.
+        limit: usize,
+        /// What the line should hold.
+        kind: LineKind,
+    },
+    /// The first payload line is a lone `[` or `{`: the input is one JSON
+    /// document spread over lines (see [`opens_pretty_json`]).
+    #[error(
+        "a lone '{0}': the input looks like one JSON document spread over many lines, not one \
+         payload per line"
+    )]
+    PrettyPrinted(char),
+    /// A ciphertext line that did not decrypt, shaped like one line of a
+    /// Base64 text wrapped at `width` columns.
+    #[error(
+        "{cause} (the line is {width} characters of Base64, as one ciphertext wrapped at \
+         {width} columns would be)"
+    )]
+    Wrapped {
+        /// Why the line did not decrypt.
+        cause: DecryptError,
+        /// The line's length: 64 or 76.
+        width: usize,
+    },
+}
+
+/// What each line of the input holds, for [`LineError::TooLong`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    /// A payload to encrypt or check.
+    Payload,
+    /// A ciphertext (or request body) to decrypt.
+    Ciphertext,
+}
+
+/// The longest ciphertext line read: the hex text (the longest form) of a
+/// payload of [`MAX_REQUEST_BYTES`] with room for padding, a nonce and a tag,
+/// wrapped in a request body.
+pub const MAX_CIPHERTEXT_LINE: usize = 2 * (MAX_REQUEST_BYTES + 64) + 64;
+
+fn too_long(limit: usize, kind: LineKind) -> String {
+    let mib = limit >> 20;
+    match kind {
+        LineKind::Payload => {
+            format!("longer than {mib} MiB, more than one request to the upload API may hold")
+        }
+        LineKind::Ciphertext => format!(
+            "longer than {mib} MiB, more than the ciphertext of the largest request to the \
+             upload API ({} MiB of events)",
+            MAX_REQUEST_BYTES >> 20
+        ),
+    }
+}
+
+/// Whether `line` is what a pretty-printed JSON document starts with: a lone
+/// `[` or `{` (blanks, a CR and a UTF-8 byte-order mark aside). Called on the
+/// first non-blank line of an input taken as one payload per line, it tells
+/// a document spread over lines from a line holding events, which is never
+/// a lone bracket; the line's own JSON check would report it as cut short.
+pub fn opens_pretty_json(line: &[u8]) -> Option<char> {
+    let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+    match line.trim_ascii() {
+        b"[" => Some('['),
+        b"{" => Some('{'),
+        _ => None,
+    }
+}
+
+/// Whether `start`, the beginning of an input taken as one payload, looks
+/// like one payload per line (NDJSON) instead: its first non-blank line is
+/// JSON on its own, and a second one starts as JSON does (`[` or `{`).
+pub fn looks_like_lines(start: &[u8]) -> bool {
+    let mut lines = start.split(|&b| b == b'\n').filter(|line| !is_blank(line));
+    let (Some(first), Some(second)) = (lines.next(), lines.next()) else {
+        return false;
+    };
+    // A second line means the first is whole.
+    serde_json::from_slice::<serde::de::IgnoredAny>(first).is_ok()
+        && matches!(second.trim_ascii_start().first(), Some(b'[' | b'{'))
 }
 
 /// How many lines were processed.
@@ -97,6 +179,16 @@ pub struct LineChunk {
     may_stall: bool,
 }
 
+impl LineChunk {
+    /// Each line of the chunk with its 1-based number, without its line
+    /// end (`\n` or `\r\n`); blank lines included.
+    pub fn lines(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        lines_of(&self.text)
+            .zip(self.first_line..)
+            .map(|(line, number)| (number, strip_cr(line)))
+    }
+}
+
 /// Reads whole lines from `R`, in chunks; every non-blank line is checked
 /// where it is transformed, so the check runs on every core too.
 pub struct LineChunks<R> {
@@ -107,10 +199,20 @@ pub struct LineChunks<R> {
     done: bool,
     /// Whether a read may wait for input; see [`LineChunks::reads_never_wait`].
     reads_may_wait: bool,
+    /// The longest line taken, and what lines hold.
+    max_line: usize,
+    kind: LineKind,
+    /// Whether the first non-blank line has been seen.
+    past_first_payload: bool,
 }
 
 impl<R: Read> LineChunks<R> {
     /// Starts reading `reader`; every non-blank line must pass `check`.
+    ///
+    /// A line longer than one request may hold ([`MAX_REQUEST_BYTES`]) is
+    /// refused as soon as that many bytes of it have been read, so memory
+    /// stays bounded. Unless `check` is [`Check::None`], a first payload line
+    /// that is a lone `[` or `{` ([`opens_pretty_json`]) is refused too.
     pub fn new(reader: R, check: Check) -> Self {
         Self {
             reader,
@@ -119,7 +221,18 @@ impl<R: Read> LineChunks<R> {
             next_line: 1,
             done: false,
             reads_may_wait: true,
+            max_line: MAX_REQUEST_BYTES,
+            kind: LineKind::Payload,
+            past_first_payload: false,
         }
+    }
+
+    /// Says that the lines are ciphertexts: they may be as long as
+    /// [`MAX_CIPHERTEXT_LINE`].
+    pub fn ciphertexts(mut self) -> Self {
+        self.max_line = MAX_CIPHERTEXT_LINE;
+        self.kind = LineKind::Ciphertext;
+        self
     }
 
     /// Says that reading never waits for input: the reader is a regular
@@ -162,22 +275,67 @@ impl<R: Read> LineChunks<R> {
             } else {
                 match memchr::memrchr(b'\n', &self.pending) {
                     Some(last) => last + 1,
-                    None => continue,
+                    None => {
+                        // One partial line: refused once it is too long, so
+                        // that a line of any length costs bounded memory.
+                        self.refuse_long(self.pending.len())?;
+                        continue;
+                    }
                 }
             };
             if whole == 0 {
                 continue;
             }
+            // Only the first line can have grown over several reads.
+            let first = memchr::memchr(b'\n', &self.pending[..whole]).unwrap_or(whole);
+            self.refuse_long(strip_cr(&self.pending[..first]).len())?;
             let rest = self.pending.split_off(whole);
             let text = std::mem::replace(&mut self.pending, rest);
             let first_line = self.next_line;
             self.next_line += line_count(&text);
+            if !self.past_first_payload && *self.check != Check::None {
+                self.refuse_pretty(&text, first_line)?;
+            }
             return Ok(Some(LineChunk {
                 text,
                 first_line,
                 check: Arc::clone(&self.check),
                 may_stall: self.reads_may_wait,
             }));
+        }
+    }
+
+    /// Fails, naming the line now being read, if `len` passes the limit.
+    fn refuse_long(&mut self, len: usize) -> Result<(), LinesError> {
+        if len <= self.max_line {
+            return Ok(());
+        }
+        self.done = true;
+        Err(LinesError::Line {
+            line: self.next_line,
+            cause: LineError::TooLong {
+                limit: self.max_line,
+                kind: self.kind,
+            },
+        })
+    }
+
+    /// Fails if the first non-blank line of `text` (line `first_line` on) is
+    /// a lone bracket: nothing of the input is then written.
+    fn refuse_pretty(&mut self, text: &[u8], first_line: u64) -> Result<(), LinesError> {
+        let Some((index, line)) = lines_of(text).enumerate().find(|(_, l)| !is_blank(l)) else {
+            return Ok(());
+        };
+        self.past_first_payload = true;
+        match opens_pretty_json(line) {
+            Some(bracket) => {
+                self.done = true;
+                Err(LinesError::Line {
+                    line: first_line + index as u64,
+                    cause: LineError::PrettyPrinted(bracket),
+                })
+            }
+            None => Ok(()),
         }
     }
 }
@@ -232,7 +390,7 @@ impl Cipher {
         reader: R,
         writer: W,
     ) -> Result<LinesSummary, LinesError> {
-        self.decrypt_line_chunks(LineChunks::new(reader, Check::None), writer)
+        self.decrypt_line_chunks(LineChunks::new(reader, Check::None).ciphertexts(), writer)
     }
 
     /// Like [`Cipher::decrypt_lines`], over chunks from [`LineChunks`].
@@ -244,7 +402,7 @@ impl Cipher {
         parts::transform_chunks(parts::per_core(), chunks, writer, || {
             |line: &[u8], out: &mut Vec<u8>| {
                 let text = request::ciphertext_of(line)?;
-                let plaintext = self.decrypt(&text)?;
+                let plaintext = self.decrypt(&text).map_err(|cause| wrapped(line, cause))?;
                 if plaintext.contains(&b'\n') {
                     return Err(LineError::NewlineInPlaintext);
                 }
@@ -253,6 +411,26 @@ impl Cipher {
             }
         })
     }
+}
+
+/// The error for `line`, which did not decrypt: [`LineError::Wrapped`] if
+/// the line has the width and alphabet of a line of Base64 wrapped as
+/// `base64` (76 columns) or `openssl base64` and PEM (64) wrap it, and
+/// decoded well but did not decrypt. Only a hint: a ciphertext of 48 bytes
+/// is 64 characters too, and then the key or IV is wrong.
+fn wrapped(line: &[u8], cause: DecryptError) -> LineError {
+    let line = strip_cr(line).trim_ascii();
+    let base64 = |b: &u8| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/';
+    if matches!(cause, DecryptError::Crypto(_))
+        && matches!(line.len(), 64 | 76)
+        && line.iter().all(base64)
+    {
+        return LineError::Wrapped {
+            cause,
+            width: line.len(),
+        };
+    }
+    LineError::Decrypt(cause)
 }
 
 /// Encrypts one payload after another into a reused buffer, with the CBC key
@@ -556,6 +734,189 @@ mod tests {
         let tallies: Vec<_> = summary.warnings.iter().collect();
         assert_eq!(tallies.len(), 1, "{tallies:?}");
         assert_eq!((tallies[0].line, tallies[0].count), (Some(201), 100));
+    }
+
+    #[test]
+    fn a_pretty_printed_document_stops_line_mode_before_anything_is_written() {
+        for (input, line, bracket) in [
+            ("[\n  {\"a\": 1}\n]\n", 1, '['),
+            ("\n \r\n\u{feff}{ \r\n  \"a\": 1\n}\n", 3, '{'),
+        ] {
+            let (result, out) = encrypt_json(Method::CbcBase64, input);
+            match result {
+                Err(LinesError::Line {
+                    line: at,
+                    cause: LineError::PrettyPrinted(found),
+                }) => assert_eq!((at, found), (line, bracket), "{input:?}"),
+                other => panic!("{input:?}: {other:?}"),
+            }
+            assert!(out.is_empty());
+            // Not looked for where lines need not be JSON.
+            let mut raw = Vec::new();
+            cipher(Method::CbcBase64)
+                .encrypt_lines(
+                    input.as_bytes(),
+                    Check::None,
+                    CiphertextForm::Bare,
+                    &mut raw,
+                )
+                .unwrap();
+        }
+        // A line holding an array of events stays a payload; so does a
+        // bracket on a later line, which fails as JSON of its own.
+        let (result, _) = encrypt_json(Method::CbcBase64, "[{\"a\":1},{\"a\":2}]\n[3]\n");
+        assert_eq!(result.unwrap().payloads, 2);
+        let (result, out) = encrypt_json(Method::CbcBase64, "[1]\n[\n");
+        assert!(matches!(
+            result,
+            Err(LinesError::Line {
+                line: 2,
+                cause: LineError::Check(_)
+            })
+        ));
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+        assert_eq!(opens_pretty_json(b" [ \r"), Some('['));
+        assert_eq!(opens_pretty_json(b"[]"), None);
+        assert_eq!(opens_pretty_json(b"{}"), None);
+    }
+
+    /// A reader of `len` bytes of `x` after `head`, counting what was read.
+    struct Endless<'a> {
+        head: &'a [u8],
+        left: usize,
+        read: &'a std::cell::Cell<usize>,
+    }
+
+    impl Read for Endless<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if !self.head.is_empty() {
+                let n = self.head.read(buf)?;
+                self.read.set(self.read.get() + n);
+                return Ok(n);
+            }
+            let n = buf.len().min(self.left);
+            buf[..n].fill(b'x');
+            self.left -= n;
+            self.read.set(self.read.get() + n);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_line_longer_than_a_request_is_refused_in_bounded_memory() {
+        // 200 MB on line 3: refused with its number after reading little more
+        // than the limit, the lines before it written.
+        let read = std::cell::Cell::new(0);
+        let reader = Endless {
+            head: b"[1]\n[2]\n[\"",
+            left: 200_000_000,
+            read: &read,
+        };
+        let mut out = Vec::new();
+        let err = cipher(Method::CbcBase64)
+            .encrypt_lines(reader, Check::Json, CiphertextForm::Bare, &mut out)
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LinesError::Line {
+                    line: 3,
+                    cause: LineError::TooLong {
+                        limit: MAX_REQUEST_BYTES,
+                        kind: LineKind::Payload
+                    }
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            read.get() <= MAX_REQUEST_BYTES + 2 * READ_PIECE,
+            "{}",
+            read.get()
+        );
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 2);
+        assert_eq!(
+            chain(&err),
+            "line 3: longer than 5 MiB, more than one request to the upload API may hold"
+        );
+
+        // Exactly at the limit is taken, ended by a newline or by the input;
+        // one byte more is not, wherever the reads end.
+        for (len, ok) in [(MAX_REQUEST_BYTES, true), (MAX_REQUEST_BYTES + 1, false)] {
+            for end in ["\n", "\r\n", ""] {
+                let line = format!("\"{}\"{end}", "y".repeat(len - 2));
+                let reader = crate::read::Trickle {
+                    bytes: line.as_bytes(),
+                    step: 100_003,
+                };
+                let chunks: Result<Vec<_>, _> = LineChunks::new(reader, Check::Json).collect();
+                assert_eq!(chunks.is_ok(), ok, "{len} {end:?}");
+            }
+        }
+
+        // Ciphertext lines may be as long as the hex of the longest payload.
+        let hex_line = "0".repeat(2 * MAX_REQUEST_BYTES + 64);
+        let chunks = LineChunks::new(hex_line.as_bytes(), Check::None).ciphertexts();
+        assert!(chunks.collect::<Result<Vec<_>, _>>().is_ok());
+        let too_long = "0".repeat(MAX_CIPHERTEXT_LINE + 1);
+        let err = cipher(Method::CbcHex)
+            .decrypt_lines(too_long.as_bytes(), Vec::new())
+            .unwrap_err();
+        assert!(
+            chain(&err).starts_with("line 1: longer than 10 MiB, more than the ciphertext"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_wrapped_base64_line_that_fails_is_named() {
+        let cbc = cipher(Method::CbcBase64);
+        let long = cbc.encrypt(&[b'7'; 100]).unwrap();
+        for width in [64, 76] {
+            let wrapped: Vec<&str> = long
+                .as_bytes()
+                .chunks(width)
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect();
+            let err = cbc
+                .decrypt_lines(wrapped.join("\n").as_bytes(), Vec::new())
+                .unwrap_err();
+            match err {
+                LinesError::Line {
+                    line: 1,
+                    cause: LineError::Wrapped { width: w, .. },
+                } => assert_eq!(w, width),
+                other => panic!("{width}: {other:?}"),
+            }
+        }
+        // Only a failure is explained: a 48-byte ciphertext is 64 characters.
+        let short = cbc.encrypt(&[b'7'; 40]).unwrap();
+        assert_eq!(short.len(), 64);
+        let mut out = Vec::new();
+        cbc.decrypt_lines(format!("{short}\n{short}\n").as_bytes(), &mut out)
+            .unwrap();
+        assert_eq!(out.len(), 82);
+        // Nor is a line of another width, or one that is not Base64.
+        let err = cbc.decrypt_lines(&b"AAAAAAAAAAAAAAAAAAAAAA==\n"[..], Vec::new());
+        assert!(matches!(
+            err,
+            Err(LinesError::Line {
+                cause: LineError::Decrypt(_),
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn one_payload_per_line_is_recognised_in_an_input_start() {
+        assert!(looks_like_lines(b"[1]\n[2]\n"));
+        assert!(looks_like_lines(b"\n{\"a\":1}\r\n  {\"a\":2"));
+        // The first line must be whole and JSON on its own.
+        assert!(!looks_like_lines(b"[1,\n2]\n"));
+        assert!(!looks_like_lines(b"[1]"));
+        assert!(!looks_like_lines(b"[1]\n"));
+        assert!(!looks_like_lines(b"[1]\nx\n"));
+        assert!(!looks_like_lines(b"[\n  {\"a\": 1}\n]\n"));
     }
 
     #[test]

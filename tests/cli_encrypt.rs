@@ -438,6 +438,60 @@ fn a_bad_line_stops_the_run_and_leaves_no_file() {
 }
 
 #[test]
+fn a_line_longer_than_one_request_is_refused_with_its_number() {
+    // 5 MiB of events is the most one request holds (a line of exactly that
+    // is taken); a longer line stops encrypt, decrypt and check there.
+    let dir = tempfile::tempdir().unwrap();
+    let at_limit = format!("[\"{}\"]", "x".repeat((5 << 20) - 4));
+    let input = dir.path().join("in.ndjson");
+    fs::write(&input, format!("[1]\n{at_limit}\n[2]\n")).unwrap();
+    let out = ce_keyed()
+        .args(["encrypt", "--lines", "-i"])
+        .arg(&input)
+        .stdout_ok();
+    assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 3);
+
+    fs::write(&input, format!("[1]\n[\"{at_limit}\"]\n[2]\n")).unwrap();
+    let target = dir.path().join("out.enc");
+    ce_keyed()
+        .args(["encrypt", "--lines", "-o"])
+        .arg(&target)
+        .arg("-i")
+        .arg(&input)
+        .assert()
+        .code(1)
+        .stderr(
+            "error: line 2: longer than 5 MiB, more than one request to the upload API may \
+             hold; split its events over several lines\n",
+        );
+    assert!(!target.exists());
+    ce().args(["check", "--lines", "-i"])
+        .arg(&input)
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::ends_with(
+            "error: line 2: longer than 5 MiB, more than one request to the upload API may \
+             hold; split its events over several lines\n",
+        ));
+    let ciphertext = format!(
+        "{}\n{}\n",
+        openssl_encrypt(KEY, IV, b"[1]"),
+        "A".repeat(11 << 20)
+    );
+    ce_keyed()
+        .args(["decrypt", "--lines"])
+        .write_stdin(ciphertext)
+        .assert()
+        .code(1)
+        .stdout("[1]\n")
+        .stderr(
+            "error: line 2: longer than 10 MiB, more than the ciphertext of the largest request \
+             to the upload API (5 MiB of events)\n",
+        );
+}
+
+#[test]
 fn request_bodies_and_event_checks_per_line() {
     let sample_line = format!("{SAMPLE}\n");
     let out = ce_keyed()

@@ -122,6 +122,75 @@ fn every_subcommand_help_has_examples_and_environment() {
 }
 
 #[test]
+fn examples_and_notes_fit_80_columns_unwrapped() {
+    // clap wraps help to the terminal (COLUMNS here): what follows the flags
+    // is written to fit 80 columns, so no example breaks mid-phrase.
+    let tail = |sub: &str, columns: &str| {
+        let mut cmd = ce();
+        if !sub.is_empty() {
+            cmd.arg(sub);
+        }
+        let out = cmd.arg("--help").env("COLUMNS", columns).stdout_ok();
+        let help = String::from_utf8(out).unwrap();
+        help[help.find("EXAMPLES:").unwrap()..].to_owned()
+    };
+    for sub in SUBCOMMANDS.iter().chain(&["check", ""]) {
+        let narrow = tail(sub, "80");
+        assert_eq!(
+            narrow,
+            tail(sub, "1000"),
+            "{sub} --help wraps at 80 columns"
+        );
+        for line in narrow.lines() {
+            assert!(line.chars().count() <= 80, "{sub}: {line}");
+        }
+    }
+}
+
+#[test]
+fn keygen_and_check_read_only_what_their_help_says() {
+    let keygen = String::from_utf8(ce().args(["keygen", "--help"]).stdout_ok()).unwrap();
+    let environment = keygen.split("ENVIRONMENT:\n").nth(1).unwrap();
+    let listed = environment.split("\n\n").next().unwrap();
+    assert!(
+        listed.starts_with("  XDG_CONFIG_HOME, HOME\n") && !listed.contains("CE_"),
+        "{listed}"
+    );
+    assert!(
+        keygen.contains("keygen reads no other variable."),
+        "{keygen}"
+    );
+    let check = String::from_utf8(ce().args(["check", "--help"]).stdout_ok()).unwrap();
+    assert!(!check.contains("ENVIRONMENT"), "{check}");
+    assert!(
+        check.contains("It reads no key and no\nenvironment variable"),
+        "{check}"
+    );
+
+    // And they do not: every variable the others read, set to what would
+    // change or break them, changes nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let unsettling = |cmd: &mut Command| {
+        for var in CE_ENV {
+            cmd.env(var, "../not usable");
+        }
+        cmd.env("CE_PROFILE", "missing").current_dir(dir.path());
+    };
+    let mut keygen = ce();
+    unsettling(&mut keygen);
+    let keys = String::from_utf8(keygen.arg("keygen").stdout_ok()).unwrap();
+    assert!(keys.starts_with("CE_SECRET_KEY="), "{keys}");
+    let mut check = ce();
+    unsettling(&mut check);
+    check
+        .args(["check", &fresh_sample()])
+        .assert()
+        .success()
+        .stdout("ok: 1 event, no problems\n");
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
 fn usage_errors_exit_2() {
     ce().args(["encrypt", "--no-such-flag"])
         .assert()

@@ -15,13 +15,18 @@ macro_rules! environment {
     () => {
         "\
 ENVIRONMENT:
-  CE_SECRET_KEY    the 32-byte key, used when neither --key nor --key-file is given
+  CE_SECRET_KEY    the 32-byte key, if no --key, --key-file or profile gives it
   CE_SECRET_IV     the 16-byte IV (CBC methods), read with CE_SECRET_KEY
   CE_KEY_ENCODING  utf8 (default), base64 or hex: how the two above map to bytes
   CE_PROFILE       a profile name, as --profile NAME
   CE_API_KEY       the panel's API key, for `ce-crypt send`
-  CE_ASSET_ID, CE_REGION, CE_ENDPOINT, CE_CA_FILE   as --asset, --region, --endpoint, --cacert
-  HTTPS_PROXY, ALL_PROXY, NO_PROXY   the proxy for `send`, as curl reads them"
+  CE_ASSET_ID, CE_REGION, CE_ENDPOINT, CE_CA_FILE
+                   as --asset, --region, --endpoint and --cacert
+  HTTPS_PROXY, ALL_PROXY, NO_PROXY
+                   the proxy for `send`, as curl reads them
+  XDG_CONFIG_HOME, HOME
+                   where profiles live: $XDG_CONFIG_HOME/ce-crypt/NAME.env,
+                   else ~/.config/ce-crypt/NAME.env"
     };
 }
 
@@ -49,17 +54,26 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Generate a new secret key and IV to share with Netcore.
-    #[command(after_help = concat!("\
+    #[command(after_help = "\
 EXAMPLES:
-  ce-crypt keygen                          # print CE_SECRET_KEY=... and CE_SECRET_IV=...
-  ce-crypt keygen -o ce.env                # write them to a new file, mode 0600
+  ce-crypt keygen                 # print CE_SECRET_KEY=... and CE_SECRET_IV=...
+  ce-crypt keygen -o ce.env       # write them to a new file, mode 0600
+  ce-crypt keygen --profile shop  # to ~/.config/ce-crypt/shop.env
   ce-crypt keygen --format json
-  ce-crypt keygen --key-encoding base64 -o ce.env   # random bytes, Base64-encoded
+  ce-crypt keygen --key-encoding base64 -o ce.env  # random bytes, in Base64
 
 Share both values with Netcore over a secure channel, and keep them secret.
-keygen reads no variables; its output uses the names below.
 
-", environment!()))]
+ENVIRONMENT:
+  XDG_CONFIG_HOME, HOME
+                   --profile NAME writes $XDG_CONFIG_HOME/ce-crypt/NAME.env
+                   (~/.config/ce-crypt/NAME.env without it)
+
+keygen reads no other variable. What it writes names CE_SECRET_KEY and
+CE_SECRET_IV (and CE_KEY_ENCODING, unless utf8), which encrypt, decrypt and
+send read; a profile may also hold CE_API_KEY, CE_ASSET_ID, CE_REGION and
+CE_ENDPOINT lines for send.
+")]
     Keygen(Deferred<KeygenArgs>),
 
     /// Encrypt a payload (a JSON array of events) for the upload API.
@@ -88,7 +102,7 @@ MEMORY:
 EXAMPLES:
   ce-crypt decrypt --key-file ce.env -i events.enc
   ce-crypt decrypt --key-file ce.env 'kX3Z...=='
-  ce-crypt decrypt --key-file ce.env --pretty -i events.enc   # re-indented for reading
+  ce-crypt decrypt --key-file ce.env --pretty -i events.enc  # indented to read
   ce-crypt decrypt --key-file ce.env --lines -i many.enc -o many.jsonl
 
 MEMORY:
@@ -102,29 +116,30 @@ MEMORY:
     Decrypt(Deferred<DecryptArgs>),
 
     /// Check a payload's events against the API's rules; send nothing.
-    #[command(after_help = concat!("\
+    #[command(after_help = "\
 EXAMPLES:
-  ce-crypt check -i events.json                 # every problem, with its place; exit 0 when clean
-  ce-crypt check --lines -i payloads.jsonl      # one payload per line, every line checked
+  ce-crypt check -i events.json             # every problem, with its place
+  ce-crypt check --lines -i payloads.jsonl  # one payload per line, each checked
   ce-crypt check --strict --asset ADGMOT35... -i events.json
-  ce-crypt check --rules                        # the rules, and the documented behaviour behind each
+  ce-crypt check --rules                    # the rules and their documentation
 
-check reads no key and no variables: it only judges the events.
-
-", environment!()))]
+check exits 0 when no rule reports an error. It reads no key and no
+environment variable: it only judges the events.
+")]
     Check(Deferred<CheckArgs>),
 
     /// Check, encrypt and POST events to the activity upload API: any number, in batches, resumable.
     #[command(after_help = concat!("\
 EXAMPLES:
-  ce-crypt send --key-file ce.env -i events.json   # CE_API_KEY holds the panel's API key
-  ce-crypt send --profile prod --lines -i export.ndjson   # a backfill; run again to resume
-  zcat export.ndjson.gz | ce-crypt send --profile prod --lines --journal export.ce-send
+  ce-crypt send --key-file ce.env -i events.json  # CE_API_KEY: the panel's key
+  ce-crypt send --profile prod --lines -i export.ndjson  # rerun to resume
+  zcat export.ndjson.gz |
+    ce-crypt send --profile prod --lines --journal export.ce-send
   ce-crypt send --key-file ce.env --asset ADGMOT35... -i events.json
-  ce-crypt send --key-file ce.env --dry-run -i events.json   # print a curl script, send nothing
-  ce-crypt send --profile prod --region in -i events.json    # ~/.config/ce-crypt/prod.env
-  ce-crypt send --key-file ce.env --api-key-file api.key --method gcm-base64 -i events.json
-  ce-crypt send --profile prod --lines -i export.ndjson --status   # what was sent, sending nothing
+  ce-crypt send --key-file ce.env --dry-run -i events.json  # a curl script
+  ce-crypt send --profile prod --region in -i events.json
+  ce-crypt send --profile prod --api-key-file api.key -i events.json
+  ce-crypt send --profile prod --lines -i export.ndjson --status  # its progress
 
 STATE:
   A file's delivery (the file, the endpoint and the asset) has a journal in
@@ -140,9 +155,10 @@ STATE:
     /// Print a shell completion script.
     #[command(after_help = concat!("\
 EXAMPLES:
-  ce-crypt completions bash > ~/.local/share/bash-completion/completions/ce-crypt
   ce-crypt completions zsh > ~/.zfunc/_ce-crypt        # with fpath+=~/.zfunc
   ce-crypt completions fish > ~/.config/fish/completions/ce-crypt.fish
+  cd ~/.local/share/bash-completion/completions  # bash-completion's folder
+  ce-crypt completions bash > ce-crypt
 
 ", environment!()))]
     Completions {
@@ -164,7 +180,7 @@ EXAMPLES:
     #[command(after_help = concat!("\
 EXAMPLES:
   ce-crypt methods
-  ce-crypt encrypt --method 11257 ...      # any name, alias or code from the table
+  ce-crypt encrypt --method 11257 ...   # any name, alias or code of the table
 
 ", environment!()))]
     Methods,

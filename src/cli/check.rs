@@ -1,11 +1,13 @@
 //! `ce-crypt check`: judge a payload (or one per line) by the event rules,
 //! report every problem with its place, and send nothing.
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Write};
 use std::time::SystemTime;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
+use ce_crypt::Check;
 use ce_crypt::events::{self, EventCheckError, EventRules, RULES, Severity, Warnings};
+use ce_crypt::lines::LineChunks;
 
 use super::args::CheckArgs;
 use super::error;
@@ -16,53 +18,50 @@ pub fn run(args: CheckArgs) -> Result<()> {
     if args.rules {
         return print_rules();
     }
+    if let Some(text) = &args.text {
+        error::refuse_file_name(text, "check")?;
+    }
     let input = Input::choose(args.text, args.input.input, "payload")?;
     let rules = EventRules::new(SystemTime::now())
         .strict(args.strict)
         .asset(args.asset);
     if !args.lines {
         // A failure is reported like any error: one line per problem.
-        let summary = events::check(&input.read_all()?, &rules)?;
+        let payload = input.read_all()?;
+        let summary =
+            events::check(&payload, &rules).map_err(|e| error::explain_json(e.into(), &payload))?;
         error::warn(&summary.warnings);
         return ok(&counted(summary.count as u64, "event"), &summary.warnings);
     }
 
     let (reader, _) = input.open()?;
-    let mut reader = BufReader::with_capacity(256 * 1024, reader);
-    let (mut number, mut payloads, mut failed, mut count) = (0u64, 0u64, 0u64, 0usize);
+    let (mut payloads, mut failed, mut count) = (0u64, 0u64, 0usize);
     let mut warnings = Warnings::default();
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        if reader
-            .read_until(b'\n', &mut line)
-            .context("could not read the input")?
-            == 0
-        {
-            break;
-        }
-        number += 1;
-        let content = line.strip_suffix(b"\n").unwrap_or(&line);
-        let content = content.strip_suffix(b"\r").unwrap_or(content);
-        if content.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        payloads += 1;
-        match events::check(content, &rules) {
-            Ok(summary) => {
-                count += summary.count;
-                warnings.merge(summary.warnings, Some(number));
+    // Lines of payloads (Check::Json), judged here: a line longer than one
+    // request, or a first line that opens a pretty-printed document, ends
+    // the reading.
+    for chunk in LineChunks::new(reader, Check::Json) {
+        for (number, content) in chunk?.lines() {
+            if content.iter().all(u8::is_ascii_whitespace) {
+                continue;
             }
-            Err(EventCheckError::Events(errors)) => {
-                failed += 1;
-                error::problems(Some(number), &errors.problems);
-                warnings.merge(errors.warnings, Some(number));
+            payloads += 1;
+            match events::check(content, &rules) {
+                Ok(summary) => {
+                    count += summary.count;
+                    warnings.merge(summary.warnings, Some(number));
+                }
+                Err(EventCheckError::Events(errors)) => {
+                    failed += 1;
+                    error::problems(Some(number), &errors.problems);
+                    warnings.merge(errors.warnings, Some(number));
+                }
+                Err(EventCheckError::Json(json)) => {
+                    failed += 1;
+                    eprintln!("error: line {number}: {json}");
+                }
+                Err(other) => return Err(other.into()),
             }
-            Err(EventCheckError::Json(json)) => {
-                failed += 1;
-                eprintln!("error: line {number}: {json}");
-            }
-            Err(other) => return Err(other.into()),
         }
     }
     error::warn(&warnings);

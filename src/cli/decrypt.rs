@@ -3,6 +3,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 
 use anyhow::Result;
+use ce_crypt::lines::LineChunks;
 use ce_crypt::pretty;
 use ce_crypt::{Check, Cipher, CipherMode, looks_like_wrong_iv, request};
 
@@ -48,7 +49,10 @@ pub fn run(args: DecryptArgs) -> Result<()> {
     let (reader, size) = input.open()?;
 
     if args.lines {
-        let chunks = line_chunks(reader, Check::None, from_file);
+        let chunks = line_chunks(
+            LineChunks::new(reader, Check::None).ciphertexts(),
+            from_file,
+        );
         cipher.decrypt_line_chunks(chunks, &mut out)?;
         return out.commit();
     }

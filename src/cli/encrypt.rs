@@ -1,10 +1,11 @@
 //! `ce-crypt encrypt`: payload in, ciphertext text (or a request body) out.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::thread;
 use std::time::SystemTime;
 
 use anyhow::Result;
+use ce_crypt::lines::LineChunks;
 use ce_crypt::{Check, Cipher, CiphertextForm, EncryptOptions, EventRules, events, payload};
 
 use super::args::EncryptArgs;
@@ -18,17 +19,26 @@ use super::read_ahead::line_chunks;
 /// Regular files from this size on are streamed in memory of fixed size.
 const STREAM_MIN: u64 = 1024 * 1024;
 
+/// How much of the input start is kept to explain a JSON error (its first
+/// line must be whole in it to be recognised as one payload per line).
+const EXPLAIN_LEN: usize = 1024 * 1024;
+
 /// Encrypts one payload, or one per line with `--lines`.
 pub fn run(args: EncryptArgs) -> Result<()> {
     let key_file = keysource::key_file_path(&args.payload.keys)?;
     let cipher = keysource::resolve(args.payload.keys, args.payload.method)?;
-    let input = Input::choose(args.payload.text, args.payload.input.input, "payload")?;
-    input.refuse_as_output(args.output.as_deref(), key_file.as_deref())?;
     let check = match (args.raw, args.check_events) {
         (_, true) => Check::Events(EventRules::new(SystemTime::now()).strict(args.strict)),
         (true, false) => Check::None,
         (false, false) => Check::Json,
     };
+    if let Some(text) = &args.payload.text
+        && check != Check::None
+    {
+        error::refuse_file_name(text, "encrypt")?;
+    }
+    let input = Input::choose(args.payload.text, args.payload.input.input, "payload")?;
+    input.refuse_as_output(args.output.as_deref(), key_file.as_deref())?;
     let form = if args.request {
         CiphertextForm::RequestBody
     } else {
@@ -48,7 +58,7 @@ pub fn run(args: EncryptArgs) -> Result<()> {
         // Lines are read and split on a thread of their own, then checked and
         // encrypted on every core.
         let (reader, _) = input.open()?;
-        let chunks = line_chunks(reader, check, file.is_some());
+        let chunks = line_chunks(LineChunks::new(reader, check), file.is_some());
         let summary = cipher.encrypt_line_chunks(chunks, form, &mut out)?;
         out.commit()?;
         error::warn(&summary.warnings);
@@ -60,18 +70,31 @@ pub fn run(args: EncryptArgs) -> Result<()> {
         && !args.verify
         && matches!(check, Check::Json | Check::None)
     {
-        return encrypt_file(&cipher, &file, check == Check::Json, form, out);
+        return encrypt_file(&cipher, &file, check == Check::Json, form, out).map_err(|error| {
+            let mut start = Vec::new();
+            let _ = file
+                .open()
+                .map(|f| f.take(EXPLAIN_LEN as u64).read_to_end(&mut start));
+            error::explain_json(error, &start)
+        });
     }
 
     let mut payload = input.read_all()?;
+    // Kept to explain a JSON error: the payload itself is encrypted in place.
+    let start = match check {
+        Check::None => Vec::new(),
+        _ => payload[..payload.len().min(EXPLAIN_LEN)].to_vec(),
+    };
+    let explain = |error| error::explain_json(error, &start);
     if args.compact {
-        payload = payload::compact_json(&payload)?;
+        payload = payload::compact_json(&payload).map_err(|e| explain(e.into()))?;
     }
     // The event checks run here rather than inside the cipher, so that their
     // warnings can be shown; they include the JSON check.
     let check = match check {
         Check::Events(rules) => {
-            error::warn(&events::check(&payload, &rules)?.warnings);
+            let summary = events::check(&payload, &rules).map_err(|e| explain(e.into()))?;
+            error::warn(&summary.warnings);
             Check::None
         }
         other => other,
@@ -83,7 +106,9 @@ pub fn run(args: EncryptArgs) -> Result<()> {
         .verify(args.verify)
         // Standard output cannot be taken back; a temporary file is dropped on failure.
         .discardable_output(out.is_atomic());
-    cipher.encrypt_payload_to(payload, &options, &mut out)?;
+    cipher
+        .encrypt_payload_to(payload, &options, &mut out)
+        .map_err(|e| explain(e.into()))?;
     out.write_all(b"\n")?;
     out.commit()?;
     if args.verify {

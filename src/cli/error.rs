@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use ce_crypt::events::{EventErrors, Problem, Warnings};
 use ce_crypt::keys::{ENCODING_VAR, IV_VAR, KEY_VAR, LengthHint};
-use ce_crypt::lines::LinesError;
+use ce_crypt::lines::{LineKind, LinesError};
 use ce_crypt::payload::WideEncoding;
 use ce_crypt::pretty::PrettyError;
 use ce_crypt::upload::bulk::{BulkError, JournalError, SourceError};
@@ -67,6 +67,61 @@ pub enum Doing {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("exit status {0}")]
 pub struct ExitStatus(pub u8);
+
+/// An input the user most likely meant another way: its message ends with
+/// the flag that reads it as meant, instead of the usual advice.
+#[derive(Debug, thiserror::Error)]
+pub enum Misread {
+    /// One payload per line (NDJSON), given without `--lines`.
+    #[error("{message}; the input looks like one payload per line (NDJSON): pass --lines")]
+    Lines {
+        /// The JSON error, as it would have been reported.
+        message: String,
+    },
+    /// A payload argument that is no JSON but the name of a file.
+    #[error(
+        "the payload {} is not JSON but the name of a file: to {verb} the file, pass -i {}",
+        .path.display(), shell_quoted(.path)
+    )]
+    FileName {
+        /// "encrypt", "check".
+        verb: &'static str,
+        /// The argument, as a path.
+        path: PathBuf,
+    },
+}
+
+/// `error`, told as [`Misread::Lines`] if it is a JSON syntax error and the
+/// input (`start`, its first bytes) looks like one payload per line.
+pub fn explain_json(error: anyhow::Error, start: &[u8]) -> anyhow::Error {
+    let syntax = error.chain().any(|cause| {
+        unwrapped(cause)
+            .downcast_ref::<JsonError>()
+            .is_some_and(|json| json.kind == JsonErrorKind::Syntax)
+    });
+    if syntax && ce_crypt::lines::looks_like_lines(start) {
+        return Misread::Lines {
+            message: format!("{error:#}"),
+        }
+        .into();
+    }
+    error
+}
+
+/// Refuses a payload argument that is no JSON but names an existing file:
+/// `encrypt events.json` meant with `-i`. `verb` says what `-i` would do.
+pub fn refuse_file_name(payload: &std::ffi::OsStr, verb: &'static str) -> anyhow::Result<()> {
+    let path = std::path::Path::new(payload);
+    let is_json = ce_crypt::payload::check_json(payload.as_encoded_bytes()).is_ok();
+    if !is_json && path.is_file() {
+        return Err(Misread::FileName {
+            verb,
+            path: path.to_owned(),
+        }
+        .into());
+    }
+    Ok(())
+}
 
 /// Prints the error on standard error.
 pub fn report(error: &anyhow::Error, doing: Doing) {
@@ -151,6 +206,12 @@ fn takes_value(long: &str) -> bool {
         sub.get_arguments()
             .any(|arg| arg.get_long() == Some(long) && arg.get_action().takes_values())
     })
+}
+
+/// `path` as a shell reads it back, for a command in advice to copy.
+pub fn shell_quoted(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy();
+    shlex::try_quote(&text).map_or_else(|_| text.to_string(), |quoted| quoted.into_owned())
 }
 
 /// A reader of our output went away (`ce-crypt ... | head`): end quietly.
@@ -294,6 +355,15 @@ fn advice_for(
     }
     if let Some(error) = cause.downcast_ref::<KeyError>() {
         return match error {
+            KeyError::Swapped => Some(match source {
+                Some(KeySource::File(_)) => {
+                    format!("; swap the values of {KEY_VAR} and {IV_VAR} in the key file")
+                }
+                Some(KeySource::Environment) => {
+                    format!("; swap the values of {KEY_VAR} and {IV_VAR}")
+                }
+                Some(KeySource::Flags) | None => "; swap the values of --key and --iv".to_owned(),
+            }),
             KeyError::WrongLength {
                 hint: Some(LengthHint::LooksEncoded),
                 ..
@@ -319,7 +389,7 @@ fn advice_for(
                 encoding: TextEncoding::Hex,
                 hint,
                 ..
-            } if !hint.is_empty() => Some("; choose the method with --method".to_owned()),
+            } if hint.contains("Base64") => Some("; choose the method with --method".to_owned()),
             _ => None,
         };
     }
@@ -329,8 +399,28 @@ fn advice_for(
     if cause.downcast_ref::<NotARequestBody>().is_some() {
         return Some("; pass the ciphertext itself".to_owned());
     }
-    if let Some(LineError::NewlineInPlaintext) = cause.downcast_ref::<LineError>() {
-        return Some("; decrypt it without --lines".to_owned());
+    if let Some(error) = cause.downcast_ref::<LineError>() {
+        return match error {
+            LineError::NewlineInPlaintext => Some("; decrypt it without --lines".to_owned()),
+            LineError::Wrapped { .. } => {
+                Some("; if it is one ciphertext, decrypt it without --lines".to_owned())
+            }
+            LineError::PrettyPrinted(_) => Some(
+                match doing {
+                    Doing::Check => {
+                        "; nothing was checked: to check it as one payload, drop --lines"
+                    }
+                    Doing::Send => "; nothing was sent: to send it as one payload, drop --lines",
+                    _ => "; nothing was written: to encrypt it as one payload, drop --lines",
+                }
+                .to_owned(),
+            ),
+            LineError::TooLong {
+                kind: LineKind::Payload,
+                ..
+            } => Some("; split its events over several lines".to_owned()),
+            _ => None,
+        };
     }
     if let Some(PrettyError::TooDeep { .. }) = cause.downcast_ref::<PrettyError>() {
         return Some("; drop --pretty to see the exact bytes".to_owned());

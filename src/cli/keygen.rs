@@ -9,8 +9,10 @@ use ce_crypt::KeyEncoding;
 use ce_crypt::keygen;
 
 use super::args::{KeygenArgs, KeygenFormat};
+use super::error;
 use super::keysource;
 use super::output::{Existing, Output};
+use super::secret_file;
 
 /// Generates and writes the key material.
 pub fn run(args: KeygenArgs) -> Result<()> {
@@ -35,12 +37,13 @@ pub fn run(args: KeygenArgs) -> Result<()> {
     out.commit()?;
     if let Some(path) = path.as_deref().filter(|p| *p != Path::new("-")) {
         let next = match (&args.profile, args.format) {
-            (Some(name), _) => {
-                format!("; then encrypt with: ce-crypt encrypt --profile {name} -i events.json")
-            }
+            (Some(name), _) => format!(
+                "; then encrypt with: ce-crypt encrypt {} -i events.json",
+                keysource::profile_arg(name)
+            ),
             (None, KeygenFormat::Env) => format!(
                 "; then encrypt with: ce-crypt encrypt --key-file {} -i events.json",
-                path.display()
+                error::shell_quoted(path)
             ),
             (None, KeygenFormat::Json) => String::new(),
         };
@@ -60,9 +63,10 @@ pub fn run(args: KeygenArgs) -> Result<()> {
     Ok(())
 }
 
-/// The key file of profile `name`, its folder created (mode 0700) if missing.
+/// The key file of profile `name`, its folder created (mode 0700) if
+/// missing, and refused if others may write to it.
 fn profile_folder_made(name: &str) -> Result<PathBuf> {
-    let path = keysource::profile_location(name.trim())?;
+    let path = keysource::profile_location(name)?;
     if let Some(folder) = path.parent() {
         let mut builder = fs::DirBuilder::new();
         builder.recursive(true);
@@ -71,6 +75,7 @@ fn profile_folder_made(name: &str) -> Result<PathBuf> {
         builder
             .create(folder)
             .with_context(|| format!("could not create the folder {}", folder.display()))?;
+        secret_file::check_profile_folder(folder)?;
     }
     Ok(path)
 }

@@ -3,15 +3,15 @@
 //! secrets from files and the environment, for keys and the API key alike.
 
 use std::env;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use ce_crypt::keys::{ENCODING_VAR, IV_VAR, KEY_VAR, KeyFile};
-use ce_crypt::{Cipher, Iv, Key, KeyEncoding, Method, SecretString};
+use ce_crypt::keys::{ENCODING_VAR, IV_VAR, KEY_VAR, KeyFile, parse_key_and_iv};
+use ce_crypt::{Cipher, KeyEncoding, Method, SecretString};
 
 use super::args::{KeyArgs, KeyEncodingArg};
 use super::error::KeySource;
+use super::secret_file;
 
 impl From<KeyEncodingArg> for KeyEncoding {
     fn from(arg: KeyEncodingArg) -> Self {
@@ -89,14 +89,14 @@ pub fn resolve_with_file(args: KeyArgs, method: Method) -> Result<(Cipher, Optio
     };
 
     let source = || found.source.clone();
-    let key = Key::parse(found.key.expose(), found.encoding).with_context(source)?;
     // GCM draws a fresh nonce per message: a configured IV is not read.
-    let iv = match &found.iv {
-        Some(iv) if method.needs_iv() => {
-            Some(Iv::parse(iv.expose(), found.encoding).with_context(source)?)
-        }
-        _ => None,
-    };
+    let (key, iv) = parse_key_and_iv(
+        found.key.expose(),
+        found.iv.as_ref().map(SecretString::expose),
+        found.encoding,
+        method.needs_iv(),
+    )
+    .with_context(source)?;
     let cipher = Cipher::new(method, key, iv).with_context(source)?;
     Ok((cipher, key_file))
 }
@@ -117,11 +117,14 @@ pub fn key_file_path(args: &KeyArgs) -> Result<Option<PathBuf>> {
 /// The key file of an existing profile.
 fn profile_path(name: &str) -> Result<PathBuf> {
     let path = profile_location(name)?;
+    if let Some(folder) = path.parent() {
+        secret_file::check_profile_folder(folder)?;
+    }
     if !path.exists() {
-        let name = name.trim();
         bail!(
-            "the profile {name} does not exist: create it with ce-crypt keygen --profile {name} \
+            "the profile {name} does not exist: create it with ce-crypt keygen {} \
              (then add CE_API_KEY=, CE_ASSET_ID=, CE_REGION= lines to {} as needed)",
+            profile_arg(name),
             path.display()
         );
     }
@@ -130,10 +133,23 @@ fn profile_path(name: &str) -> Result<PathBuf> {
 
 /// Where profile NAME's key file lives, whether or not it exists:
 /// `$XDG_CONFIG_HOME/ce-crypt/NAME.env`, or `~/.config/ce-crypt/NAME.env`.
+/// NAME is letters, digits, `-` and `_`.
 pub fn profile_location(name: &str) -> Result<PathBuf> {
-    let name = name.trim();
-    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-        bail!("the profile name {name:?} is not a plain name: use letters, digits, - and _");
+    let plain = |name: &str| {
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if !plain(name) {
+        match name.strip_suffix(".env").filter(|stem| plain(stem)) {
+            Some(stem) => bail!(
+                "the profile name {name:?} is a file's name: give the profile's own name, {stem}"
+            ),
+            None => {
+                bail!("the profile name {name:?} is not a plain name: use letters, digits, - and _")
+            }
+        }
     }
     let config = match env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
@@ -147,6 +163,15 @@ pub fn profile_location(name: &str) -> Result<PathBuf> {
     Ok(config.join("ce-crypt").join(format!("{name}.env")))
 }
 
+/// `--profile NAME` as a command to copy: `--profile=NAME` for a name that
+/// starts with `-`, which would otherwise be read as a flag.
+pub fn profile_arg(name: &str) -> String {
+    match name.starts_with('-') {
+        true => format!("--profile={name}"),
+        false => format!("--profile {name}"),
+    }
+}
+
 /// An environment variable holding a secret, if it is set.
 pub fn env_secret(name: &str) -> Result<Option<SecretString>> {
     match env::var(name) {
@@ -156,15 +181,10 @@ pub fn env_secret(name: &str) -> Result<Option<SecretString>> {
     }
 }
 
-/// A file holding secrets (`what` names it in messages), with a warning when
-/// others can read it.
-pub fn read_secret_file(path: &Path, what: &str) -> Result<SecretString> {
-    let text = SecretString::new(
-        fs::read_to_string(path)
-            .with_context(|| format!("could not read the {what} {}", path.display()))?,
-    );
-    warn_if_shared(path, what);
-    Ok(text)
+/// A file holding secrets (`what` names it in messages), judged first: see
+/// [`secret_file`].
+pub fn read_secret_file(path: &Path, what: &'static str) -> Result<SecretString> {
+    secret_file::read(path, what)
 }
 
 fn from_file(path: &Path, flag_encoding: Option<KeyEncoding>) -> Result<(Found, KeyFile)> {
@@ -199,21 +219,3 @@ fn from_file(path: &Path, flag_encoding: Option<KeyEncoding>) -> Result<(Found, 
     };
     Ok((found, file))
 }
-
-/// Warns, as ssh does, when a secret file can be read by anyone but its owner.
-#[cfg(unix)]
-fn warn_if_shared(path: &Path, what: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
-    {
-        eprintln!(
-            "warning: the {what} {} is accessible by group or others; run: chmod 600 {}",
-            path.display(),
-            path.display()
-        );
-    }
-}
-
-#[cfg(not(unix))]
-fn warn_if_shared(_path: &Path, _what: &str) {}

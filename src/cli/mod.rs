@@ -17,6 +17,7 @@ mod methods;
 mod output;
 mod process;
 mod read_ahead;
+mod secret_file;
 mod send;
 mod terminal;
 

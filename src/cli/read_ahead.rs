@@ -10,7 +10,6 @@ use std::io::{self, Read};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
 
-use ce_crypt::Check;
 use ce_crypt::lines::{LineChunk, LineChunks, LinesError};
 
 use super::process;
@@ -32,16 +31,13 @@ pub fn in_background<T: Send + 'static>(
     receiver.into_iter()
 }
 
-/// The line chunks of `reader` (to pass `check`), read and split on their
-/// own thread. A regular file never makes a read wait; other input, most
-/// likely a pipe on standard input, has that pipe widened so that a fast
-/// writer fills whole reads.
+/// The chunks of `lines`, read and split on their own thread. A regular
+/// file never makes a read wait; other input, most likely a pipe on standard
+/// input, has that pipe widened so that a fast writer fills whole reads.
 pub fn line_chunks(
-    reader: impl Read + Send + 'static,
-    check: Check,
+    lines: LineChunks<impl Read + Send + 'static>,
     from_file: bool,
 ) -> impl Iterator<Item = Result<LineChunk, LinesError>> {
-    let lines = LineChunks::new(reader, check);
     let lines = if from_file {
         lines.reads_never_wait()
     } else {

@@ -449,7 +449,11 @@ impl TextDecoder {
         } else {
             format!("byte 0x{byte:02x}")
         };
+        let first = self.consumed + index as u64 == 0;
         let hint = match (self.encoding, byte) {
+            (_, b'"' | b'\'') if first => {
+                " (the ciphertext seems to be in quotes: give it without them)"
+            }
             (TextEncoding::Base64, b'-' | b'_') => {
                 " (that is URL-safe Base64; Netcore uses the standard alphabet with + and /)"
             }
