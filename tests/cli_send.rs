@@ -677,7 +677,7 @@ fn profiles_and_the_order_of_settings() {
     // Flags beat both.
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("api.key");
-    fs::write(&key_file, "flag-key\n").unwrap();
+    write_private(&key_file, "flag-key\n");
     base()
         .env("CE_API_KEY", "env-key")
         .env("CE_ENDPOINT", from_env.url())

@@ -986,7 +986,7 @@ fn a_pretty_printed_inputs_rejects_are_one_line_each_and_a_rerun_takes_them() {
 #[test]
 fn a_report_onto_the_api_key_file_or_the_journal_is_refused_before_any_request() {
     let run = Run::new(&ndjson(5, |_| "A".into()), "events.ndjson");
-    std::fs::write(run.path("api.key"), API_KEY).unwrap();
+    write_private(&run.path("api.key"), API_KEY);
     let api = StandIn::start(Faults::default());
     let stderr = ce_keyed()
         .current_dir(run.dir.path())

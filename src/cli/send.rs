@@ -30,6 +30,9 @@ const CA_FILE_VAR: &str = "CE_CA_FILE";
 
 /// Checks, encrypts and sends (or, with `--dry-run`, prints a curl script).
 pub fn run(args: SendArgs) -> Result<()> {
+    if let Some(text) = &args.payload.text {
+        error::refuse_file_name(text, "send")?;
+    }
     let (cipher, key_file) =
         keysource::resolve_with_file(args.payload.keys.clone(), args.payload.method)?;
     let key_file = key_file.unwrap_or_default();
