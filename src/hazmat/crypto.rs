@@ -1,9 +1,9 @@
 //! AES-256 over bytes: CBC with PKCS7 padding, and GCM with nonce ‖ ciphertext ‖ tag.
 //!
-//! All cryptography is other crates': CBC is AWS-LC's (see [`super::stream`]
-//! for why), GCM RustCrypto's `aes-gcm`; this module only fixes the
-//! parameters Netcore uses and turns their errors into ours. AES-NI is picked
-//! at run time by both.
+//! All cryptography is RustCrypto's: CBC is `cbc`'s (through
+//! [`super::stream`]), GCM `aes-gcm`'s; this module only fixes the
+//! parameters Netcore uses and turns their errors into ours. AES-NI (and
+//! VAES) is picked at run time by `aes`, under both.
 
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
@@ -204,7 +204,7 @@ mod tests {
     use cbc::cipher::block_padding::Pkcs7;
     use cbc::cipher::{Array, BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
 
-    // RustCrypto's CBC: an implementation independent of the library's (AWS-LC).
+    // `cbc`'s one-shot and block calls, around the library's streaming use of it.
     type CbcEncryptor = cbc::Encryptor<aes::Aes256>;
     type CbcDecryptor = cbc::Decryptor<aes::Aes256>;
 
