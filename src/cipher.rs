@@ -20,10 +20,7 @@ use crate::method::{CipherMode, Method};
 use crate::payload::Check;
 use crate::request::CiphertextForm;
 use crate::secret::{Iv, Key};
-
-/// CBC payloads at least this large are checked on a second thread while the
-/// first encrypts, when the output may be discarded on failure.
-const PARALLEL_CHECK_MIN: usize = 1024 * 1024;
+use crate::tuning::{PIECE, THREAD_MIN};
 
 /// A method with its key material, checked once: ready to encrypt and decrypt.
 ///
@@ -179,8 +176,8 @@ impl Cipher {
                 let nonce = crypto::random_nonce()?;
                 let mut gcm = GcmStream::new(&self.key, &nonce);
                 writer.write_bytes(&nonce).map_err(EncryptError::Io)?;
-                let mut piece = Vec::with_capacity(payload.len().min(crypto::CBC_PIECE));
-                for chunk in payload.chunks(crypto::CBC_PIECE) {
+                let mut piece = Vec::with_capacity(payload.len().min(PIECE));
+                for chunk in payload.chunks(PIECE) {
                     piece.clear();
                     piece.extend_from_slice(chunk);
                     gcm.encrypt(&mut piece)?;
@@ -230,7 +227,7 @@ impl Cipher {
         let overlap = options.discardable_output
             && options.check != Check::None
             && self.iv.is_some()
-            && payload.len() >= PARALLEL_CHECK_MIN;
+            && payload.len() as u64 >= THREAD_MIN;
         if overlap {
             // Two cores: check and encrypt at once; the caller drops the output
             // unless both succeed.
@@ -399,7 +396,7 @@ mod tests {
     fn payload_options_check_wrap_and_verify() {
         for method in Method::ALL {
             let cipher = cipher(method);
-            for len in [10, PARALLEL_CHECK_MIN + 5] {
+            for len in [10, THREAD_MIN as usize + 5] {
                 for (verify, discardable_output) in [(false, false), (false, true), (true, false)] {
                     let options = EncryptOptions::new()
                         .form(CiphertextForm::RequestBody)
@@ -421,7 +418,7 @@ mod tests {
                     assert!(matches!(err, EncryptError::Check(_)), "{err}");
                     // Only an output the caller discards may have been written to.
                     let overlapped = discardable_output
-                        && len > PARALLEL_CHECK_MIN
+                        && len > THREAD_MIN as usize
                         && method.mode() == CipherMode::Cbc;
                     assert_eq!(out.is_empty(), !overlapped, "{method} {len}");
                 }

@@ -27,9 +27,7 @@ use crate::hazmat::text;
 use crate::payload::Check;
 use crate::read::read_some;
 use crate::request::{self, CiphertextForm, NotARequestBody};
-
-/// Bytes read at a time.
-const READ_PIECE: usize = 256 * 1024;
+use crate::tuning::LINES_READ_LEN;
 
 /// Why line mode stopped.
 #[derive(Debug, thiserror::Error)]
@@ -252,7 +250,7 @@ impl<R: Read> LineChunks<R> {
                 return Ok(None);
             }
             let start = self.pending.len();
-            self.pending.resize(start + READ_PIECE, 0);
+            self.pending.resize(start + LINES_READ_LEN, 0);
             let read = read_some(&mut self.reader, &mut self.pending[start..]);
             let at_end = match read {
                 Ok(Some(n)) => {
@@ -629,7 +627,7 @@ mod tests {
 
     #[test]
     fn lines_longer_than_a_read_piece() {
-        let long = format!("[\"{}\"]", "x".repeat(3 * READ_PIECE));
+        let long = format!("[\"{}\"]", "x".repeat(3 * LINES_READ_LEN));
         let input = format!("[0]\n{long}\n[2]");
         let mut out = Vec::new();
         let gcm = cipher(Method::GcmBase64);
@@ -830,7 +828,7 @@ mod tests {
             "{err:?}"
         );
         assert!(
-            read.get() <= MAX_REQUEST_BYTES + 2 * READ_PIECE,
+            read.get() <= MAX_REQUEST_BYTES + 2 * LINES_READ_LEN,
             "{}",
             read.get()
         );
@@ -934,8 +932,8 @@ mod tests {
         // Lines short and longer than a read piece, the last without a
         // newline, read in pieces of 4099 bytes: the same chunks whether
         // reads may wait or not, only marked differently.
-        let long = "y".repeat(READ_PIECE + 5);
-        let text = format!("a\n{long}\n\nb\n{}c", "x\n".repeat(READ_PIECE));
+        let long = "y".repeat(LINES_READ_LEN + 5);
+        let text = format!("a\n{long}\n\nb\n{}c", "x\n".repeat(LINES_READ_LEN));
         let lines = |reads_never_wait: bool| {
             let reader = crate::read::Trickle {
                 bytes: text.as_bytes(),

@@ -12,6 +12,7 @@ use zeroize::Zeroize;
 
 use super::stream::{CbcDecryptStream, CbcEncryptStream};
 use crate::secret::{Iv, Key};
+use crate::tuning::PIECE;
 
 /// AES block size in bytes.
 pub const BLOCK_LEN: usize = 16;
@@ -19,11 +20,6 @@ pub const BLOCK_LEN: usize = 16;
 pub const NONCE_LEN: usize = 12;
 /// GCM tag length in bytes.
 pub const TAG_LEN: usize = 16;
-/// Plaintext bytes encrypted per piece when streaming CBC output.
-///
-/// A multiple of 48, so that Base64 groups (3 bytes) and AES blocks (16) both
-/// line up with piece boundaries.
-pub const CBC_PIECE: usize = 48 * 1024;
 
 /// Why a ciphertext could not be decrypted (or a plaintext encrypted).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,7 +62,8 @@ pub enum CryptoError {
 }
 
 /// CBC-encrypts `plaintext` with PKCS7 padding, passing the ciphertext to `sink`
-/// in pieces of at most [`CBC_PIECE`] + 16 bytes.
+/// in pieces of whole Base64 groups and AES blocks (the last one up to 16
+/// bytes longer, with the padding).
 ///
 /// Every step is infallible: [`CbcEncryptStream`] chains whole blocks, and
 /// the last (partial or empty) block is padded with PKCS7 before it is
@@ -79,8 +76,8 @@ pub fn cbc_encrypt_pieces<E>(
 ) -> Result<(), E> {
     let mut encryptor = CbcEncryptStream::new(key, iv);
     let whole = plaintext.len() - plaintext.len() % BLOCK_LEN;
-    let mut out = Vec::with_capacity(whole.min(CBC_PIECE) + BLOCK_LEN);
-    let mut pieces = plaintext[..whole].chunks(CBC_PIECE).peekable();
+    let mut out = Vec::with_capacity(whole.min(PIECE) + BLOCK_LEN);
+    let mut pieces = plaintext[..whole].chunks(PIECE).peekable();
     loop {
         let piece = pieces.next().unwrap_or_default();
         out.clear();
@@ -282,17 +279,11 @@ mod tests {
     fn streaming_pieces_equal_one_shot() {
         let key = Key::new([3; 32]);
         let iv = Iv::new([5; 16]);
-        for len in [
-            CBC_PIECE - 1,
-            CBC_PIECE,
-            CBC_PIECE + 1,
-            3 * CBC_PIECE,
-            3 * CBC_PIECE + 17,
-        ] {
+        for len in [PIECE - 1, PIECE, PIECE + 1, 3 * PIECE, 3 * PIECE + 17] {
             let plaintext: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             let mut pieces = Vec::new();
             cbc_encrypt_pieces::<()>(&key, &iv, &plaintext, |p| {
-                assert!(p.len() <= CBC_PIECE + BLOCK_LEN && p.len() % BLOCK_LEN == 0);
+                assert!(p.len() <= PIECE + BLOCK_LEN && p.len() % BLOCK_LEN == 0);
                 pieces.push(p.to_vec());
                 Ok(())
             })
@@ -303,7 +294,7 @@ mod tests {
             assert_eq!(joined, expected, "len {len}");
             // Every piece but the last is whole Base64 groups.
             for piece in &pieces[..pieces.len() - 1] {
-                assert_eq!(piece.len(), CBC_PIECE);
+                assert_eq!(piece.len(), PIECE);
             }
         }
     }

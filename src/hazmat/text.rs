@@ -14,13 +14,7 @@ use base64::engine::simd::Simd;
 
 use crate::method::TextEncoding;
 use crate::read::read_some;
-
-/// Raw bytes handed to the encoder at a time: a multiple of 3 (Base64) and 2 (hex).
-/// Its text (256 KiB in Base64) fills a 256 KiB `BufWriter`, which then
-/// passes it straight through instead of copying it.
-const ENCODE_PIECE: usize = 192 * 1024;
-/// Text read from the input at a time while decoding.
-const DECODE_PIECE: usize = 1024 * 1024;
+use crate::tuning::{DECODE_READ_LEN, PIECE};
 
 fn base64_engine() -> Simd {
     // SIMD (AVX2/NEON) when the CPU has it, picked at run time; the scalar engine otherwise.
@@ -113,7 +107,7 @@ impl<W: Write> TextWriter<W> {
             TextEncoding::Hex => bytes.len(),
         };
         let (body, rest) = bytes.split_at(whole);
-        for piece in body.chunks(ENCODE_PIECE) {
+        for piece in body.chunks(PIECE) {
             self.encode_piece(piece)?;
         }
         self.carry[..rest.len()].copy_from_slice(rest);
@@ -238,9 +232,9 @@ pub fn decode_reader<R: Read>(
     let size_hint = size_hint.and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
     let mut decoder = TextDecoder::new(encoding, size_hint);
     let piece_len = if size_hint > 0 {
-        size_hint.clamp(4096, DECODE_PIECE)
+        size_hint.clamp(4096, DECODE_READ_LEN)
     } else {
-        DECODE_PIECE
+        DECODE_READ_LEN
     };
     let mut piece = vec![0u8; piece_len];
     while let Some(n) = read_some(&mut reader, &mut piece).map_err(DecodeError::Io)? {
@@ -526,9 +520,7 @@ mod tests {
 
     #[test]
     fn large_inputs_cross_piece_boundaries() {
-        let bytes: Vec<u8> = (0..ENCODE_PIECE * 3 + 5)
-            .map(|i| (i * 31 % 251) as u8)
-            .collect();
+        let bytes: Vec<u8> = (0..PIECE * 3 + 5).map(|i| (i * 31 % 251) as u8).collect();
         let text = encode_to_string(&bytes, TextEncoding::Base64);
         assert_eq!(text, STANDARD.encode(&bytes));
         assert_eq!(
