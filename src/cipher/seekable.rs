@@ -25,16 +25,19 @@ use crate::tuning::{PARTS_MAX, PARTS_MIN, TEXT_END_LEN, TEXT_READ_LEN};
 const END_SYMBOLS: u64 = 128;
 
 impl Cipher {
-    /// [`Cipher::check_ciphertext_stream`] for text `len` bytes long that
-    /// `open` gives readers of, each from the start (a regular file, opened
-    /// again for each): the same verdict and errors.
+    /// Checks ciphertext text `len` bytes long that `open` gives readers
+    /// of, each from the start (a regular file, opened again for each), as
+    /// [`Cipher::decrypt_stream`] would judge it (its text, its length, then
+    /// CBC's padding or GCM's tag), with the same errors, but without
+    /// producing the plaintext: a first pass before plaintext is released
+    /// where it cannot be taken back.
     ///
     /// CBC text from 2 MiB on that is bare symbols up to its padding and
     /// trailing whitespace is judged by its characters alone, one part per
     /// core (at most four), each read by a thread of its own; only its end
     /// is decoded and its last block decrypted; last, the text must still
     /// end at `len`. Other text, and GCM (whose tag covers every byte), is
-    /// checked by [`Cipher::check_ciphertext_stream`].
+    /// read through once: CBC decrypts its last block only, GCM only hashes.
     pub fn check_ciphertext_seekable<R: Read + Seek + Send>(
         &self,
         len: u64,

@@ -141,7 +141,7 @@ impl Cipher {
     /// producing the plaintext: CBC decrypts its last block only, GCM only
     /// hashes. A first pass before plaintext may be released where it cannot
     /// be taken back.
-    pub fn check_ciphertext_stream<R: Read + Send>(
+    pub(crate) fn check_ciphertext_stream<R: Read + Send>(
         &self,
         reader: R,
         size_hint: Option<u64>,

@@ -68,7 +68,7 @@ pub enum CryptoError {
 /// Every step is infallible: [`CbcEncryptStream`] chains whole blocks, and
 /// the last (partial or empty) block is padded with PKCS7 before it is
 /// chained too. Only `sink` can fail.
-pub fn cbc_encrypt_pieces<E>(
+pub(crate) fn cbc_encrypt_pieces<E>(
     key: &Key,
     iv: &Iv,
     plaintext: &[u8],
@@ -158,7 +158,7 @@ pub fn gcm_seal(
 /// GCM-encrypts `buffer` in place with `nonce` and no associated data; returns the tag.
 ///
 /// For large payloads: no second copy of the message is made.
-pub fn gcm_seal_in_place(
+pub(crate) fn gcm_seal_in_place(
     key: &Key,
     nonce: &[u8; NONCE_LEN],
     buffer: &mut [u8],

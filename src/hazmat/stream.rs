@@ -74,7 +74,7 @@ impl CbcEncryptStream {
     /// place: its last 0 to 15 bytes are padded into one more block, and
     /// all its blocks encrypted in one call (a line of `--lines` is a
     /// message: one call each, not two).
-    pub fn finish_in(self, buffer: &mut Vec<u8>, from: usize) {
+    pub(crate) fn finish_in(self, buffer: &mut Vec<u8>, from: usize) {
         let len = buffer.len() - from;
         buffer.resize(from + (len / BLOCK_LEN + 1) * BLOCK_LEN, 0);
         self.cbc
@@ -101,14 +101,14 @@ impl CbcEncryptStream {
 
 /// A key expanded once and an IV, to start many CBC messages cheaply (one
 /// per line of input, say).
-pub struct CbcMessages {
+pub(crate) struct CbcMessages {
     aes: Aes256Enc,
     iv: Iv,
 }
 
 impl CbcMessages {
     /// Expands `key` for messages under `iv`.
-    pub fn new(key: &Key, iv: &Iv) -> Self {
+    pub(crate) fn new(key: &Key, iv: &Iv) -> Self {
         Self {
             aes: Aes256Enc::new(key.expose().into()),
             iv: iv.clone(),
@@ -116,7 +116,7 @@ impl CbcMessages {
     }
 
     /// Starts the next message.
-    pub fn start(&self) -> CbcEncryptStream {
+    pub(crate) fn start(&self) -> CbcEncryptStream {
         CbcEncryptStream {
             cbc: cbc::Encryptor::inner_iv_init(self.aes.clone(), self.iv.expose().into()),
         }
@@ -223,7 +223,7 @@ impl GcmStream {
     /// Hashes `ciphertext` without decrypting it, for a pass that only
     /// checks the tag ([`GcmStream::verify`]); not to be mixed with
     /// [`GcmStream::decrypt`] in one message.
-    pub fn authenticate(&mut self, ciphertext: &[u8]) -> Result<(), CryptoError> {
+    pub(crate) fn authenticate(&mut self, ciphertext: &[u8]) -> Result<(), CryptoError> {
         self.count(ciphertext.len())?;
         self.hash(ciphertext);
         Ok(())

@@ -158,7 +158,7 @@ fn encode_hex(bytes: &[u8], out: &mut [u8]) -> usize {
 
 /// Appends the text of `bytes`, a whole message (Base64 with its padding),
 /// to `out`: for many small messages in a row, into one reused buffer.
-pub fn encode_into(bytes: &[u8], encoding: TextEncoding, out: &mut Vec<u8>) {
+pub(crate) fn encode_into(bytes: &[u8], encoding: TextEncoding, out: &mut Vec<u8>) {
     let start = out.len();
     let len = match encoding {
         TextEncoding::Base64 => bytes.len().div_ceil(3) * 4,
@@ -224,7 +224,7 @@ pub(crate) fn is_bare_text(encoding: TextEncoding, text: &[u8]) -> bool {
 /// `size_hint` (the input's length, if known) sizes the output buffer once.
 /// Reads on the calling thread; a caller that wants reading to overlap
 /// decoding can hand in a reader that reads ahead.
-pub fn decode_reader<R: Read>(
+pub(crate) fn decode_reader<R: Read>(
     mut reader: R,
     encoding: TextEncoding,
     size_hint: Option<u64>,
@@ -264,7 +264,7 @@ fn whitespace_is_newlines(text: &[u8]) -> bool {
 
 /// Incremental decoder: text in, bytes appended to one output buffer, which
 /// the caller may empty between pieces ([`TextDecoder::output`]).
-pub struct TextDecoder {
+pub(crate) struct TextDecoder {
     encoding: TextEncoding,
     engine: Simd,
     out: Vec<u8>,
@@ -282,7 +282,7 @@ pub struct TextDecoder {
 
 impl TextDecoder {
     /// A decoder whose output buffer starts with room for `size_hint` bytes of text.
-    pub fn new(encoding: TextEncoding, size_hint: usize) -> Self {
+    pub(crate) fn new(encoding: TextEncoding, size_hint: usize) -> Self {
         let capacity = match encoding {
             TextEncoding::Base64 => size_hint / 4 * 3 + 3,
             TextEncoding::Hex => size_hint / 2 + 1,
@@ -303,7 +303,7 @@ impl TextDecoder {
     }
 
     /// Decodes `text`, the next piece, ignoring ASCII whitespace.
-    pub fn push(&mut self, text: &[u8]) -> Result<(), DecodeError> {
+    pub(crate) fn push(&mut self, text: &[u8]) -> Result<(), DecodeError> {
         if self.pending.is_empty() && !has_whitespace(text) {
             // The common case (one long line): decode straight from the read buffer.
             let whole = text.len() - text.len() % self.group();
@@ -336,12 +336,12 @@ impl TextDecoder {
     }
 
     /// The bytes decoded so far and not yet taken: take some, or all.
-    pub fn output(&mut self) -> &mut Vec<u8> {
+    pub(crate) fn output(&mut self) -> &mut Vec<u8> {
         &mut self.out
     }
 
     /// Decodes the last group and returns what is left of the output.
-    pub fn finish(mut self) -> Result<Vec<u8>, DecodeError> {
+    pub(crate) fn finish(mut self) -> Result<Vec<u8>, DecodeError> {
         if self.consumed == 0 && self.pending.is_empty() && self.out.is_empty() {
             return Err(DecodeError::Empty);
         }
