@@ -135,8 +135,8 @@ fn hex_encode(bencher: Bencher, size: usize) {
         .bench_local(|| text::encode_to_string(black_box(&bytes), TextEncoding::Hex));
 }
 
-/// The piece size of `Cipher::encrypt_stream` (192 KiB): what each stage works on at a time.
-const PIECE: usize = 192 * 1024;
+/// The piece size of `Cipher::encrypt_stream`: what each stage works on at a time.
+use ce_crypt::tuning::PIECE;
 const STAGE_SIZES: &[usize] = &[1024 * 1024, 64 * 1024 * 1024];
 
 #[divan::bench(args = STAGE_SIZES, sample_count = 10)]

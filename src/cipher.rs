@@ -20,10 +20,7 @@ use crate::method::{CipherMode, Method};
 use crate::payload::Check;
 use crate::request::CiphertextForm;
 use crate::secret::{Iv, Key};
-
-/// CBC payloads at least this large are checked on a second thread while the
-/// first encrypts, when the output may be discarded on failure.
-const PARALLEL_CHECK_MIN: usize = 1024 * 1024;
+use crate::tuning::{PIECE, THREAD_MIN};
 
 /// A method with its key material, checked once: ready to encrypt and decrypt.
 ///
@@ -179,8 +176,8 @@ impl Cipher {
                 let nonce = crypto::random_nonce()?;
                 let mut gcm = GcmStream::new(&self.key, &nonce);
                 writer.write_bytes(&nonce).map_err(EncryptError::Io)?;
-                let mut piece = Vec::with_capacity(payload.len().min(crypto::CBC_PIECE));
-                for chunk in payload.chunks(crypto::CBC_PIECE) {
+                let mut piece = Vec::with_capacity(payload.len().min(PIECE));
+                for chunk in payload.chunks(PIECE) {
                     piece.clear();
                     piece.extend_from_slice(chunk);
                     gcm.encrypt(&mut piece)?;
@@ -190,13 +187,6 @@ impl Cipher {
             }
         }
         writer.finish().map_err(EncryptError::Io)
-    }
-
-    /// Like [`Cipher::encrypt_to`], taking the payload by value. Both now
-    /// encrypt through one 48 KiB buffer, so neither copies a whole payload;
-    /// this one stays for callers that hold an owned payload.
-    pub fn encrypt_owned_to<W: Write>(&self, payload: Vec<u8>, out: W) -> Result<W, EncryptError> {
-        self.encrypt_to(&payload, out)
     }
 
     /// Checks, encrypts and writes one payload as `options` say, in its
@@ -230,7 +220,7 @@ impl Cipher {
         let overlap = options.discardable_output
             && options.check != Check::None
             && self.iv.is_some()
-            && payload.len() >= PARALLEL_CHECK_MIN;
+            && payload.len() as u64 >= THREAD_MIN;
         if overlap {
             // Two cores: check and encrypt at once; the caller drops the output
             // unless both succeed.
@@ -248,7 +238,7 @@ impl Cipher {
         } else {
             options.check.run(&payload)?;
             write(&mut out, form.prefix()).map_err(EncryptError::Io)?;
-            out = self.encrypt_owned_to(payload, out)?;
+            out = self.encrypt_to(&payload, out)?;
         }
         write(&mut out, form.suffix()).map_err(EncryptError::Io)?;
         Ok(out)
@@ -370,21 +360,6 @@ mod tests {
     }
 
     #[test]
-    fn owned_and_borrowed_encryption_agree() {
-        let payload: Vec<u8> = (0..100_003).map(|i| (i % 251) as u8).collect();
-        for method in Method::ALL {
-            let cipher = cipher(method);
-            let owned = cipher
-                .encrypt_owned_to(payload.clone(), Vec::new())
-                .unwrap();
-            assert_eq!(cipher.decrypt(&owned).unwrap(), payload, "{method}");
-            if method.mode() == CipherMode::Cbc {
-                assert_eq!(owned, cipher.encrypt_to(&payload, Vec::new()).unwrap());
-            }
-        }
-    }
-
-    #[test]
     fn gcm_encryptions_differ() {
         let gcm = cipher(Method::GcmBase64);
         assert_ne!(gcm.encrypt(b"{}").unwrap(), gcm.encrypt(b"{}").unwrap());
@@ -399,7 +374,7 @@ mod tests {
     fn payload_options_check_wrap_and_verify() {
         for method in Method::ALL {
             let cipher = cipher(method);
-            for len in [10, PARALLEL_CHECK_MIN + 5] {
+            for len in [10, THREAD_MIN as usize + 5] {
                 for (verify, discardable_output) in [(false, false), (false, true), (true, false)] {
                     let options = EncryptOptions::new()
                         .form(CiphertextForm::RequestBody)
@@ -421,7 +396,7 @@ mod tests {
                     assert!(matches!(err, EncryptError::Check(_)), "{err}");
                     // Only an output the caller discards may have been written to.
                     let overlapped = discardable_output
-                        && len > PARALLEL_CHECK_MIN
+                        && len > THREAD_MIN as usize
                         && method.mode() == CipherMode::Cbc;
                     assert_eq!(out.is_empty(), !overlapped, "{method} {len}");
                 }

@@ -7,7 +7,7 @@
 //! ([`crate::payload::json_text`]): its leading comma and its last one
 //! become brackets in place.
 //! If every run is a valid array, so is the payload. Once more than
-//! [`HOLD_MAX`] bytes would have to be held (an element of many MiB, a
+//! [`JSON_HOLD_MAX`] bytes would have to be held (an element of many MiB, a
 //! payload that is not an array, a great deal of whitespace), the rest is
 //! checked as a stream instead ([`bounded`]), slower but holding nothing.
 //!
@@ -24,35 +24,26 @@ use std::thread;
 use crate::cipher::EncryptError;
 use crate::events::EventCheckError;
 use crate::payload::{JsonError, JsonErrorKind, encoding_problem, json_text_at};
+use crate::tuning::{
+    CUT_LOOK_BACK, CUT_WINDOW, HEAD_LEN, JSON_HOLD_MAX, JSON_IN_FLIGHT, JSON_READ_LEN, PARTS_MAX,
+    PARTS_MIN,
+};
 
 mod bounded;
-
-/// Bytes read at a time.
-const READ_LEN: usize = 1024 * 1024;
-/// Bytes held at most before the rest is checked as a stream: far more than
-/// any element the API takes, so only payloads of an unusual shape go there.
-const HOLD_MAX: usize = 8 * 1024 * 1024;
 
 /// Checks the JSON payload `reader` gives, as [`crate::payload::check_json`]
 /// would check it whole, and returns its length in bytes. Runs on the
 /// calling thread: for a check beside other work.
 pub fn check_json_reader<R: Read>(reader: R) -> Result<u64, EncryptError> {
-    check_measured(reader, Mode::Alone, HOLD_MAX).map(|(len, _)| len)
+    check_measured(reader, Mode::Alone, JSON_HOLD_MAX).map(|(len, _)| len)
 }
 
 /// [`check_json_reader`] for a check that runs alone, before anything else:
 /// from the second MiB on, two more threads check runs of elements while
 /// this one reads. Errors are told exactly as by [`check_json_reader`].
 pub fn check_json_reader_parallel<R: Read>(reader: R) -> Result<u64, EncryptError> {
-    check_measured(reader, Mode::Helped, HOLD_MAX).map(|(len, _)| len)
+    check_measured(reader, Mode::Helped, JSON_HOLD_MAX).map(|(len, _)| len)
 }
-
-/// Payloads from this long on are checked in parts by [`check_json_seekable`].
-const PARTS_MIN: u64 = 2 * 1024 * 1024;
-/// Parts at most, whatever the cores: each takes a read buffer of its own.
-const PARTS_MAX: usize = 4;
-/// Bytes read where a part is to start, to find the cut it starts after.
-const CUT_WINDOW: usize = 64 * 1024;
 
 /// [`check_json_reader_parallel`] for a payload `len` bytes long that
 /// `open` gives readers of, each from the start (a regular file, opened
@@ -89,9 +80,6 @@ fn check_in_parts<R: Read + Seek>(
     }
     check_json_reader_parallel(open().map_err(EncryptError::Read)?)
 }
-
-/// Bytes read from the payload's start to learn how its elements start.
-const HEAD_LEN: usize = 64 * 1024;
 
 /// Offsets of commas likely between elements of the top-level array, near
 /// where each of `parts` equal parts of `len` bytes would start (by
@@ -187,7 +175,7 @@ fn check_part<R: Read + Seek>(
         let (checked, _) = check_measured(
             opener.chain(body).chain(closer),
             Mode::Part(failed),
-            HOLD_MAX,
+            JSON_HOLD_MAX,
         )
         .ok()?;
         let len = checked - (opener.len() + closer.len()) as u64;
@@ -221,7 +209,7 @@ fn check_measured<R: Read>(
     hold_max: usize,
 ) -> Result<(u64, usize), EncryptError> {
     let mut checker = Checker::default();
-    let mut buffer = Vec::with_capacity(READ_LEN * 2);
+    let mut buffer = Vec::with_capacity(JSON_READ_LEN * 2);
     let mut peak = 0;
     thread::scope(|scope| {
         // Runs checked on two other threads, once the payload proves long.
@@ -230,7 +218,7 @@ fn check_measured<R: Read>(
         loop {
             // Appends up to a piece, without zeroing room for it first.
             let read = (&mut reader)
-                .take(READ_LEN as u64)
+                .take(JSON_READ_LEN as u64)
                 .read_to_end(&mut buffer)
                 .map_err(EncryptError::Read)?;
             peak = peak.max(buffer.capacity());
@@ -280,7 +268,7 @@ fn check_measured<R: Read>(
             if buffer.len() > hold_max.max(3) {
                 return check_as_a_stream(&checker, buffer, reader, peak);
             }
-            if !alone && helpers.is_none() && read == READ_LEN && checker.top == Top::Array {
+            if !alone && helpers.is_none() && read == JSON_READ_LEN && checker.top == Top::Array {
                 helpers = Some(Helpers::start(scope));
             }
         }
@@ -301,9 +289,6 @@ fn check_as_a_stream(
         Err(bounded::Refused::Read(error)) => Err(EncryptError::Read(error)),
     }
 }
-
-/// Runs in flight to the helpers at most: memory for as many runs.
-const IN_FLIGHT: usize = 4;
 
 /// Two threads that check runs cut by the reading thread. Their verdicts
 /// only ever let a payload pass: on a failure, the runs from the first one
@@ -353,7 +338,7 @@ impl Helpers {
         let (verdicts_tx, verdicts) = mpsc::channel();
         let to_helpers = (0..2)
             .map(|_| {
-                let (to_helper, runs) = mpsc::sync_channel::<Run>(IN_FLIGHT);
+                let (to_helper, runs) = mpsc::sync_channel::<Run>(JSON_IN_FLIGHT);
                 let verdicts_tx = verdicts_tx.clone();
                 scope.spawn(move || {
                     for mut run in runs {
@@ -388,7 +373,7 @@ impl Helpers {
         self.settle(false)?;
         let opener = checker.opener(buffer);
         let cut = likely_cut(buffer, opener, checker.element_start.as_deref()).ok_or(())?;
-        while self.pending.len() >= IN_FLIGHT {
+        while self.pending.len() >= JSON_IN_FLIGHT {
             self.settle(true)?;
         }
         let place = Place {
@@ -700,13 +685,13 @@ impl Checker {
     /// longer pass as an array, or holds more than two reads.
     fn bound_to_fail(&self, buffer: &[u8]) -> bool {
         let trailing = |after: usize| {
-            buffer.len() - after > READ_LEN
+            buffer.len() - after > JSON_READ_LEN
                 || buffer[after..].iter().any(|b| !b.is_ascii_whitespace())
         };
         match self.top {
             Top::Other => true,
             Top::Closed => trailing(self.closed_at + 1),
-            Top::Unknown | Top::Array => buffer.len() > 2 * READ_LEN,
+            Top::Unknown | Top::Array => buffer.len() > 2 * JSON_READ_LEN,
         }
     }
 
@@ -776,8 +761,7 @@ impl Checker {
 /// if that is known and found. A guess only (the same bytes can sit in a
 /// string or deeper down), so its run is checked before it is trusted.
 fn likely_cut(buffer: &[u8], from: usize, element_start: Option<&[u8]>) -> Option<usize> {
-    const LOOK_BACK: usize = 256 * 1024;
-    let start = buffer.len().saturating_sub(LOOK_BACK).max(from + 1);
+    let start = buffer.len().saturating_sub(CUT_LOOK_BACK).max(from + 1);
     let window = buffer.get(start..)?;
     let value_before = |at: usize| {
         let before = buffer[..at].iter().rposition(|b| !b.is_ascii_whitespace());
@@ -869,7 +853,7 @@ mod tests {
     }
 
     fn streamed(text: &[u8], step: usize) -> Result<u64, JsonError> {
-        streamed_holding(text, step, HOLD_MAX)
+        streamed_holding(text, step, JSON_HOLD_MAX)
     }
 
     /// [`streamed`], going on as a stream once more than `hold_max` bytes are held.
@@ -917,7 +901,7 @@ mod tests {
     fn agrees(text: &[u8]) {
         let whole = check_json(text);
         for step in [1, 2, 3, 5, 7, 16, 64, 4096, usize::MAX] {
-            for hold_max in [HOLD_MAX, 0, 9] {
+            for hold_max in [JSON_HOLD_MAX, 0, 9] {
                 let piecewise = streamed_holding(text, step, hold_max);
                 assert!(
                     same_verdict(text, &whole, &piecewise),
@@ -1030,7 +1014,7 @@ mod tests {
     #[test]
     fn long_payloads_pass_and_fail_as_whole_ones_do() {
         let good = long_payload();
-        assert!(good.len() > 3 * READ_LEN);
+        assert!(good.len() > 3 * JSON_READ_LEN);
         assert_eq!(check_json(&good), Ok(()));
         assert_eq!(streamed(&good, usize::MAX), Ok(good.len() as u64));
         for parts in [2, 3, 4] {
@@ -1079,7 +1063,7 @@ mod tests {
             text.extend(b"{\"a\":x},\n");
             text.extend(b"{\"a\":1},\n".repeat(100_000));
             // The character's first byte last in the first read.
-            text.extend(b" ".repeat(READ_LEN - 2 - text.len()));
+            text.extend(b" ".repeat(JSON_READ_LEN - 2 - text.len()));
             text.extend_from_slice(end);
             let whole = check_json(&text).map(|()| text.len() as u64);
             assert_eq!(whole.clone().unwrap_err().kind, kind);
@@ -1103,10 +1087,10 @@ mod tests {
             text.extend_from_slice(format!(r#"{comma}{{"sku":"S{i}","q":1}}"#).as_bytes());
         }
         text.extend_from_slice(br#"]},{"n":1}]"#);
-        assert!(text.len() > 6 * READ_LEN);
+        assert!(text.len() > 6 * JSON_READ_LEN);
         let mut checker = Checker::default();
         let mut buffer = Vec::new();
-        for read in text.chunks(READ_LEN) {
+        for read in text.chunks(JSON_READ_LEN) {
             buffer.extend_from_slice(read);
             checker.scan_and_check(&mut buffer).unwrap();
         }
@@ -1167,7 +1151,7 @@ mod tests {
     #[test]
     fn cuts_fall_between_events_that_hold_arrays_of_objects() {
         let text = events_with_items();
-        assert!(text.len() > 2 * READ_LEN);
+        assert!(text.len() > 2 * JSON_READ_LEN);
         let open = || Ok(io::Cursor::new(&text[..]));
         for parts in 2..=4 {
             let cuts = likely_cuts(text.len() as u64, parts, CUT_WINDOW, &open);
@@ -1183,8 +1167,8 @@ mod tests {
         // The one-thread check learns it from its first read, and its first
         // guess holds, with a comma inside an event last in the read.
         let mut checker = Checker::default();
-        let inside = memchr::memmem::find(&text[READ_LEN..], br#",{"sku":"C""#).unwrap();
-        let mut buffer = text[..READ_LEN + inside + 4].to_vec();
+        let inside = memchr::memmem::find(&text[JSON_READ_LEN..], br#",{"sku":"C""#).unwrap();
+        let mut buffer = text[..JSON_READ_LEN + inside + 4].to_vec();
         checker.scan_and_check(&mut buffer).unwrap();
         assert_eq!(checker.element_start.as_deref(), Some(&br#",{"n""#[..]));
         assert!(buffer.starts_with(br#",{"n""#));
@@ -1238,17 +1222,17 @@ mod tests {
         // everything after it to its end (84 MiB for a valid 160 MiB file).
         let event = b"{\"n\":1,\"items\":[{\"a\":1},{\"a\":2}],\"s\":\"x\"},\n";
         let mut text = b"[\n".to_vec();
-        while text.len() < 12 * READ_LEN {
+        while text.len() < 12 * JSON_READ_LEN {
             text.extend_from_slice(event);
         }
         text.extend_from_slice(b"{}]\n");
         let inner_cut = (2 + event.len() + 23) as u64;
         assert_eq!(&text[inner_cut as usize - 1..][..3], b"},{");
-        assert!(read_by_failing_part(&text, inner_cut + 1, false) <= 2 * READ_LEN as u64);
+        assert!(read_by_failing_part(&text, inner_cut + 1, false) <= 2 * JSON_READ_LEN as u64);
         // A good part stops at its first read once another part has failed.
         let good_cut = (2 + event.len() - 2) as u64;
         assert_eq!(&text[good_cut as usize - 1..][..3], b"},\n");
-        assert!(read_by_failing_part(&text, good_cut + 1, true) <= READ_LEN as u64);
+        assert!(read_by_failing_part(&text, good_cut + 1, true) <= JSON_READ_LEN as u64);
     }
 
     #[test]
@@ -1287,10 +1271,10 @@ mod tests {
             left: events,
             sent_open: false,
         };
-        let (len, peak) = check_measured(events_reader, Mode::Helped, HOLD_MAX).unwrap();
+        let (len, peak) = check_measured(events_reader, Mode::Helped, JSON_HOLD_MAX).unwrap();
         assert_eq!(len, 1 + 59 * events as u64);
         assert!(
-            peak <= 2 * READ_LEN,
+            peak <= 2 * JSON_READ_LEN,
             "{peak} bytes of buffer for {len} bytes of payload"
         );
     }

@@ -56,6 +56,8 @@ pub mod pretty;
 mod read;
 pub mod request;
 mod secret;
+#[doc(hidden)]
+pub mod tuning;
 #[cfg(feature = "send")]
 pub mod upload;
 

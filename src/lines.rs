@@ -27,9 +27,7 @@ use crate::hazmat::text;
 use crate::payload::Check;
 use crate::read::read_some;
 use crate::request::{self, CiphertextForm, NotARequestBody};
-
-/// Bytes read at a time.
-const READ_PIECE: usize = 256 * 1024;
+use crate::tuning::LINES_READ_LEN;
 
 /// Why line mode stopped.
 #[derive(Debug, thiserror::Error)]
@@ -252,7 +250,7 @@ impl<R: Read> LineChunks<R> {
                 return Ok(None);
             }
             let start = self.pending.len();
-            self.pending.resize(start + READ_PIECE, 0);
+            self.pending.resize(start + LINES_READ_LEN, 0);
             let read = read_some(&mut self.reader, &mut self.pending[start..]);
             let at_end = match read {
                 Ok(Some(n)) => {
@@ -349,21 +347,11 @@ impl<R: Read> Iterator for LineChunks<R> {
 }
 
 impl Cipher {
-    /// Encrypts each non-blank line of `reader` (each must pass `check`) and
-    /// writes one ciphertext line per payload, in `form`. For a file,
-    /// [`Cipher::encrypt_line_chunks`] over
-    /// [`LineChunks::reads_never_wait`] is faster.
-    pub fn encrypt_lines<R: Read, W: Write + Send>(
-        &self,
-        reader: R,
-        check: Check,
-        form: CiphertextForm,
-        writer: W,
-    ) -> Result<LinesSummary, LinesError> {
-        self.encrypt_line_chunks(LineChunks::new(reader, check), form, writer)
-    }
-
-    /// Like [`Cipher::encrypt_lines`], over chunks from [`LineChunks`].
+    /// Encrypts each non-blank line `chunks` gives (each must pass the
+    /// check its [`LineChunks`] was made with) and writes one ciphertext
+    /// line per payload, in `form`. A file read through
+    /// [`LineChunks::reads_never_wait`] is transformed while the next chunk
+    /// is read.
     pub fn encrypt_line_chunks<W: Write + Send>(
         &self,
         chunks: impl IntoIterator<Item = Result<LineChunk, LinesError>>,
@@ -381,19 +369,11 @@ impl Cipher {
         })
     }
 
-    /// Decrypts each non-blank line of `reader`: ciphertext text, or a request
-    /// body (what `encrypt_lines` writes with [`CiphertextForm::RequestBody`]).
-    /// A plaintext holding a newline is refused, since it would split across
-    /// output lines.
-    pub fn decrypt_lines<R: Read, W: Write + Send>(
-        &self,
-        reader: R,
-        writer: W,
-    ) -> Result<LinesSummary, LinesError> {
-        self.decrypt_line_chunks(LineChunks::new(reader, Check::None).ciphertexts(), writer)
-    }
-
-    /// Like [`Cipher::decrypt_lines`], over chunks from [`LineChunks`].
+    /// Decrypts each non-blank line `chunks` gives: ciphertext text, or a
+    /// request body (what [`Cipher::encrypt_line_chunks`] writes with
+    /// [`CiphertextForm::RequestBody`]), from a [`LineChunks`] made with
+    /// [`LineChunks::ciphertexts`]. A plaintext holding a newline is
+    /// refused, since it would split across output lines.
     pub fn decrypt_line_chunks<W: Write + Send>(
         &self,
         chunks: impl IntoIterator<Item = Result<LineChunk, LinesError>>,
@@ -518,15 +498,14 @@ mod tests {
         Cipher::new(method, Key::new([1; 32]), Some(Iv::new([2; 16]))).unwrap()
     }
 
-    /// JSON-checked, bare `encrypt_lines` of `input`: the result and what was written.
+    /// JSON-checked, bare line encryption of `input`: the result and what was written.
     fn encrypt_json(
         method: Method,
         input: impl AsRef<[u8]>,
     ) -> (Result<LinesSummary, LinesError>, Vec<u8>) {
         let mut out = Vec::new();
-        let result = cipher(method).encrypt_lines(
-            input.as_ref(),
-            Check::Json,
+        let result = cipher(method).encrypt_line_chunks(
+            LineChunks::new(input.as_ref(), Check::Json),
             CiphertextForm::Bare,
             &mut out,
         );
@@ -551,9 +530,8 @@ mod tests {
         for method in Method::ALL {
             let mut encrypted = Vec::new();
             let summary = cipher(method)
-                .encrypt_lines(
-                    &input[..],
-                    Check::Json,
+                .encrypt_line_chunks(
+                    LineChunks::new(&input[..], Check::Json),
                     CiphertextForm::Bare,
                     &mut encrypted,
                 )
@@ -568,7 +546,10 @@ mod tests {
             );
             let mut decrypted = Vec::new();
             cipher(method)
-                .decrypt_lines(io::Cursor::new(encrypted), &mut decrypted)
+                .decrypt_line_chunks(
+                    LineChunks::new(io::Cursor::new(encrypted), Check::None).ciphertexts(),
+                    &mut decrypted,
+                )
                 .unwrap();
             assert_eq!(decrypted, b"[1]\n{\"a\":\"b\"}\n\"last\"\n", "{method}");
         }
@@ -592,7 +573,10 @@ mod tests {
         );
 
         let err = cipher(Method::CbcBase64)
-            .decrypt_lines(&b"%%%%\n"[..], &mut out)
+            .decrypt_line_chunks(
+                LineChunks::new(&b"%%%%\n"[..], Check::None).ciphertexts(),
+                &mut out,
+            )
             .unwrap_err();
         assert!(
             matches!(
@@ -629,14 +613,13 @@ mod tests {
 
     #[test]
     fn lines_longer_than_a_read_piece() {
-        let long = format!("[\"{}\"]", "x".repeat(3 * READ_PIECE));
+        let long = format!("[\"{}\"]", "x".repeat(3 * LINES_READ_LEN));
         let input = format!("[0]\n{long}\n[2]");
         let mut out = Vec::new();
         let gcm = cipher(Method::GcmBase64);
         let summary = gcm
-            .encrypt_lines(
-                io::Cursor::new(input),
-                Check::Json,
+            .encrypt_line_chunks(
+                LineChunks::new(io::Cursor::new(input), Check::Json),
                 CiphertextForm::Bare,
                 &mut out,
             )
@@ -650,7 +633,11 @@ mod tests {
             }
         );
         let mut back = Vec::new();
-        gcm.decrypt_lines(io::Cursor::new(out), &mut back).unwrap();
+        gcm.decrypt_line_chunks(
+            LineChunks::new(io::Cursor::new(out), Check::None).ciphertexts(),
+            &mut back,
+        )
+        .unwrap();
         assert_eq!(back, format!("[0]\n{long}\n[2]\n").into_bytes());
     }
 
@@ -658,9 +645,8 @@ mod tests {
     fn request_bodies_per_line() {
         let hex = cipher(Method::CbcHex);
         let mut out = Vec::new();
-        hex.encrypt_lines(
-            &b"[1]\n[2]\n"[..],
-            Check::Json,
+        hex.encrypt_line_chunks(
+            LineChunks::new(&b"[1]\n[2]\n"[..], Check::Json),
             CiphertextForm::RequestBody,
             &mut out,
         )
@@ -673,10 +659,17 @@ mod tests {
             assert!(hex.decrypt(ct.as_bytes()).is_ok());
         }
         let mut back = Vec::new();
-        hex.decrypt_lines(io::Cursor::new(out), &mut back).unwrap();
+        hex.decrypt_line_chunks(
+            LineChunks::new(io::Cursor::new(out), Check::None).ciphertexts(),
+            &mut back,
+        )
+        .unwrap();
         assert_eq!(back, b"[1]\n[2]\n");
         let err = hex
-            .decrypt_lines(io::Cursor::new("{\"x\":1}\n"), Vec::new())
+            .decrypt_line_chunks(
+                LineChunks::new(io::Cursor::new("{\"x\":1}\n"), Check::None).ciphertexts(),
+                Vec::new(),
+            )
             .unwrap_err();
         assert!(chain(&err).contains("not a request body"), "{err}");
     }
@@ -687,7 +680,10 @@ mod tests {
         let mut enc = cbc.encrypt_to(b"[1,\n2]", Vec::new()).unwrap();
         enc.push(b'\n');
         let err = cbc
-            .decrypt_lines(io::Cursor::new(enc), Vec::new())
+            .decrypt_line_chunks(
+                LineChunks::new(io::Cursor::new(enc), Check::None).ciphertexts(),
+                Vec::new(),
+            )
             .unwrap_err();
         assert!(
             matches!(
@@ -723,9 +719,8 @@ mod tests {
             input.push('\n');
         }
         let summary = cipher(Method::CbcBase64)
-            .encrypt_lines(
-                input.as_bytes(),
-                Check::Events(EventRules::new(now)),
+            .encrypt_line_chunks(
+                LineChunks::new(input.as_bytes(), Check::Events(EventRules::new(now))),
                 CiphertextForm::Bare,
                 Vec::new(),
             )
@@ -754,9 +749,8 @@ mod tests {
             // Not looked for where lines need not be JSON.
             let mut raw = Vec::new();
             cipher(Method::CbcBase64)
-                .encrypt_lines(
-                    input.as_bytes(),
-                    Check::None,
+                .encrypt_line_chunks(
+                    LineChunks::new(input.as_bytes(), Check::None),
                     CiphertextForm::Bare,
                     &mut raw,
                 )
@@ -814,7 +808,11 @@ mod tests {
         };
         let mut out = Vec::new();
         let err = cipher(Method::CbcBase64)
-            .encrypt_lines(reader, Check::Json, CiphertextForm::Bare, &mut out)
+            .encrypt_line_chunks(
+                LineChunks::new(reader, Check::Json),
+                CiphertextForm::Bare,
+                &mut out,
+            )
             .unwrap_err();
         assert!(
             matches!(
@@ -830,7 +828,7 @@ mod tests {
             "{err:?}"
         );
         assert!(
-            read.get() <= MAX_REQUEST_BYTES + 2 * READ_PIECE,
+            read.get() <= MAX_REQUEST_BYTES + 2 * LINES_READ_LEN,
             "{}",
             read.get()
         );
@@ -860,7 +858,10 @@ mod tests {
         assert!(chunks.collect::<Result<Vec<_>, _>>().is_ok());
         let too_long = "0".repeat(MAX_CIPHERTEXT_LINE + 1);
         let err = cipher(Method::CbcHex)
-            .decrypt_lines(too_long.as_bytes(), Vec::new())
+            .decrypt_line_chunks(
+                LineChunks::new(too_long.as_bytes(), Check::None).ciphertexts(),
+                Vec::new(),
+            )
             .unwrap_err();
         assert!(
             chain(&err).starts_with("line 1: longer than 10 MiB, more than the ciphertext"),
@@ -879,7 +880,10 @@ mod tests {
                 .map(|c| std::str::from_utf8(c).unwrap())
                 .collect();
             let err = cbc
-                .decrypt_lines(wrapped.join("\n").as_bytes(), Vec::new())
+                .decrypt_line_chunks(
+                    LineChunks::new(wrapped.join("\n").as_bytes(), Check::None).ciphertexts(),
+                    Vec::new(),
+                )
                 .unwrap_err();
             match err {
                 LinesError::Line {
@@ -893,11 +897,17 @@ mod tests {
         let short = cbc.encrypt(&[b'7'; 40]).unwrap();
         assert_eq!(short.len(), 64);
         let mut out = Vec::new();
-        cbc.decrypt_lines(format!("{short}\n{short}\n").as_bytes(), &mut out)
-            .unwrap();
+        cbc.decrypt_line_chunks(
+            LineChunks::new(format!("{short}\n{short}\n").as_bytes(), Check::None).ciphertexts(),
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(out.len(), 82);
         // Nor is a line of another width, or one that is not Base64.
-        let err = cbc.decrypt_lines(&b"AAAAAAAAAAAAAAAAAAAAAA==\n"[..], Vec::new());
+        let err = cbc.decrypt_line_chunks(
+            LineChunks::new(&b"AAAAAAAAAAAAAAAAAAAAAA==\n"[..], Check::None).ciphertexts(),
+            Vec::new(),
+        );
         assert!(matches!(
             err,
             Err(LinesError::Line {
@@ -934,8 +944,8 @@ mod tests {
         // Lines short and longer than a read piece, the last without a
         // newline, read in pieces of 4099 bytes: the same chunks whether
         // reads may wait or not, only marked differently.
-        let long = "y".repeat(READ_PIECE + 5);
-        let text = format!("a\n{long}\n\nb\n{}c", "x\n".repeat(READ_PIECE));
+        let long = "y".repeat(LINES_READ_LEN + 5);
+        let text = format!("a\n{long}\n\nb\n{}c", "x\n".repeat(LINES_READ_LEN));
         let lines = |reads_never_wait: bool| {
             let reader = crate::read::Trickle {
                 bytes: text.as_bytes(),

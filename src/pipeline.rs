@@ -21,11 +21,9 @@ use std::thread;
 
 use zeroize::Zeroizing;
 
+use crate::tuning::STREAM_BUFFERS;
 /// A buffer handed between the stages.
 pub(crate) type Buffer = Zeroizing<Vec<u8>>;
-
-/// Buffers going round between the stages.
-const BUFFERS: usize = 4;
 
 /// Runs `fill` until it says the stream has ended, passing each buffer it
 /// filled to `work` and then to `empty`, in order.
@@ -56,9 +54,9 @@ pub(crate) fn run<E: Send>(
         }
     }
     thread::scope(|scope| {
-        // Never full: no more than BUFFERS buffers exist.
-        let (filled_tx, filled_rx) = mpsc::sync_channel::<Buffer>(BUFFERS);
-        let (worked_tx, worked_rx) = mpsc::sync_channel::<Buffer>(BUFFERS);
+        // Never full: no more than STREAM_BUFFERS buffers exist.
+        let (filled_tx, filled_rx) = mpsc::sync_channel::<Buffer>(STREAM_BUFFERS);
+        let (worked_tx, worked_rx) = mpsc::sync_channel::<Buffer>(STREAM_BUFFERS);
         // The worker stops when the caller is done (its channel closes) or
         // when it fails (it returns, closing its own).
         let worker = scope.spawn(move || {
@@ -72,7 +70,7 @@ pub(crate) fn run<E: Send>(
         });
         // What `fill` and `empty` came to, here.
         let (filled, emptied) = (|| {
-            let mut spare: Vec<Buffer> = (0..BUFFERS)
+            let mut spare: Vec<Buffer> = (0..STREAM_BUFFERS)
                 .map(|_| Buffer::new(Vec::with_capacity(capacity)))
                 .collect();
             // Whether more is to come, or why not.

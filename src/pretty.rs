@@ -8,6 +8,7 @@
 use std::io::{self, Write};
 
 use crate::payload::{JsonError, StringTracker, check_json};
+use crate::tuning::PRETTY_CHUNK;
 
 /// How deep [`pretty_json_to`] nests by default.
 pub const MAX_DEPTH: usize = 1000;
@@ -30,9 +31,6 @@ pub enum PrettyError {
     Write(#[source] io::Error),
 }
 
-/// Bytes handed to the writer at once.
-const CHUNK: usize = 64 * 1024;
-
 /// Writes `bytes`, a JSON text, indented by two spaces per level and ending
 /// with a newline, to `out`. Nothing is written unless the text is JSON that
 /// nests at most `max_depth` levels.
@@ -45,7 +43,7 @@ pub fn pretty_json_to(
     if depth(bytes) > max_depth {
         return Err(PrettyError::TooDeep { limit: max_depth });
     }
-    let mut buf = Vec::with_capacity(CHUNK + 2 * max_depth + 16);
+    let mut buf = Vec::with_capacity(PRETTY_CHUNK + 2 * max_depth + 16);
     let mut tracker = StringTracker::default();
     let mut depth = 0usize;
     let newline = |buf: &mut Vec<u8>, depth: usize| {
@@ -89,7 +87,7 @@ pub fn pretty_json_to(
                 _ => buf.push(b),
             }
         }
-        if buf.len() >= CHUNK {
+        if buf.len() >= PRETTY_CHUNK {
             out.write_all(&buf).map_err(PrettyError::Write)?;
             buf.clear();
         }

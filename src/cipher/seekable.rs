@@ -19,31 +19,25 @@ use crate::hazmat::crypto::BLOCK_LEN;
 use crate::hazmat::text::{decode, group_shape, is_bare_text};
 use crate::method::TextEncoding;
 use crate::read::read_some;
+use crate::tuning::{PARTS_MAX, PARTS_MIN, TEXT_END_LEN, TEXT_READ_LEN};
 
-/// Texts from this long on are judged in parts.
-const PARTS_MIN: u64 = 2 * 1024 * 1024;
-/// Parts at most, whatever the cores: each takes a read buffer of its own.
-const PARTS_MAX: u64 = 4;
-/// Bytes read at a time by each part: small enough for the read's copy to
-/// stay in the core's cache for the look that follows. 64 KiB judged 85 MiB
-/// in 16–24 ms here, 1 MiB in 38–49 ms.
-const READ_LEN: usize = 64 * 1024;
-/// Bytes read at the text's end to find its padding and whitespace.
-const END_LEN: u64 = 4096;
 /// Symbols decoded at the text's end: at least the last two blocks' worth.
 const END_SYMBOLS: u64 = 128;
 
 impl Cipher {
-    /// [`Cipher::check_ciphertext_stream`] for text `len` bytes long that
-    /// `open` gives readers of, each from the start (a regular file, opened
-    /// again for each): the same verdict and errors.
+    /// Checks ciphertext text `len` bytes long that `open` gives readers
+    /// of, each from the start (a regular file, opened again for each), as
+    /// [`Cipher::decrypt_stream`] would judge it (its text, its length, then
+    /// CBC's padding or GCM's tag), with the same errors, but without
+    /// producing the plaintext: a first pass before plaintext is released
+    /// where it cannot be taken back.
     ///
     /// CBC text from 2 MiB on that is bare symbols up to its padding and
     /// trailing whitespace is judged by its characters alone, one part per
     /// core (at most four), each read by a thread of its own; only its end
     /// is decoded and its last block decrypted; last, the text must still
     /// end at `len`. Other text, and GCM (whose tag covers every byte), is
-    /// checked by [`Cipher::check_ciphertext_stream`].
+    /// read through once: CBC decrypts its last block only, GCM only hashes.
     pub fn check_ciphertext_seekable<R: Read + Seek + Send>(
         &self,
         len: u64,
@@ -120,11 +114,11 @@ impl TextEnd {
         encoding: TextEncoding,
         open: &impl Fn() -> io::Result<R>,
     ) -> Option<TextEnd> {
-        let start = len.checked_sub(END_LEN)?;
-        let mut tail = Vec::with_capacity(END_LEN as usize);
+        let start = len.checked_sub(TEXT_END_LEN)?;
+        let mut tail = Vec::with_capacity(TEXT_END_LEN as usize);
         let mut reader = open().ok()?;
         reader.seek(SeekFrom::Start(start)).ok()?;
-        reader.take(END_LEN).read_to_end(&mut tail).ok()?;
+        reader.take(TEXT_END_LEN).read_to_end(&mut tail).ok()?;
         let last = tail.iter().rposition(|b| !b.is_ascii_whitespace())?;
         let pads = tail[..=last]
             .iter()
@@ -156,7 +150,7 @@ fn bare_in_parts<R: Read + Seek>(
     open: &(impl Fn() -> io::Result<R> + Sync),
 ) -> bool {
     let cores = thread::available_parallelism().map_or(1, |n| n.get() as u64);
-    let parts = cores.clamp(1, PARTS_MAX);
+    let parts = cores.clamp(1, PARTS_MAX as u64);
     let bounds: Vec<u64> = (0..parts).map(|i| end / parts * i).chain([end]).collect();
     let dirty = AtomicBool::new(false);
     let part = |start: u64, stop: u64| {
@@ -191,7 +185,7 @@ fn bare_part<R: Read + Seek>(
         let mut reader = open()?;
         reader.seek(SeekFrom::Start(start))?;
         let mut reader = reader.take(stop - start);
-        let mut buffer = vec![0; READ_LEN];
+        let mut buffer = vec![0; TEXT_READ_LEN];
         let mut read = 0;
         loop {
             if dirty.load(Ordering::Relaxed) {

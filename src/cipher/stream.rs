@@ -2,8 +2,8 @@
 //!
 //! Encryption reads a piece while the one before it is encrypted and the one
 //! before that encoded and written; decryption reads, decodes and decrypts,
-//! and writes, likewise. A message below [`PARALLEL_MIN`] bytes stays on the
-//! calling thread.
+//! and writes, likewise, in pieces of [`PIECE`] bytes. A message below
+//! [`THREAD_MIN`] bytes stays on the calling thread.
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,21 +15,12 @@ use crate::hazmat::text::{TextDecoder, TextWriter};
 use crate::pipeline::{self, Buffer};
 use crate::read::read_some;
 use crate::secret::Iv;
+use crate::tuning::{PIECE, READ_MIN_ROOM, THREAD_MIN};
 
-/// Payload bytes per piece: whole AES blocks (16) and Base64 groups (3).
-///
-/// The four pieces going round and the text of one (1 MiB with Base64) fit
-/// a core's L2 cache. With 48 KiB pieces, the cipher's thread spent a sixth
-/// of its time waking the thread that encodes and writes (`perf`, 64 MiB to
-/// a pipe on a 2-core VM); 192 KiB took 9 % off that run
-/// (docs/BENCHMARKS.md, "Issue 15, ninth stop").
-const PIECE: usize = 192 * 1024;
-/// Messages at least this long (or of unknown length) use a second thread.
-const PARALLEL_MIN: u64 = 1024 * 1024;
-
-/// Whether a stream of `size_hint` bytes is worth a second thread.
+/// Whether a stream of `size_hint` bytes is worth a second thread: from
+/// [`THREAD_MIN`] on, or of unknown length.
 fn parallel(size_hint: Option<u64>) -> bool {
-    size_hint.is_none_or(|size| size >= PARALLEL_MIN)
+    size_hint.is_none_or(|size| size >= THREAD_MIN)
 }
 
 /// Fills `buffer` from `reader` up to `len` bytes; fewer only at the end.
@@ -150,7 +141,7 @@ impl Cipher {
     /// producing the plaintext: CBC decrypts its last block only, GCM only
     /// hashes. A first pass before plaintext may be released where it cannot
     /// be taken back.
-    pub fn check_ciphertext_stream<R: Read + Send>(
+    pub(crate) fn check_ciphertext_stream<R: Read + Send>(
         &self,
         reader: R,
         size_hint: Option<u64>,
@@ -196,7 +187,7 @@ impl Cipher {
             room = read
                 .unwrap_or(0)
                 .saturating_mul(2)
-                .clamp(MIN_ROOM, TEXT_PIECE);
+                .clamp(READ_MIN_ROOM, TEXT_PIECE);
             Ok(read.is_some())
         };
         let mut text = Vec::with_capacity(TEXT_PIECE);
@@ -253,8 +244,6 @@ impl Cipher {
 const HELD_ROOM: usize = BLOCK_LEN;
 /// Text read at a time when decrypting: one piece's worth of Base64.
 const TEXT_PIECE: usize = PIECE * 4 / 3;
-/// The least room a read of text is given.
-const MIN_ROOM: usize = 512;
 
 /// Decodes `text` (or, with none, finishes) and leaves in `buffer`
 /// [`HELD_ROOM`] bytes of room and then the bytes decoded so far in whole

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::builder::{PossibleValue, TypedValueParser};
-use clap::{Args, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use ce_crypt::Method;
 use ce_crypt::upload::Region;
@@ -74,7 +74,7 @@ CE_SECRET_IV (and CE_KEY_ENCODING, unless utf8), which encrypt, decrypt and
 send read; a profile may also hold CE_API_KEY, CE_ASSET_ID, CE_REGION and
 CE_ENDPOINT lines for send.
 ")]
-    Keygen(Deferred<KeygenArgs>),
+    Keygen(KeygenArgs),
 
     /// Encrypt a payload (a JSON array of events) for the upload API.
     #[command(after_help = concat!("\
@@ -95,7 +95,7 @@ MEMORY:
   whole, as are payloads given with --check-events, --compact or --verify.
 
 ", environment!()))]
-    Encrypt(Deferred<EncryptArgs>),
+    Encrypt(EncryptArgs),
 
     /// Decrypt a ciphertext back to the exact payload bytes.
     #[command(after_help = concat!("\
@@ -113,7 +113,7 @@ MEMORY:
   input, request bodies and --pretty are held in memory whole.
 
 ", environment!()))]
-    Decrypt(Deferred<DecryptArgs>),
+    Decrypt(DecryptArgs),
 
     /// Check a payload's events against the API's rules; send nothing.
     #[command(after_help = "\
@@ -126,7 +126,7 @@ EXAMPLES:
 check exits 0 when no rule reports an error. It reads no key and no
 environment variable: it only judges the events.
 ")]
-    Check(Deferred<CheckArgs>),
+    Check(CheckArgs),
 
     /// Check, encrypt and POST events to the activity upload API: any number, in batches, resumable.
     #[command(after_help = concat!("\
@@ -150,7 +150,7 @@ STATE:
   Standard input is not resumable unless --journal names a journal.
 
 ", environment!()))]
-    Send(Deferred<Box<SendArgs>>),
+    Send(Box<SendArgs>),
 
     /// Print a shell completion script.
     #[command(after_help = concat!("\
@@ -184,75 +184,6 @@ EXAMPLES:
 
 ", environment!()))]
     Methods,
-}
-
-/// A subcommand's arguments, defined only once that subcommand is chosen:
-/// at start-up clap then builds the arguments of one subcommand, not of
-/// all of them (a quarter of a small payload's start-up allocations each).
-#[derive(Debug)]
-pub struct Deferred<T>(pub T);
-
-impl<T: Args> Args for Deferred<T> {
-    fn augment_args(command: clap::Command) -> clap::Command {
-        command.defer(|command| keeping_about(command, T::augment_args))
-    }
-
-    fn augment_args_for_update(command: clap::Command) -> clap::Command {
-        command.defer(|command| keeping_about(command, T::augment_args_for_update))
-    }
-
-    fn group_id() -> Option<clap::Id> {
-        T::group_id()
-    }
-}
-
-impl<T: FromArgMatches> FromArgMatches for Deferred<T> {
-    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
-        T::from_arg_matches(matches).map(Deferred)
-    }
-
-    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
-        self.0.update_from_arg_matches(matches)
-    }
-}
-
-impl<T> std::ops::Deref for Deferred<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-/// The whole command with every subcommand's arguments defined, for the
-/// man page and for error advice (start-up defines only those of the
-/// subcommand chosen). Only the subcommands are built: building the whole
-/// command would add its generated `help` subcommand and `-V` everywhere.
-pub fn full_command() -> clap::Command {
-    let mut command = <Cli as clap::CommandFactory>::command();
-    for subcommand in command.get_subcommands_mut() {
-        subcommand.build();
-    }
-    command
-}
-
-/// `augment(command)`, keeping the subcommand's own description: run last,
-/// `augment` would replace it with its struct's doc comment.
-fn keeping_about(
-    command: clap::Command,
-    augment: fn(clap::Command) -> clap::Command,
-) -> clap::Command {
-    let about = command.get_about().cloned();
-    let long_about = command.get_long_about().cloned();
-    let command = augment(command);
-    let command = match about {
-        Some(about) => command.about(about),
-        None => command.about(None),
-    };
-    match long_about {
-        Some(long_about) => command.long_about(long_about),
-        None => command.long_about(None),
-    }
 }
 
 /// Output format of `keygen`.

@@ -5,6 +5,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use anyhow::Result;
 use ce_crypt::lines::LineChunks;
 use ce_crypt::pretty;
+use ce_crypt::tuning::{DECRYPT_READ_BUFFER, READ_AHEAD_LEN, STREAM_MIN, THREAD_MIN};
 use ce_crypt::{Check, Cipher, CipherMode, looks_like_wrong_iv, request};
 
 use super::args::DecryptArgs;
@@ -13,12 +14,6 @@ use super::keysource;
 use super::output::{Existing, Output};
 use super::process;
 use super::read_ahead::{ReadAhead, line_chunks};
-
-/// Regular files from this size on are streamed in memory of fixed size.
-const STREAM_MIN: u64 = 1024 * 1024;
-
-/// Inputs larger than this (or of unknown size) are read on a second thread.
-const READ_AHEAD_MIN: u64 = 1024 * 1024;
 
 /// Decrypts one ciphertext, or one per line with `--lines`.
 pub fn run(args: DecryptArgs) -> Result<()> {
@@ -58,11 +53,11 @@ pub fn run(args: DecryptArgs) -> Result<()> {
     }
 
     let reader: Box<dyn Read + Send> = match size {
-        Some(size) if size <= READ_AHEAD_MIN => reader,
-        _ => Box::new(ReadAhead::new(reader, 1024 * 1024)),
+        Some(size) if size <= THREAD_MIN => reader,
+        _ => Box::new(ReadAhead::new(reader, READ_AHEAD_LEN)),
     };
     // A request body (`encrypt --request`, or a captured request) is unwrapped first.
-    let mut reader = BufReader::with_capacity(64 * 1024, reader);
+    let mut reader = BufReader::with_capacity(DECRYPT_READ_BUFFER, reader);
     let is_body = request::looks_like_body(reader.fill_buf()?);
     // The plaintext is only released once its padding or tag has checked out.
     let plaintext = if is_body {

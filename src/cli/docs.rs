@@ -33,7 +33,7 @@ fn fix_bash(script: &str) -> String {
 /// One page, so it names no other pages: clap_mangen's list of subcommands
 /// would cite `ce-crypt-keygen(1)` and the like, which do not exist.
 pub fn man() -> Result<()> {
-    let command = super::args::full_command();
+    let command = Cli::command();
     let man = clap_mangen::Man::new(command.clone());
     let mut top = Vec::new();
     man.render_title(&mut top)?;

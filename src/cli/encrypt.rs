@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 use ce_crypt::lines::LineChunks;
+use ce_crypt::tuning::STREAM_MIN;
 use ce_crypt::{Check, Cipher, CiphertextForm, EncryptOptions, EventRules, events, payload};
 
 use super::args::EncryptArgs;
@@ -15,9 +16,6 @@ use super::keysource;
 use super::output::{Existing, Output};
 use super::process;
 use super::read_ahead::line_chunks;
-
-/// Regular files from this size on are streamed in memory of fixed size.
-const STREAM_MIN: u64 = 1024 * 1024;
 
 /// How much of the input start is kept to explain a JSON error (its first
 /// line must be whole in it to be recognised as one payload per line).

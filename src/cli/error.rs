@@ -201,7 +201,8 @@ pub fn usage(mut error: clap::Error) -> clap::Error {
 
 /// Whether some subcommand has an option `--long` that takes a value.
 fn takes_value(long: &str) -> bool {
-    let command = super::args::full_command();
+    use clap::CommandFactory;
+    let command = super::args::Cli::command();
     command.get_subcommands().any(|sub| {
         sub.get_arguments()
             .any(|arg| arg.get_long() == Some(long) && arg.get_action().takes_values())

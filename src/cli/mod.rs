@@ -59,11 +59,11 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Keygen(args) => keygen::run(args.0),
-        Command::Encrypt(args) => encrypt::run(args.0),
-        Command::Decrypt(args) => decrypt::run(args.0),
-        Command::Check(args) => check::run(args.0),
-        Command::Send(args) => send::run(*args.0),
+        Command::Keygen(args) => keygen::run(args),
+        Command::Encrypt(args) => encrypt::run(args),
+        Command::Decrypt(args) => decrypt::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Send(args) => send::run(*args),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
         Command::Methods => methods::run(),

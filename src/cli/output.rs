@@ -18,9 +18,8 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread;
 
 use anyhow::{Context, Result, bail};
+use ce_crypt::tuning::OUTPUT_BUFFER;
 use tempfile::NamedTempFile;
-
-const BUFFER: usize = 256 * 1024;
 
 /// Temporary files that a signal must remove before the process ends.
 static TEMP_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
@@ -269,7 +268,7 @@ fn hard_links(_meta: &fs::Metadata) -> u64 {
 impl Output {
     /// Standard output, or FILE.
     pub fn open(path: Option<&Path>, existing: Existing) -> Result<Output> {
-        Output::open_buffered(path, existing, BUFFER)
+        Output::open_buffered(path, existing, OUTPUT_BUFFER)
     }
 
     /// Like [`Output::open`] for output of about `expected` bytes, if known:
@@ -281,7 +280,11 @@ impl Output {
         expected: Option<u64>,
     ) -> Result<Output> {
         let needed = expected.and_then(|len| usize::try_from(len).ok());
-        Output::open_buffered(path, existing, needed.map_or(BUFFER, |len| len.min(BUFFER)))
+        Output::open_buffered(
+            path,
+            existing,
+            needed.map_or(OUTPUT_BUFFER, |len| len.min(OUTPUT_BUFFER)),
+        )
     }
 
     /// Like [`Output::open`], with no buffer of ours in between: for secrets,

@@ -89,7 +89,7 @@ pub fn widen_stdin_pipe() {
 fn widen_pipe(end: impl std::os::fd::AsFd) {
     use rustix::fs::{FileType, fstat};
     if fstat(&end).is_ok_and(|stat| FileType::from_raw_mode(stat.st_mode) == FileType::Fifo) {
-        let _ = rustix::pipe::fcntl_setpipe_size(&end, 1 << 20);
+        let _ = rustix::pipe::fcntl_setpipe_size(&end, ce_crypt::tuning::PIPE_BUFFER);
     }
 }
 

@@ -1,9 +1,9 @@
 //! AES-256 over bytes: CBC with PKCS7 padding, and GCM with nonce ‖ ciphertext ‖ tag.
 //!
-//! All cryptography is other crates': CBC is AWS-LC's (see [`super::stream`]
-//! for why), GCM RustCrypto's `aes-gcm`; this module only fixes the
-//! parameters Netcore uses and turns their errors into ours. AES-NI is picked
-//! at run time by both.
+//! All cryptography is RustCrypto's: CBC is `cbc`'s (through
+//! [`super::stream`]), GCM `aes-gcm`'s; this module only fixes the
+//! parameters Netcore uses and turns their errors into ours. AES-NI (and
+//! VAES) is picked at run time by `aes`, under both.
 
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
@@ -12,6 +12,7 @@ use zeroize::Zeroize;
 
 use super::stream::{CbcDecryptStream, CbcEncryptStream};
 use crate::secret::{Iv, Key};
+use crate::tuning::PIECE;
 
 /// AES block size in bytes.
 pub const BLOCK_LEN: usize = 16;
@@ -19,11 +20,6 @@ pub const BLOCK_LEN: usize = 16;
 pub const NONCE_LEN: usize = 12;
 /// GCM tag length in bytes.
 pub const TAG_LEN: usize = 16;
-/// Plaintext bytes encrypted per piece when streaming CBC output.
-///
-/// A multiple of 48, so that Base64 groups (3 bytes) and AES blocks (16) both
-/// line up with piece boundaries.
-pub const CBC_PIECE: usize = 48 * 1024;
 
 /// Why a ciphertext could not be decrypted (or a plaintext encrypted).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,12 +62,13 @@ pub enum CryptoError {
 }
 
 /// CBC-encrypts `plaintext` with PKCS7 padding, passing the ciphertext to `sink`
-/// in pieces of at most [`CBC_PIECE`] + 16 bytes.
+/// in pieces of whole Base64 groups and AES blocks (the last one up to 16
+/// bytes longer, with the padding).
 ///
 /// Every step is infallible: [`CbcEncryptStream`] chains whole blocks, and
 /// the last (partial or empty) block is padded with PKCS7 before it is
 /// chained too. Only `sink` can fail.
-pub fn cbc_encrypt_pieces<E>(
+pub(crate) fn cbc_encrypt_pieces<E>(
     key: &Key,
     iv: &Iv,
     plaintext: &[u8],
@@ -79,8 +76,8 @@ pub fn cbc_encrypt_pieces<E>(
 ) -> Result<(), E> {
     let mut encryptor = CbcEncryptStream::new(key, iv);
     let whole = plaintext.len() - plaintext.len() % BLOCK_LEN;
-    let mut out = Vec::with_capacity(whole.min(CBC_PIECE) + BLOCK_LEN);
-    let mut pieces = plaintext[..whole].chunks(CBC_PIECE).peekable();
+    let mut out = Vec::with_capacity(whole.min(PIECE) + BLOCK_LEN);
+    let mut pieces = plaintext[..whole].chunks(PIECE).peekable();
     loop {
         let piece = pieces.next().unwrap_or_default();
         out.clear();
@@ -161,7 +158,7 @@ pub fn gcm_seal(
 /// GCM-encrypts `buffer` in place with `nonce` and no associated data; returns the tag.
 ///
 /// For large payloads: no second copy of the message is made.
-pub fn gcm_seal_in_place(
+pub(crate) fn gcm_seal_in_place(
     key: &Key,
     nonce: &[u8; NONCE_LEN],
     buffer: &mut [u8],
@@ -204,7 +201,7 @@ mod tests {
     use cbc::cipher::block_padding::Pkcs7;
     use cbc::cipher::{Array, BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
 
-    // RustCrypto's CBC: an implementation independent of the library's (AWS-LC).
+    // `cbc`'s one-shot and block calls, around the library's streaming use of it.
     type CbcEncryptor = cbc::Encryptor<aes::Aes256>;
     type CbcDecryptor = cbc::Decryptor<aes::Aes256>;
 
@@ -282,17 +279,11 @@ mod tests {
     fn streaming_pieces_equal_one_shot() {
         let key = Key::new([3; 32]);
         let iv = Iv::new([5; 16]);
-        for len in [
-            CBC_PIECE - 1,
-            CBC_PIECE,
-            CBC_PIECE + 1,
-            3 * CBC_PIECE,
-            3 * CBC_PIECE + 17,
-        ] {
+        for len in [PIECE - 1, PIECE, PIECE + 1, 3 * PIECE, 3 * PIECE + 17] {
             let plaintext: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             let mut pieces = Vec::new();
             cbc_encrypt_pieces::<()>(&key, &iv, &plaintext, |p| {
-                assert!(p.len() <= CBC_PIECE + BLOCK_LEN && p.len() % BLOCK_LEN == 0);
+                assert!(p.len() <= PIECE + BLOCK_LEN && p.len() % BLOCK_LEN == 0);
                 pieces.push(p.to_vec());
                 Ok(())
             })
@@ -303,7 +294,7 @@ mod tests {
             assert_eq!(joined, expected, "len {len}");
             // Every piece but the last is whole Base64 groups.
             for piece in &pieces[..pieces.len() - 1] {
-                assert_eq!(piece.len(), CBC_PIECE);
+                assert_eq!(piece.len(), PIECE);
             }
         }
     }

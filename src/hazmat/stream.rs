@@ -1,31 +1,27 @@
 //! AES-256-CBC and AES-256-GCM over a message that arrives in pieces, so that
 //! a message of any size passes through a buffer of fixed size.
 //!
-//! CBC is AWS-LC's (through `aws-lc-rs`), whose assembly keeps the chain in
-//! registers: faster than RustCrypto's `cbc`, which stores and reloads it for
-//! every block, and CBC encryption is serial, so it bounds how fast a large
-//! payload can be encrypted (figures: docs/BENCHMARKS.md, "Issue 15, sixth
-//! stop"). PKCS7 padding is `block-padding`'s. GCM is RustCrypto's:
-//! the very parts `aes-gcm` 0.11 is built from (`aes`, `ctr`'s 32-bit
-//! big-endian counter, `ghash`), put together as `aes-gcm` puts them together
-//! (NIST SP 800-38D, 96-bit nonce, no associated data). `aes-gcm` itself only
-//! takes a whole message. The tests hold every result to one-shot output
-//! (RustCrypto's `cbc` and `aes-gcm`) over many lengths and piece sizes, and
-//! to Wycheproof.
+//! All of it is RustCrypto's, pure Rust (AES-NI and VAES picked at run time
+//! by `aes`). CBC is `cbc`'s, with its PKCS7 padding: each piece goes to it
+//! in one call, as many blocks as the piece holds, so that decryption runs
+//! the blocks in parallel (CBC encryption is serial whatever the call). GCM
+//! is put together from the very parts `aes-gcm` 0.11 is built from (`aes`,
+//! `ctr`'s 32-bit big-endian counter, `ghash`), as `aes-gcm` puts them
+//! together (NIST SP 800-38D, 96-bit nonce, no associated data): `aes-gcm`
+//! itself only takes a whole message. The tests hold every result to
+//! one-shot output (`cbc` and `aes-gcm` over the whole message) over many
+//! lengths and piece sizes, and to Wycheproof.
 //!
 //! Decryption releases plaintext piece by piece *before* the padding or tag
 //! is known to be good: a caller must be able to take back what it wrote
 //! when [`CbcDecryptStream::finish`] or [`GcmStream::verify`] fails.
 
-use std::sync::Arc;
-
-use aes::Aes256;
-use aes::cipher::{Array, BlockCipherEncrypt, InnerIvInit, KeyInit, StreamCipherCore};
-use aws_lc_rs::cipher::{
-    AES_256, DecryptingKey, DecryptionContext, EncryptingKey, EncryptionContext, UnboundCipherKey,
+use aes::{Aes256Dec, Aes256Enc};
+use cbc::cipher::block_padding::Pkcs7;
+use cbc::cipher::{
+    Array, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, KeyInit, KeyIvInit,
+    StreamCipherCore,
 };
-use aws_lc_rs::error::Unspecified;
-use block_padding::{Padding, Pkcs7};
 use ctr::flavors::Ctr32BE;
 use ghash::GHash;
 use ghash::universal_hash::UniversalHash;
@@ -39,46 +35,30 @@ type Block = aes::Block;
 /// GCM's longest plaintext, in bytes (2^36 - 32; SP 800-38D section 5.2.1.1).
 const GCM_MAX_LEN: u64 = (1 << 36) - 32;
 
-/// An AES-256 key expanded once for CBC, by AWS-LC.
-fn cbc_key<K>(key: &Key, mode: impl FnOnce(UnboundCipherKey) -> Result<K, Unspecified>) -> K {
-    UnboundCipherKey::new(&AES_256, key.expose())
-        .and_then(mode)
-        // A 32-byte key is always an AES-256 key: AWS-LC refuses only other lengths.
-        .expect("a 32-byte key is a valid AES-256 key")
-}
-
-/// The last block of `blocks`, a whole number of blocks, at least one.
-fn last_block(blocks: &[u8]) -> [u8; BLOCK_LEN] {
-    let mut block = [0; BLOCK_LEN];
-    block.copy_from_slice(&blocks[blocks.len() - BLOCK_LEN..]);
-    block
-}
-
-/// Panics unless `blocks` is a whole number of blocks (a caller's bug).
-fn assert_whole_blocks(blocks: &[u8]) {
-    assert!(
-        blocks.len().is_multiple_of(BLOCK_LEN),
-        "CBC pieces must be whole blocks"
-    );
+/// `blocks`, a whole number of AES blocks, as blocks.
+///
+/// # Panics
+/// If it is not a whole number (a caller's bug, not a property of the data).
+fn as_blocks(blocks: &mut [u8]) -> &mut [Block] {
+    let (whole, rest) = Array::slice_as_chunks_mut(blocks);
+    assert!(rest.is_empty(), "CBC pieces must be whole blocks");
+    whole
 }
 
 /// CBC encryption of a message given in pieces of whole blocks, then its tail.
 ///
-/// Each piece goes to AWS-LC's CBC in one call, chained on from the last
-/// ciphertext block of the piece before, exactly as one call over the whole
-/// message would chain it.
+/// Each piece is chained on from the last ciphertext block of the piece
+/// before, exactly as one call over the whole message would chain it. The
+/// IV and the key schedule are wiped on drop (`cbc`'s and `aes`'s `zeroize`).
 pub struct CbcEncryptStream {
-    key: Arc<EncryptingKey>,
-    /// The IV of the next block: the message's IV, then its last ciphertext block.
-    chain: [u8; BLOCK_LEN],
+    cbc: cbc::Encryptor<Aes256Enc>,
 }
 
 impl CbcEncryptStream {
     /// Starts a message.
     pub fn new(key: &Key, iv: &Iv) -> Self {
         Self {
-            key: Arc::new(cbc_key(key, EncryptingKey::cbc)),
-            chain: *iv.expose(),
+            cbc: cbc::Encryptor::new(key.expose().into(), iv.expose().into()),
         }
     }
 
@@ -87,84 +67,59 @@ impl CbcEncryptStream {
     /// # Panics
     /// If it is not (a caller's bug, not a property of the data).
     pub fn encrypt_blocks(&mut self, blocks: &mut [u8]) {
-        assert_whole_blocks(blocks);
-        if blocks.is_empty() {
-            return;
-        }
-        self.key
-            .less_safe_encrypt(blocks, EncryptionContext::Iv128(self.chain.into()))
-            // Whole blocks and a 16-byte IV are all AES-CBC asks for.
-            .expect("whole blocks with a 16-byte IV encrypt");
-        self.chain = last_block(blocks);
+        self.cbc.encrypt_blocks(as_blocks(blocks));
     }
 
     /// Encrypts `buffer[from..]`, the end of the message (any length), in
     /// place: its last 0 to 15 bytes are padded into one more block, and
     /// all its blocks encrypted in one call (a line of `--lines` is a
     /// message: one call each, not two).
-    pub fn finish_in(mut self, buffer: &mut Vec<u8>, from: usize) {
-        let whole = buffer.len() - (buffer.len() - from) % BLOCK_LEN;
-        let last = padded(&buffer[whole..]);
-        buffer.truncate(whole);
-        buffer.extend_from_slice(&last);
-        self.encrypt_blocks(&mut buffer[from..]);
+    pub(crate) fn finish_in(self, buffer: &mut Vec<u8>, from: usize) {
+        let len = buffer.len() - from;
+        buffer.resize(from + (len / BLOCK_LEN + 1) * BLOCK_LEN, 0);
+        self.cbc
+            .encrypt_padded::<Pkcs7>(&mut buffer[from..], len)
+            // The room for the padding was just made.
+            .expect("room for the padding");
     }
 
     /// Pads and encrypts the last 0 to 15 bytes of the message.
     ///
     /// # Panics
     /// If `tail` is 16 bytes or more.
-    pub fn finish(mut self, tail: &[u8]) -> [u8; BLOCK_LEN] {
-        let mut block = padded(tail);
-        self.encrypt_blocks(&mut block);
-        block.into()
-    }
-}
-
-/// The last 0 to 15 bytes of a CBC message, PKCS7-padded into one block.
-fn padded(tail: &[u8]) -> Block {
-    let mut block = Block::default();
-    block[..tail.len()].copy_from_slice(tail);
-    Pkcs7::pad(&mut block, tail.len());
-    block
-}
-
-impl Drop for CbcEncryptStream {
-    fn drop(&mut self) {
-        // Before the first piece, the chain is the IV, which is secret.
-        zeroize::Zeroize::zeroize(&mut self.chain);
+    pub fn finish(self, tail: &[u8]) -> [u8; BLOCK_LEN] {
+        assert!(tail.len() < BLOCK_LEN, "a CBC tail is shorter than a block");
+        let mut block = [0; BLOCK_LEN];
+        block[..tail.len()].copy_from_slice(tail);
+        self.cbc
+            .encrypt_padded::<Pkcs7>(&mut block, tail.len())
+            // 0 to 15 bytes always pad into one block.
+            .expect("a short tail pads into one block");
+        block
     }
 }
 
 /// A key expanded once and an IV, to start many CBC messages cheaply (one
 /// per line of input, say).
-pub struct CbcMessages {
-    key: Arc<EncryptingKey>,
-    iv: [u8; BLOCK_LEN],
+pub(crate) struct CbcMessages {
+    aes: Aes256Enc,
+    iv: Iv,
 }
 
 impl CbcMessages {
     /// Expands `key` for messages under `iv`.
-    pub fn new(key: &Key, iv: &Iv) -> Self {
+    pub(crate) fn new(key: &Key, iv: &Iv) -> Self {
         Self {
-            key: Arc::new(cbc_key(key, EncryptingKey::cbc)),
-            iv: *iv.expose(),
+            aes: Aes256Enc::new(key.expose().into()),
+            iv: iv.clone(),
         }
     }
 
     /// Starts the next message.
-    pub fn start(&self) -> CbcEncryptStream {
+    pub(crate) fn start(&self) -> CbcEncryptStream {
         CbcEncryptStream {
-            key: Arc::clone(&self.key),
-            chain: self.iv,
+            cbc: cbc::Encryptor::inner_iv_init(self.aes.clone(), self.iv.expose().into()),
         }
-    }
-}
-
-impl Drop for CbcMessages {
-    fn drop(&mut self) {
-        // AWS-LC wipes the key schedule; the IV is secret too.
-        zeroize::Zeroize::zeroize(&mut self.iv);
     }
 }
 
@@ -172,59 +127,43 @@ impl Drop for CbcMessages {
 /// caller holds back the last block for [`CbcDecryptStream::finish`], which
 /// checks and removes the padding.
 pub struct CbcDecryptStream {
-    key: DecryptingKey,
-    /// The IV of the next block: the IV, then the last ciphertext block seen.
-    chain: [u8; BLOCK_LEN],
+    cbc: cbc::Decryptor<Aes256Dec>,
 }
 
 impl CbcDecryptStream {
     /// Starts a ciphertext.
     pub fn new(key: &Key, iv: &Iv) -> Self {
         Self {
-            key: cbc_key(key, DecryptingKey::cbc),
-            chain: *iv.expose(),
+            cbc: cbc::Decryptor::new(key.expose().into(), iv.expose().into()),
         }
     }
 
-    /// Decrypts `blocks` in place; its length must be a multiple of 16.
+    /// Decrypts `blocks` in place, many blocks at once; its length must be
+    /// a multiple of 16.
     ///
     /// # Panics
     /// If it is not (a caller's bug, not a property of the data).
     pub fn decrypt_blocks(&mut self, blocks: &mut [u8]) {
-        assert_whole_blocks(blocks);
-        if blocks.is_empty() {
-            return;
-        }
-        let next = last_block(blocks);
-        self.key
-            .decrypt(blocks, DecryptionContext::Iv128(self.chain.into()))
-            // Whole blocks and a 16-byte IV are all AES-CBC asks for.
-            .expect("whole blocks with a 16-byte IV decrypt");
-        self.chain = next;
+        self.cbc.decrypt_blocks(as_blocks(blocks));
     }
 
     /// Decrypts the last block and returns its plaintext bytes before the padding.
-    pub fn finish(mut self, last: &[u8; BLOCK_LEN]) -> Result<Vec<u8>, CryptoError> {
-        let mut block = Block::from(*last);
-        self.decrypt_blocks(&mut block);
-        let unpadded = Pkcs7::unpad(&block).map(<[u8]>::to_vec);
+    pub fn finish(self, last: &[u8; BLOCK_LEN]) -> Result<Vec<u8>, CryptoError> {
+        let mut block = *last;
+        let unpadded = self
+            .cbc
+            .decrypt_padded::<Pkcs7>(&mut block)
+            .map(<[u8]>::to_vec);
         // The block is plaintext: it does not outlive this call.
-        zeroize::Zeroize::zeroize(block.as_mut_slice());
+        zeroize::Zeroize::zeroize(&mut block);
         unpadded.map_err(|_| CryptoError::BadPadding)
-    }
-}
-
-impl Drop for CbcDecryptStream {
-    fn drop(&mut self) {
-        // Before the first piece, the chain is the IV, which is secret.
-        zeroize::Zeroize::zeroize(&mut self.chain);
     }
 }
 
 /// AES-256-GCM over a message given in pieces of any length: encrypt or
 /// decrypt each piece in place, then take or check the tag.
 pub struct GcmStream {
-    counter: ctr::CtrCore<Aes256, Ctr32BE>,
+    counter: ctr::CtrCore<Aes256Enc, Ctr32BE>,
     /// Keystream left over from a piece that ended inside a block.
     spare: Block,
     spare_from: usize,
@@ -240,7 +179,7 @@ pub struct GcmStream {
 impl GcmStream {
     /// Starts a message under `nonce`.
     pub fn new(key: &Key, nonce: &[u8; NONCE_LEN]) -> Self {
-        let aes = Aes256::new(key.expose().into());
+        let aes = Aes256Enc::new(key.expose().into());
         let mut hash_key = ghash::Key::default();
         aes.encrypt_block(&mut hash_key);
         let ghash = GHash::new(&hash_key);
@@ -284,7 +223,7 @@ impl GcmStream {
     /// Hashes `ciphertext` without decrypting it, for a pass that only
     /// checks the tag ([`GcmStream::verify`]); not to be mixed with
     /// [`GcmStream::decrypt`] in one message.
-    pub fn authenticate(&mut self, ciphertext: &[u8]) -> Result<(), CryptoError> {
+    pub(crate) fn authenticate(&mut self, ciphertext: &[u8]) -> Result<(), CryptoError> {
         self.count(ciphertext.len())?;
         self.hash(ciphertext);
         Ok(())
@@ -487,12 +426,12 @@ mod tests {
 
     #[test]
     fn cbc_in_pieces_equals_cbc_in_one() {
-        use cbc::cipher::{BlockModeEncrypt, KeyIvInit};
         for len in (0..70).chain([255, 256, 10_000]) {
             let plaintext = message(len);
-            // RustCrypto's CBC in one call: an implementation independent of AWS-LC's.
-            let whole = cbc::Encryptor::<Aes256>::new(key().expose().into(), iv().expose().into())
-                .encrypt_padded_vec::<Pkcs7>(&plaintext);
+            // `cbc` in one call over the whole message.
+            let whole =
+                cbc::Encryptor::<Aes256Enc>::new(key().expose().into(), iv().expose().into())
+                    .encrypt_padded_vec::<Pkcs7>(&plaintext);
             for blocks_per_piece in [1, 3, 64] {
                 let mut buffer = plaintext.clone();
                 let body = len - len % BLOCK_LEN;

@@ -14,13 +14,7 @@ use base64::engine::simd::Simd;
 
 use crate::method::TextEncoding;
 use crate::read::read_some;
-
-/// Raw bytes handed to the encoder at a time: a multiple of 3 (Base64) and 2 (hex).
-/// Its text (256 KiB in Base64) fills a 256 KiB `BufWriter`, which then
-/// passes it straight through instead of copying it.
-const ENCODE_PIECE: usize = 192 * 1024;
-/// Text read from the input at a time while decoding.
-const DECODE_PIECE: usize = 1024 * 1024;
+use crate::tuning::{DECODE_READ_LEN, PIECE};
 
 fn base64_engine() -> Simd {
     // SIMD (AVX2/NEON) when the CPU has it, picked at run time; the scalar engine otherwise.
@@ -113,7 +107,7 @@ impl<W: Write> TextWriter<W> {
             TextEncoding::Hex => bytes.len(),
         };
         let (body, rest) = bytes.split_at(whole);
-        for piece in body.chunks(ENCODE_PIECE) {
+        for piece in body.chunks(PIECE) {
             self.encode_piece(piece)?;
         }
         self.carry[..rest.len()].copy_from_slice(rest);
@@ -164,7 +158,7 @@ fn encode_hex(bytes: &[u8], out: &mut [u8]) -> usize {
 
 /// Appends the text of `bytes`, a whole message (Base64 with its padding),
 /// to `out`: for many small messages in a row, into one reused buffer.
-pub fn encode_into(bytes: &[u8], encoding: TextEncoding, out: &mut Vec<u8>) {
+pub(crate) fn encode_into(bytes: &[u8], encoding: TextEncoding, out: &mut Vec<u8>) {
     let start = out.len();
     let len = match encoding {
         TextEncoding::Base64 => bytes.len().div_ceil(3) * 4,
@@ -230,7 +224,7 @@ pub(crate) fn is_bare_text(encoding: TextEncoding, text: &[u8]) -> bool {
 /// `size_hint` (the input's length, if known) sizes the output buffer once.
 /// Reads on the calling thread; a caller that wants reading to overlap
 /// decoding can hand in a reader that reads ahead.
-pub fn decode_reader<R: Read>(
+pub(crate) fn decode_reader<R: Read>(
     mut reader: R,
     encoding: TextEncoding,
     size_hint: Option<u64>,
@@ -238,9 +232,9 @@ pub fn decode_reader<R: Read>(
     let size_hint = size_hint.and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
     let mut decoder = TextDecoder::new(encoding, size_hint);
     let piece_len = if size_hint > 0 {
-        size_hint.clamp(4096, DECODE_PIECE)
+        size_hint.clamp(4096, DECODE_READ_LEN)
     } else {
-        DECODE_PIECE
+        DECODE_READ_LEN
     };
     let mut piece = vec![0u8; piece_len];
     while let Some(n) = read_some(&mut reader, &mut piece).map_err(DecodeError::Io)? {
@@ -270,7 +264,7 @@ fn whitespace_is_newlines(text: &[u8]) -> bool {
 
 /// Incremental decoder: text in, bytes appended to one output buffer, which
 /// the caller may empty between pieces ([`TextDecoder::output`]).
-pub struct TextDecoder {
+pub(crate) struct TextDecoder {
     encoding: TextEncoding,
     engine: Simd,
     out: Vec<u8>,
@@ -288,7 +282,7 @@ pub struct TextDecoder {
 
 impl TextDecoder {
     /// A decoder whose output buffer starts with room for `size_hint` bytes of text.
-    pub fn new(encoding: TextEncoding, size_hint: usize) -> Self {
+    pub(crate) fn new(encoding: TextEncoding, size_hint: usize) -> Self {
         let capacity = match encoding {
             TextEncoding::Base64 => size_hint / 4 * 3 + 3,
             TextEncoding::Hex => size_hint / 2 + 1,
@@ -309,7 +303,7 @@ impl TextDecoder {
     }
 
     /// Decodes `text`, the next piece, ignoring ASCII whitespace.
-    pub fn push(&mut self, text: &[u8]) -> Result<(), DecodeError> {
+    pub(crate) fn push(&mut self, text: &[u8]) -> Result<(), DecodeError> {
         if self.pending.is_empty() && !has_whitespace(text) {
             // The common case (one long line): decode straight from the read buffer.
             let whole = text.len() - text.len() % self.group();
@@ -342,12 +336,12 @@ impl TextDecoder {
     }
 
     /// The bytes decoded so far and not yet taken: take some, or all.
-    pub fn output(&mut self) -> &mut Vec<u8> {
+    pub(crate) fn output(&mut self) -> &mut Vec<u8> {
         &mut self.out
     }
 
     /// Decodes the last group and returns what is left of the output.
-    pub fn finish(mut self) -> Result<Vec<u8>, DecodeError> {
+    pub(crate) fn finish(mut self) -> Result<Vec<u8>, DecodeError> {
         if self.consumed == 0 && self.pending.is_empty() && self.out.is_empty() {
             return Err(DecodeError::Empty);
         }
@@ -526,9 +520,7 @@ mod tests {
 
     #[test]
     fn large_inputs_cross_piece_boundaries() {
-        let bytes: Vec<u8> = (0..ENCODE_PIECE * 3 + 5)
-            .map(|i| (i * 31 % 251) as u8)
-            .collect();
+        let bytes: Vec<u8> = (0..PIECE * 3 + 5).map(|i| (i * 31 % 251) as u8).collect();
         let text = encode_to_string(&bytes, TextEncoding::Base64);
         assert_eq!(text, STANDARD.encode(&bytes));
         assert_eq!(

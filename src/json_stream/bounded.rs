@@ -18,14 +18,12 @@ use serde::de::IgnoredAny;
 use super::Checker;
 use crate::payload::{JsonError, lone_surrogate_error, scan_surrogates, utf8_error};
 use crate::read::read_some;
+use crate::tuning::JSON_WINDOW_LEN;
 
-/// Read from the stream at most at a time, to pass on to serde_json.
-#[cfg(not(test))]
-const WINDOW_LEN: usize = 64 * 1024;
-/// Tests read a few bytes at a time, so that reads cut escapes and
-/// characters at every place.
-#[cfg(test)]
-const WINDOW_LEN: usize = 7;
+/// Read from the stream at most at a time, to pass on to serde_json. Tests
+/// read a few bytes at a time, so that reads cut escapes and characters at
+/// every place.
+const WINDOW_LEN: usize = if cfg!(test) { 7 } else { JSON_WINDOW_LEN };
 
 /// serde_json's words for a control character in a string.
 const CONTROL_CHARACTER: &str = "control character (\\u0000-\\u001F) found while parsing a string";
@@ -233,7 +231,7 @@ impl<R: Read> Read for Guard<R> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{HOLD_MAX, Mode, check_measured};
+    use super::super::{JSON_HOLD_MAX, Mode, check_measured};
     use crate::cipher::EncryptError;
     use crate::events::EventCheckError;
     use crate::payload::{JsonError, check_json};
@@ -291,7 +289,7 @@ mod tests {
         }
         // Nothing of a payload far past what may be held is kept.
         let mut long = b"[{\"a\": \"".to_vec();
-        long.resize(long.len() + 3 * HOLD_MAX, b'x');
+        long.resize(long.len() + 3 * JSON_HOLD_MAX, b'x');
         long.extend_from_slice(b"\"}]");
         let (len, peak) = check_measured(
             Trickle {
@@ -299,10 +297,10 @@ mod tests {
                 step: 1 << 20,
             },
             Mode::Alone,
-            HOLD_MAX,
+            JSON_HOLD_MAX,
         )
         .unwrap();
         assert_eq!(len, long.len() as u64);
-        assert!(peak <= 2 * HOLD_MAX, "held {peak} bytes");
+        assert!(peak <= 2 * JSON_HOLD_MAX, "held {peak} bytes");
     }
 }

@@ -20,32 +20,20 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, Scope};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::{
     LineChunk, LineError, LinesError, LinesSummary, is_blank, line_count, lines_of, strip_cr,
 };
 use crate::events::Warnings;
 use crate::payload::Check;
-
-/// Parts are at least this long: handing a part over costs about as much as
-/// encrypting a few KiB, and a line or two typed at a terminal stays on the
-/// caller's thread.
-const MIN_PART: usize = 16 * 1024;
-/// A chunk that may stall is cut into parts only from this length on.
-const MIN_WAITED: usize = 128 * 1024;
-/// At most this many parts, whatever the number of cores.
-const MAX_PARTS: usize = 8;
-/// How long a thread that waits for another spins before it sleeps: waking
-/// a sleeping thread on another core takes tens of microseconds on a virtual
-/// machine, about as long as a part of 16 KiB takes.
-const SPIN: Duration = Duration::from_micros(50);
+use crate::tuning::{LINES_MAX_PARTS, LINES_MIN_PART, LINES_MIN_WAITED, LINES_SPIN};
 
 /// How many parts a chunk is cut into at most: one per core.
 pub(super) fn per_core() -> usize {
     thread::available_parallelism()
         .map_or(1, NonZeroUsize::get)
-        .min(MAX_PARTS)
+        .min(LINES_MAX_PARTS)
 }
 
 /// Checks and transforms the non-blank lines of `chunks`, each cut into at
@@ -88,9 +76,9 @@ where
             let text = Arc::new(text);
             // A chunk that is waited for is only shared when large: each wait
             // costs cross-core wake-ups, and a pipe gives 64 KiB at a time.
-            let share = !may_stall || text.len() >= MIN_WAITED;
+            let share = !may_stall || text.len() >= LINES_MIN_WAITED;
             let most = if share { max_parts } else { 1 };
-            let mut parts = cut(&text, (text.len() / MIN_PART).clamp(1, most));
+            let mut parts = cut(&text, (text.len() / LINES_MIN_PART).clamp(1, most));
             while helpers.len() + 1 < parts.len() {
                 match start_helper(scope, &new_transform, &output) {
                     Some(helper) => helpers.push(helper),
@@ -202,11 +190,11 @@ fn receive(jobs: &Receiver<Job>) -> Option<Job> {
     .unwrap_or_else(|| jobs.recv().ok())
 }
 
-/// What `poll` gives within [`SPIN`], asked again and again; `None` if it
+/// What `poll` gives within [`LINES_SPIN`], asked again and again; `None` if it
 /// gave nothing, and the caller should sleep on its wait instead.
 fn spin<T>(mut poll: impl FnMut() -> Option<T>) -> Option<T> {
     let start = Instant::now();
-    while start.elapsed() < SPIN {
+    while start.elapsed() < LINES_SPIN {
         if let Some(found) = poll() {
             return Some(found);
         }
@@ -652,7 +640,7 @@ mod tests {
             });
             let _ = sender.send(run.is_err());
         });
-        let panicked = receiver.recv_timeout(Duration::from_secs(30));
+        let panicked = receiver.recv_timeout(std::time::Duration::from_secs(30));
         assert_eq!(panicked, Ok(true), "the panic did not come back in 30 s");
     }
 
