@@ -1,0 +1,259 @@
+//! Files a command keeps adding to across runs (a journal, a rejects file):
+//! the user's own, private, and never another user's file reached by a link.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::Path;
+
+use super::replace::{owned_by_user, same_file};
+use super::resolve::resolve;
+use super::{FileError, NotPrivate, folder_of};
+
+/// Opens `path` to read and append, creating it (mode 0600) if missing.
+///
+/// An existing file must be a regular file of the user's with one link
+/// ([`FileError::NotPrivate`] otherwise); its mode is set to 0600. Links are
+/// followed as [`open`](super::open) follows them, never one another user
+/// planted in a shared folder, where a new file is created with `O_EXCL`.
+/// To start the file afresh, `set_len(0)` the file returned.
+pub fn open_private_append(path: &Path) -> Result<File, FileError> {
+    let resolved = resolve(path)?;
+    if let Some(found) = &resolved.found {
+        check_private(path, found)?;
+    }
+    let mut options = OpenOptions::new();
+    options.read(true).append(true);
+    if resolved.found.is_some() {
+        no_follow(&mut options);
+    } else if resolved.shared {
+        // Created, never found: a name planted since the check fails here.
+        options.create_new(true);
+    } else {
+        options.create(true);
+    }
+    private_mode(&mut options);
+    let file = options
+        .open(&resolved.path)
+        .map_err(|error| open_error(path, &resolved.path, resolved.found.is_some(), error))?;
+    let opened = file.metadata().map_err(|source| FileError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    check_private(path, &opened)?;
+    if let Some(found) = &resolved.found
+        && !same_file(found, &opened)
+    {
+        return Err(FileError::Open {
+            path: path.to_owned(),
+            source: io::Error::other("it changed while it was being opened"),
+        });
+    }
+    make_private(&file, &opened).map_err(|source| FileError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(file)
+}
+
+/// A regular file, the user's, with one link.
+fn check_private(path: &Path, meta: &fs::Metadata) -> Result<(), FileError> {
+    let problem = if !meta.is_file() {
+        Some(NotPrivate::NotRegular(kind(meta)))
+    } else if !owned_by_user(meta) {
+        Some(NotPrivate::Owner(owner(meta)))
+    } else if links(meta) > 1 {
+        Some(NotPrivate::Links(links(meta)))
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(FileError::NotPrivate {
+            path: path.to_owned(),
+            problem,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn open_error(shown: &Path, resolved: &Path, existed: bool, error: io::Error) -> FileError {
+    let path = shown.to_owned();
+    let folder = folder_of(resolved).to_owned();
+    match error.kind() {
+        _ if existed => FileError::Open {
+            path,
+            source: error,
+        },
+        io::ErrorKind::NotFound => FileError::FolderMissing { path, folder },
+        io::ErrorKind::PermissionDenied => FileError::FolderNotWritable {
+            path,
+            folder,
+            read_only_system: false,
+        },
+        io::ErrorKind::ReadOnlyFilesystem => FileError::FolderNotWritable {
+            path,
+            folder,
+            read_only_system: true,
+        },
+        _ => FileError::Open {
+            path,
+            source: error,
+        },
+    }
+}
+
+#[cfg(unix)]
+fn kind(meta: &fs::Metadata) -> &'static str {
+    if meta.is_dir() {
+        "folder"
+    } else {
+        super::resolve::special_kind(meta).unwrap_or("special file")
+    }
+}
+
+#[cfg(not(unix))]
+fn kind(meta: &fs::Metadata) -> &'static str {
+    if meta.is_dir() {
+        "folder"
+    } else {
+        "special file"
+    }
+}
+
+#[cfg(unix)]
+fn owner(meta: &fs::Metadata) -> u32 {
+    std::os::unix::fs::MetadataExt::uid(meta)
+}
+
+#[cfg(not(unix))]
+fn owner(_meta: &fs::Metadata) -> u32 {
+    0
+}
+
+#[cfg(unix)]
+fn links(meta: &fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::nlink(meta)
+}
+
+#[cfg(not(unix))]
+fn links(_meta: &fs::Metadata) -> u64 {
+    1
+}
+
+#[cfg(unix)]
+fn no_follow(options: &mut OpenOptions) {
+    use std::os::unix::fs::OpenOptionsExt;
+    options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+}
+
+#[cfg(not(unix))]
+fn no_follow(_options: &mut OpenOptions) {}
+
+#[cfg(unix)]
+fn private_mode(options: &mut OpenOptions) {
+    std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
+}
+
+#[cfg(not(unix))]
+fn private_mode(_options: &mut OpenOptions) {}
+
+/// Mode 0600 for a file found with another.
+#[cfg(unix)]
+fn make_private(file: &File, meta: &fs::Metadata) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if meta.permissions().mode() & 0o7777 != 0o600 {
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn make_private(_file: &File, _meta: &fs::Metadata) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::super::test_support::{as_root, fifo, fifo_reader, give_away, shared_folder};
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+
+    #[test]
+    fn a_private_file_is_created_0600_and_appended_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        open_private_append(&path)
+            .unwrap()
+            .write_all(b"one\n")
+            .unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o7777, 0o600);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let mut file = open_private_append(&path).unwrap();
+        file.write_all(b"two\n").unwrap();
+        let mut text = String::new();
+        File::open(&path)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "one\ntwo\n");
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o7777, 0o600);
+        // A link of the user's own is followed.
+        symlink(&path, dir.path().join("link")).unwrap();
+        open_private_append(&dir.path().join("link")).unwrap();
+    }
+
+    #[test]
+    fn a_file_that_is_not_the_users_own_private_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let linked = dir.path().join("linked");
+        fs::write(&linked, "x").unwrap();
+        fs::hard_link(&linked, dir.path().join("other")).unwrap();
+        let fifo_path = dir.path().join("fifo");
+        fifo(&fifo_path);
+        let _reader = fifo_reader(&fifo_path);
+        for (path, problem) in [
+            (&linked, NotPrivate::Links(2)),
+            (&fifo_path, NotPrivate::NotRegular("FIFO")),
+            (&dir.path().to_owned(), NotPrivate::NotRegular("folder")),
+        ] {
+            let refused = open_private_append(path);
+            assert!(
+                matches!(&refused, Err(FileError::NotPrivate { problem: p, .. }) if *p == problem),
+                "{}: {:?}",
+                path.display(),
+                refused.err()
+            );
+        }
+        assert_eq!(fs::read_to_string(&linked).unwrap(), "x");
+    }
+
+    #[test]
+    fn another_users_file_or_planted_link_is_refused() {
+        if !as_root("files::private::another_users_file_or_planted_link_is_refused") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let theirs = dir.path().join("theirs");
+        fs::write(&theirs, "x").unwrap();
+        give_away(&theirs);
+        assert!(matches!(
+            open_private_append(&theirs),
+            Err(FileError::NotPrivate {
+                problem: NotPrivate::Owner(65534),
+                ..
+            })
+        ));
+        let shared = shared_folder(dir.path());
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "keep").unwrap();
+        let link = shared.join("journal");
+        symlink(&victim, &link).unwrap();
+        give_away(&link);
+        assert!(matches!(
+            open_private_append(&link),
+            Err(FileError::PlantedLink { .. })
+        ));
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
+        assert_eq!(fs::metadata(&victim).unwrap().mode() & 0o7777, 0o644);
+    }
+}
