@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 #[cfg(feature = "send")]
 mod kept;
+mod meta;
 mod private;
 mod replace;
 mod resolve;
@@ -215,10 +216,28 @@ fn usable_folder(folder: &Path) -> &Path {
     }
 }
 
-/// The user's id, or `None` where there are none.
-#[cfg(unix)]
-fn user() -> u32 {
-    rustix::process::geteuid().as_raw()
+/// The error for a file that could not be created in `folder`: a missing
+/// folder, or one the user may not write in, is told as such; anything
+/// else by `other`.
+fn creation_error(
+    path: &Path,
+    folder: &Path,
+    error: io::Error,
+    other: impl FnOnce(PathBuf, io::Error) -> FileError,
+) -> FileError {
+    let path = path.to_owned();
+    let folder = folder.to_owned();
+    let read_only_system = match error.kind() {
+        io::ErrorKind::NotFound => return FileError::FolderMissing { path, folder },
+        io::ErrorKind::PermissionDenied => false,
+        io::ErrorKind::ReadOnlyFilesystem => true,
+        _ => return other(path, error),
+    };
+    FileError::FolderNotWritable {
+        path,
+        folder,
+        read_only_system,
+    }
 }
 
 #[cfg(all(test, unix))]
@@ -235,7 +254,7 @@ mod test_support {
     /// Whether the test runs as root (and can make files of another user);
     /// says plainly on the terminal, past the test harness's capture, when not.
     pub fn as_root(test: &str) -> bool {
-        let root = super::user() == 0;
+        let root = super::meta::user() == 0;
         if !root {
             let _ = writeln!(
                 std::io::stderr(),

@@ -5,9 +5,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::Path;
 
-use super::replace::{owned_by_user, same_file};
+use super::meta::{kind, links, no_follow, owned_by_user, owner, same_file};
 use super::resolve::resolve;
-use super::{FileError, NotPrivate, folder_of};
+use super::{FileError, NotPrivate, creation_error, folder_of};
 
 /// Opens `path` to read and append, creating it (mode 0600) if missing.
 ///
@@ -32,9 +32,16 @@ pub fn open_private_append(path: &Path) -> Result<File, FileError> {
         options.create(true);
     }
     private_mode(&mut options);
-    let file = options
-        .open(&resolved.path)
-        .map_err(|error| open_error(path, &resolved.path, resolved.found.is_some(), error))?;
+    let opened = options.open(&resolved.path);
+    let file = opened.map_err(|source| match resolved.found {
+        Some(_) => FileError::Open {
+            path: path.to_owned(),
+            source,
+        },
+        None => creation_error(path, folder_of(&resolved.path), source, |path, source| {
+            FileError::Open { path, source }
+        }),
+    })?;
     let opened = file.metadata().map_err(|source| FileError::Open {
         path: path.to_owned(),
         source,
@@ -58,7 +65,7 @@ pub fn open_private_append(path: &Path) -> Result<File, FileError> {
 /// A regular file, the user's, with one link.
 fn check_private(path: &Path, meta: &fs::Metadata) -> Result<(), FileError> {
     let problem = if !meta.is_file() {
-        Some(NotPrivate::NotRegular(kind(meta)))
+        Some(NotPrivate::NotRegular(kind(meta).unwrap_or("file")))
     } else if !owned_by_user(meta) {
         Some(NotPrivate::Owner(owner(meta)))
     } else if links(meta) > 1 {
@@ -74,79 +81,6 @@ fn check_private(path: &Path, meta: &fs::Metadata) -> Result<(), FileError> {
         None => Ok(()),
     }
 }
-
-fn open_error(shown: &Path, resolved: &Path, existed: bool, error: io::Error) -> FileError {
-    let path = shown.to_owned();
-    let folder = folder_of(resolved).to_owned();
-    match error.kind() {
-        _ if existed => FileError::Open {
-            path,
-            source: error,
-        },
-        io::ErrorKind::NotFound => FileError::FolderMissing { path, folder },
-        io::ErrorKind::PermissionDenied => FileError::FolderNotWritable {
-            path,
-            folder,
-            read_only_system: false,
-        },
-        io::ErrorKind::ReadOnlyFilesystem => FileError::FolderNotWritable {
-            path,
-            folder,
-            read_only_system: true,
-        },
-        _ => FileError::Open {
-            path,
-            source: error,
-        },
-    }
-}
-
-#[cfg(unix)]
-fn kind(meta: &fs::Metadata) -> &'static str {
-    if meta.is_dir() {
-        "folder"
-    } else {
-        super::resolve::special_kind(meta).unwrap_or("special file")
-    }
-}
-
-#[cfg(not(unix))]
-fn kind(meta: &fs::Metadata) -> &'static str {
-    if meta.is_dir() {
-        "folder"
-    } else {
-        "special file"
-    }
-}
-
-#[cfg(unix)]
-fn owner(meta: &fs::Metadata) -> u32 {
-    std::os::unix::fs::MetadataExt::uid(meta)
-}
-
-#[cfg(not(unix))]
-fn owner(_meta: &fs::Metadata) -> u32 {
-    0
-}
-
-#[cfg(unix)]
-fn links(meta: &fs::Metadata) -> u64 {
-    std::os::unix::fs::MetadataExt::nlink(meta)
-}
-
-#[cfg(not(unix))]
-fn links(_meta: &fs::Metadata) -> u64 {
-    1
-}
-
-#[cfg(unix)]
-fn no_follow(options: &mut OpenOptions) {
-    use std::os::unix::fs::OpenOptionsExt;
-    options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
-}
-
-#[cfg(not(unix))]
-fn no_follow(_options: &mut OpenOptions) {}
 
 #[cfg(unix)]
 fn private_mode(options: &mut OpenOptions) {

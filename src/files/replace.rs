@@ -9,8 +9,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
 use tempfile::NamedTempFile;
 
+use super::meta::{links, no_follow, owned_by_user, owned_by_user_or_root, same_file};
 use super::resolve::{Resolved, resolve};
-use super::{Existing, FileError, folder_of, usable_folder};
+use super::{Existing, FileError, creation_error, folder_of, usable_folder};
 
 /// How [`open`] will write a path.
 pub enum Opened {
@@ -51,7 +52,7 @@ pub fn open(path: &Path, existing: Existing) -> Result<Opened, FileError> {
         if !meta.is_file() {
             return direct(path, &resolved.path, meta).map(Opened::Direct);
         }
-        if hard_links(meta) > 1 {
+        if links(meta) > 1 {
             return Err(FileError::HardLinks {
                 path: path.to_owned(),
             });
@@ -134,7 +135,12 @@ impl Replacement {
             .prefix(".ce-crypt-")
             .suffix(".tmp")
             .tempfile_in(usable_folder(folder))
-            .map_err(|error| creation_error(shown, folder, error))?;
+            .map_err(|error| {
+                creation_error(shown, folder, error, |path, source| FileError::Write {
+                    path,
+                    source: without_path(source),
+                })
+            })?;
         registry.pending.push(Pending {
             temp: file.path().to_owned(),
             shown: shown.to_owned(),
@@ -215,29 +221,6 @@ impl Write for Replacement {
 
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
-    }
-}
-
-/// The error for a temporary file that could not be created in `folder`.
-fn creation_error(shown: &Path, folder: &Path, error: io::Error) -> FileError {
-    let path = shown.to_owned();
-    let folder = folder.to_owned();
-    match error.kind() {
-        io::ErrorKind::NotFound => FileError::FolderMissing { path, folder },
-        io::ErrorKind::PermissionDenied => FileError::FolderNotWritable {
-            path,
-            folder,
-            read_only_system: false,
-        },
-        io::ErrorKind::ReadOnlyFilesystem => FileError::FolderNotWritable {
-            path,
-            folder,
-            read_only_system: true,
-        },
-        _ => FileError::Write {
-            path,
-            source: without_path(error),
-        },
     }
 }
 
@@ -353,61 +336,6 @@ fn abandon(mut registry: MutexGuard<'static, Registry>) -> Abandoned {
         untouched,
         replaced,
     }
-}
-
-#[cfg(unix)]
-fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
-    use std::os::unix::fs::OpenOptionsExt;
-    options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-}
-
-#[cfg(not(unix))]
-fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
-    options
-}
-
-#[cfg(unix)]
-pub(super) fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    a.dev() == b.dev() && a.ino() == b.ino()
-}
-
-#[cfg(not(unix))]
-pub(super) fn same_file(_a: &fs::Metadata, _b: &fs::Metadata) -> bool {
-    true
-}
-
-#[cfg(unix)]
-fn hard_links(meta: &fs::Metadata) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    meta.nlink()
-}
-
-#[cfg(not(unix))]
-fn hard_links(_meta: &fs::Metadata) -> u64 {
-    1
-}
-
-#[cfg(unix)]
-pub(super) fn owned_by_user(meta: &fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    meta.uid() == super::user()
-}
-
-#[cfg(not(unix))]
-pub(super) fn owned_by_user(_meta: &fs::Metadata) -> bool {
-    true
-}
-
-#[cfg(unix)]
-fn owned_by_user_or_root(meta: &fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    owned_by_user(meta) || meta.uid() == 0
-}
-
-#[cfg(not(unix))]
-fn owned_by_user_or_root(_meta: &fs::Metadata) -> bool {
-    true
 }
 
 #[cfg(all(test, unix))]

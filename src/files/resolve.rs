@@ -5,6 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::FileError;
+#[cfg(unix)]
+use super::meta::{owner, special_kind, user};
 
 /// Where a path leads, once every link on the way was checked.
 pub(super) struct Resolved {
@@ -54,8 +56,6 @@ pub(super) fn resolve(path: &Path) -> Result<Resolved, FileError> {
 
 #[cfg(unix)]
 fn walk(path: &Path) -> Result<Resolved, FileError> {
-    use std::os::unix::fs::MetadataExt;
-
     let mut done = PathBuf::new();
     // The names still to walk, the next one last.
     let mut todo = Vec::new();
@@ -90,12 +90,12 @@ fn walk(path: &Path) -> Result<Resolved, FileError> {
                 });
             }
             if let Some(folder) = shared_folder(&done)
-                && !trusted(meta.uid(), &folder)
+                && !trusted(owner(&meta), &folder)
             {
                 return Err(FileError::PlantedLink {
                     path: candidate,
                     folder: super::usable_folder(&done).to_owned(),
-                    owner: meta.uid(),
+                    owner: owner(&meta),
                 });
             }
             let Ok(target) = fs::read_link(&candidate) else {
@@ -116,13 +116,13 @@ fn walk(path: &Path) -> Result<Resolved, FileError> {
             let shared = shared_folder(&done);
             if let Some(folder) = &shared
                 && let Some(kind) = special_kind(&meta)
-                && !trusted(meta.uid(), folder)
+                && !trusted(owner(&meta), folder)
             {
                 return Err(FileError::PlantedSpecial {
                     path: candidate,
                     folder: super::usable_folder(&done).to_owned(),
                     kind,
-                    owner: meta.uid(),
+                    owner: owner(&meta),
                 });
             }
             return Ok(Resolved {
@@ -199,25 +199,7 @@ fn shared_folder(folder: &Path) -> Option<fs::Metadata> {
 #[cfg(unix)]
 fn trusted(owner: u32, folder: &fs::Metadata) -> bool {
     use std::os::unix::fs::MetadataExt;
-    owner == super::user() || owner == folder.uid()
-}
-
-/// What a file that is neither regular nor a folder is, for messages.
-#[cfg(unix)]
-pub(super) fn special_kind(meta: &fs::Metadata) -> Option<&'static str> {
-    use std::os::unix::fs::FileTypeExt;
-    let kind = meta.file_type();
-    if kind.is_fifo() {
-        Some("FIFO")
-    } else if kind.is_char_device() {
-        Some("character device")
-    } else if kind.is_block_device() {
-        Some("block device")
-    } else if kind.is_socket() {
-        Some("socket")
-    } else {
-        None
-    }
+    owner == user() || owner == folder.uid()
 }
 
 #[cfg(test)]
