@@ -28,15 +28,13 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-#[cfg(feature = "send")]
-mod kept;
 mod meta;
 mod private;
 mod replace;
 mod resolve;
 
 #[cfg(feature = "send")]
-pub(crate) use kept::{create_private, open_private, private_folder, sync_folder};
+pub(crate) use private::{create_private, open_private, private_folder};
 
 pub use private::open_private_append;
 pub use replace::{
@@ -199,6 +197,30 @@ impl fmt::Display for Folder<'_> {
         } else {
             write!(f, "the folder {}", self.0.display())
         }
+    }
+}
+
+/// Makes a new or renamed file's name durable (best effort: not every
+/// system can sync a folder).
+pub(crate) fn sync_folder(path: &Path) {
+    if let Ok(folder) = std::fs::File::open(usable_folder(folder_of(path))) {
+        let _ = folder.sync_all();
+    }
+}
+
+impl From<FileError> for io::Error {
+    /// The error as an `io::Error` of the kind that fits, its message kept.
+    fn from(error: FileError) -> io::Error {
+        let kind = match &error {
+            FileError::Open { source, .. } | FileError::Write { source, .. } => source.kind(),
+            FileError::FolderMissing { .. } => io::ErrorKind::NotFound,
+            FileError::Exists { .. } => io::ErrorKind::AlreadyExists,
+            FileError::FolderNotWritable { .. } | FileError::ReadOnly { .. } => {
+                io::ErrorKind::PermissionDenied
+            }
+            _ => io::ErrorKind::InvalidInput,
+        };
+        io::Error::new(kind, error)
     }
 }
 

@@ -1,5 +1,7 @@
-//! Files a command keeps adding to across runs (a journal, a rejects file):
-//! the user's own, private, and never another user's file reached by a link.
+//! Files ce-crypt keeps for the user across runs (journals, rejects, the
+//! state folder): private (mode 0600, folders 0700), regular, the user's own
+//! and with one name, so that no other user can read them or have ce-crypt
+//! write through a link they planted.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -62,6 +64,48 @@ pub fn open_private_append(path: &Path) -> Result<File, FileError> {
     Ok(file)
 }
 
+/// [`open_private_append`] for callers that take an `io::Error`.
+#[cfg(feature = "send")]
+pub(crate) fn open_private(path: &Path) -> io::Result<File> {
+    open_private_append(path).map_err(io::Error::from)
+}
+
+/// Creates `path` (mode 0600) to write; it must not exist (so no link is followed).
+#[cfg(feature = "send")]
+pub(crate) fn create_private(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    private_mode(&mut options);
+    options.open(path)
+}
+
+/// Creates the folder `path` (mode 0700) and its parents if missing; an
+/// existing one must be a folder of the user's that others cannot write to.
+#[cfg(feature = "send")]
+pub(crate) fn private_folder(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)?;
+        let meta = fs::metadata(path)?;
+        if !owned_by_user(&meta) || meta.mode() & 0o022 != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} belongs to another user or others may write to it: give it mode 0700",
+                    path.display()
+                ),
+            ));
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    fs::create_dir_all(path)
+}
+
 /// A regular file, the user's, with one link.
 fn check_private(path: &Path, meta: &fs::Metadata) -> Result<(), FileError> {
     let problem = if !meta.is_file() {
@@ -90,11 +134,11 @@ fn private_mode(options: &mut OpenOptions) {
 #[cfg(not(unix))]
 fn private_mode(_options: &mut OpenOptions) {}
 
-/// Mode 0600 for a file found with another.
+/// Mode 0600 for a file that group or others could use.
 #[cfg(unix)]
 fn make_private(file: &File, meta: &fs::Metadata) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    if meta.permissions().mode() & 0o7777 != 0o600 {
+    if meta.permissions().mode() & 0o077 != 0 {
         file.set_permissions(fs::Permissions::from_mode(0o600))?;
     }
     Ok(())

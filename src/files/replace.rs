@@ -11,7 +11,7 @@ use tempfile::NamedTempFile;
 
 use super::meta::{links, no_follow, owned_by_user, owned_by_user_or_root, same_file};
 use super::resolve::{Resolved, resolve};
-use super::{Existing, FileError, creation_error, folder_of, usable_folder};
+use super::{Existing, FileError, creation_error, folder_of, sync_folder, usable_folder};
 
 /// How [`open`] will write a path.
 pub enum Opened {
@@ -234,13 +234,6 @@ fn without_path(error: io::Error) -> io::Error {
     match text.rfind(" at path \"") {
         Some(cut) => io::Error::new(error.kind(), &text[..cut]),
         None => error,
-    }
-}
-
-/// Makes a rename durable (best effort: not every platform can sync a folder).
-fn sync_folder(target: &Path) {
-    if let Ok(dir) = File::open(usable_folder(folder_of(target))) {
-        let _ = dir.sync_all();
     }
 }
 
