@@ -1,7 +1,8 @@
 //! Files written in a shared folder (sticky and writable by everyone, like
 //! /tmp) as one user, where another user may have planted a link or a FIFO:
-//! nothing planted is followed or written into, and the file it leads to is
-//! untouched; the user's own links still work. Also the message for a folder
+//! nothing planted is followed or written into (`-o`, `--report`, keygen,
+//! `--journal`, `--rejects`), and the file it leads to is untouched; the
+//! user's own links still work. Also the message for a folder
 //! the user may not write in.
 //!
 //! These tests need two users: as root (CI runs as root) they plant files as
@@ -95,6 +96,7 @@ impl Scene {
             .env("PATH", "/usr/bin:/bin")
             .env("CE_SECRET_KEY", KEY)
             .env("CE_SECRET_IV", IV)
+            .env("XDG_STATE_HOME", self.home.join("state"))
             .current_dir(&self.home)
             .args(args)
             .stdin(Stdio::null());
@@ -287,6 +289,44 @@ fn the_report_does_not_follow_a_planted_link() {
         );
         assert_eq!(fs::read_to_string(&report).unwrap(), "keep\n");
         assert_eq!(entries(&scene.shared), ["report.json"]);
+    }
+}
+
+#[test]
+fn the_journal_and_rejects_file_do_not_follow_a_planted_link() {
+    if !as_root("the_journal_and_rejects_file_do_not_follow_a_planted_link") {
+        return;
+    }
+    let api = StandIn::start(Faults::default());
+    for uid in [0, NOBODY] {
+        let scene = Scene::new(uid);
+        // One event the checks reject, so that a rejects file is written.
+        let text = ndjson(3, |_| "A".into()).replacen("\"web\"", "\"tv\"", 1);
+        let events = scene.own_file("events.ndjson", &text);
+        // (An empty file passes for a rejects file, as a new one would.)
+        for (flag, name, text) in [
+            ("--journal", "journal", "keep\n"),
+            ("--rejects", "rejects.jsonl", ""),
+        ] {
+            let kept = scene.own_file(name, text);
+            let link = scene.link(name, &kept, PLANTER);
+            let mut cmd = scene.ce(&["send", "--lines", "--endpoint", &api.url(), "-i"]);
+            cmd.arg(&events)
+                .arg(flag)
+                .arg(&link)
+                .env("CE_API_KEY", API_KEY);
+            let out = run_bounded(&mut cmd);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_ne!(out.status.code(), Some(0), "{flag}: {stderr}");
+            assert!(
+                stderr.contains(&planted_link_message(&link, &scene.shared)),
+                "{flag}: {stderr}"
+            );
+            assert_eq!(fs::read_to_string(&kept).unwrap(), text, "{flag}");
+            assert_eq!(fs::metadata(&kept).unwrap().mode() & 0o777, 0o644, "{flag}");
+            fs::remove_file(&link).unwrap();
+        }
+        assert!(entries(&scene.shared).is_empty());
     }
 }
 
