@@ -28,6 +28,8 @@
 //! - [`pretty`]: re-indenting a JSON plaintext for reading, streamed;
 //! - [`request`]: the upload API's request body, made and taken apart;
 //! - [`keys`], [`keygen`]: key strings, key files and new keys;
+//! - [`files`]: files created or replaced whole and privately, never through
+//!   what another user planted in a shared folder such as `/tmp`;
 //! - [`lines`]: one payload or ciphertext per input line, streamed;
 //! - [`upload`] (feature `send`): the HTTP client for the upload API, and
 //!   [`upload::bulk`] for any number of events, batched, retried and journaled;
@@ -42,8 +44,7 @@
 
 mod cipher;
 pub mod events;
-#[cfg(feature = "send")]
-mod files;
+pub mod files;
 pub mod hazmat;
 mod json_stream;
 pub mod keygen;

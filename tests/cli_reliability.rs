@@ -200,7 +200,41 @@ fn output_never_names_the_input_or_the_key_file() {
         // The key file, by another spelling.
         refused(args, Path::new("./k.env"), "is the key file");
     }
-    assert_eq!(entries(dir.path()), ["events.enc", "k.env", "linked.enc"]);
+    // Standard input redirected from the file (`decrypt -o F < F`), read
+    // with or without `-i -`, by any spelling.
+    let solo = dir.path().join("solo.enc");
+    fs::write(&solo, &ciphertext).unwrap();
+    for args in [
+        &["decrypt"][..],
+        &["decrypt", "-i", "-"],
+        &["encrypt", "--raw"],
+    ] {
+        for output in ["solo.enc", "./solo.enc"] {
+            let out = Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
+                .current_dir(dir.path())
+                .args(args)
+                .args(keyed)
+                .args(["-o", output])
+                .stdin(fs::File::open(&solo).unwrap())
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?} -o {output}: {stderr}");
+            assert_eq!(
+                stderr,
+                format!(
+                    "error: {output} is the file on standard input: writing it would destroy \
+                     what is being read; nothing was written: choose another output file\n"
+                ),
+                "{args:?}"
+            );
+            assert_eq!(fs::read_to_string(&solo).unwrap(), ciphertext);
+        }
+    }
+    assert_eq!(
+        entries(dir.path()),
+        ["events.enc", "k.env", "linked.enc", "solo.enc"]
+    );
 }
 
 #[test]
@@ -418,7 +452,7 @@ fn odd_inputs_fail_cleanly() {
 }
 
 #[test]
-fn signals_leave_no_temporary_file_and_the_output_old_or_whole() {
+fn signals_leave_no_temporary_file_and_say_truthfully_what_became_of_the_output() {
     use std::os::unix::process::ExitStatusExt;
     let LargeEncrypt {
         dir: _dir,
@@ -428,12 +462,23 @@ fn signals_leave_no_temporary_file_and_the_output_old_or_whole() {
         target,
     } = LargeEncrypt::new();
     let old = b"old content\n".to_vec();
-    let (mut caught, mut temps_seen) = (0, 0);
-    for (signal, code) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
+    let mut temps_seen = 0;
+    let shown = target.display().to_string();
+    for (signal, code) in [
+        ("INT", 130),
+        ("TERM", 143),
+        ("HUP", 129),
+        ("QUIT", 131),
+        ("ABRT", 134),
+    ] {
+        let mut caught = 0;
         for delay_ms in [40u64, 120, 240, 400] {
             fs::write(&target, &old).unwrap();
             fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).unwrap();
-            let mut child = encrypt_to(&input, &target).spawn().unwrap();
+            let child = encrypt_to(&input, &target)
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
             std::thread::sleep(Duration::from_millis(delay_ms));
             // While it exists, the temporary file is private, whatever the target's mode.
             for name in entries(&out_dir)
@@ -450,29 +495,40 @@ fn signals_leave_no_temporary_file_and_the_output_old_or_whole() {
                 .status()
                 .unwrap();
             assert!(sent.success());
-            let status = child.wait().unwrap();
-            if status.code() == Some(code) {
-                caught += 1;
-            } else {
-                assert!(
-                    status.success() || status.signal().is_some(),
-                    "SIG{signal} after {delay_ms} ms: {status:?}"
-                );
-            }
-            assert_eq!(
-                entries(&out_dir),
-                ["events.enc"],
-                "SIG{signal} after {delay_ms} ms left a file behind"
-            );
+            let out = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let at = format!("SIG{signal} after {delay_ms} ms");
+            assert_eq!(entries(&out_dir), ["events.enc"], "{at} left a file behind");
             let now = fs::read(&target).unwrap();
-            assert!(
-                now == old || now == whole,
-                "torn file after SIG{signal} at {delay_ms} ms: {} bytes",
-                now.len()
-            );
+            // What it says, and its exit status, match what became of the target.
+            if out.status.code() == Some(code) {
+                caught += 1;
+                assert_eq!(now, old, "{at}: exit {code}, but the target changed");
+                assert_eq!(
+                    stderr,
+                    format!("error: interrupted by SIG{signal}: {shown} was left as it was\n"),
+                    "{at}"
+                );
+            } else if out.status.success() {
+                assert_eq!(now, whole, "{at}: exit 0, but the target is not whole");
+                assert!(
+                    stderr.is_empty()
+                        || stderr
+                            == format!(
+                                "note: interrupted by SIG{signal}, after {shown} was written whole: \
+                                 it is complete\n"
+                            ),
+                    "{at}: {stderr}"
+                );
+            } else {
+                // Before the handler was set up: the default action, nothing written yet.
+                assert!(out.status.signal().is_some(), "{at}: {:?}", out.status);
+                assert_eq!(now, old, "{at}");
+            }
         }
+        assert!(caught > 0, "no SIG{signal} landed mid-write");
     }
-    assert!(caught > 0 && temps_seen > 0, "no signal landed mid-write");
+    assert!(temps_seen > 0, "no temporary file seen");
 }
 
 #[test]
@@ -535,36 +591,66 @@ fn output_targets_links_and_read_only_files() {
 }
 
 #[test]
-fn closed_or_full_stdout_is_an_error_for_every_writer() {
-    let writers: [&[&str]; 6] = [
+fn a_full_stdout_is_an_error_and_dev_null_a_sink_for_every_writer() {
+    let writers: [&[&str]; 9] = [
         &["keygen"],
         &["encrypt", "[1]"],
         &["decrypt", "uPj6eL3kfl5gRYm9Olv9vg=="],
         &["methods"],
         &["completions", "bash"],
         &["man"],
+        &["--help"],
+        &["--version"],
+        &["encrypt", "--help"],
     ];
-    for args in writers {
-        let full = Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
+    let run = |args: &[&str], stdout: Stdio| {
+        Std::new(env!("CARGO_BIN_EXE_ce-crypt"))
             .args(args)
             .env("CE_SECRET_KEY", KEY)
             .env("CE_SECRET_IV", IV)
-            .stdout(fs::File::create("/dev/full").unwrap())
+            .stdout(stdout)
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    for args in writers {
+        // A full disk says what could not be written, in one line.
+        let full = run(args, fs::File::create("/dev/full").unwrap().into());
         let stderr = String::from_utf8_lossy(&full.stderr);
         assert_eq!(
             full.status.code(),
             Some(1),
             "{args:?} > /dev/full: {stderr}"
         );
-        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-        assert!(
-            stderr.contains("No space left on device"),
-            "{args:?}: {stderr}"
+        assert_eq!(
+            stderr,
+            "error: could not write to standard output: No space left on device (os error 28)\n",
+            "{args:?} > /dev/full"
         );
 
-        // Standard output closed, or opened for reading only (every write fails with EBADF).
+        // /dev/null is a sink however it was opened: write-only as a shell's
+        // `> /dev/null`, read-write as `1<>/dev/null`, Python's DEVNULL or
+        // systemd's StandardOutput=null.
+        let read_write = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .unwrap();
+        for (how, null) in [
+            ("read-write", read_write),
+            ("write-only", fs::File::create("/dev/null").unwrap()),
+        ] {
+            let sunk = run(args, null.into());
+            let stderr = String::from_utf8_lossy(&sunk.stderr);
+            assert!(
+                sunk.status.success(),
+                "{args:?} on /dev/null {how}: {stderr}"
+            );
+            assert_eq!(stderr, "", "{args:?} on /dev/null {how}");
+        }
+
+        // Standard output closed: the runtime opens /dev/null in its place,
+        // read-write, which cannot be told from the above: output goes nowhere.
+        // Opened for reading only, every write would fail: refused.
         let with_stdout = |redirect: &str| {
             Std::new("sh")
                 .arg("-c")
@@ -576,29 +662,31 @@ fn closed_or_full_stdout_is_an_error_for_every_writer() {
                 .output()
                 .unwrap()
         };
-        for (redirect, expected) in [
-            (
-                ">&-",
-                "error: standard output is closed: redirect it to a file, or write to one with -o FILE\n",
-            ),
-            (
-                "1</dev/null",
-                "error: standard output is open for reading only: redirect it with > FILE, \
-                 or write to a file with -o FILE\n",
-            ),
-        ] {
-            let refused = with_stdout(redirect);
-            let stderr = String::from_utf8_lossy(&refused.stderr);
-            assert_eq!(
-                refused.status.code(),
-                Some(1),
-                "{args:?} {redirect}: {stderr}"
-            );
-            assert_eq!(stderr, expected, "{args:?} {redirect}");
+        let closed = with_stdout(">&-");
+        assert!(
+            closed.status.success(),
+            "{args:?} >&-: {}",
+            String::from_utf8_lossy(&closed.stderr)
+        );
+        if args[0].starts_with("--") || args.contains(&"--help") {
+            continue; // clap writes help however standard output is open
         }
+        let refused = with_stdout("1</dev/null");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(
+            refused.status.code(),
+            Some(1),
+            "{args:?} 1</dev/null: {stderr}"
+        );
+        assert_eq!(
+            stderr,
+            "error: standard output is open for reading only: redirect it with > FILE, \
+             or write to a file with -o FILE\n",
+            "{args:?} 1</dev/null"
+        );
     }
-    // A closed pipe stays quiet, for the generated texts too.
-    for args in [&["completions", "bash"][..], &["man"]] {
+    // A closed pipe stays quiet, for the generated texts and help too.
+    for args in [&["completions", "bash"][..], &["man"], &["--help"]] {
         let mut sh = Std::new("sh");
         sh.arg("-c")
             .arg(r#""$0" "$@" | (exec 0<&-; sleep .1)"#)

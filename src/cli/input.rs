@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 
-use super::output::refuse_reading_and_writing;
+use super::overlap::RunFiles;
 
 /// Where the input comes from.
 pub enum Input {
@@ -38,16 +38,14 @@ impl Input {
         Ok(input)
     }
 
-    /// Fails if `output` (`-o`) names this input or the key file, by any spelling or link.
+    /// Fails if `output` (`-o`) is this input (standard input included) or
+    /// the key file, by any spelling or link.
     pub fn refuse_as_output(&self, output: Option<&Path>, key_file: Option<&Path>) -> Result<()> {
-        let mut read = Vec::new();
-        if let Input::File(path) = self {
-            read.push(("input file", path.as_path()));
-        }
-        if let Some(key_file) = key_file {
-            read.push(("key file", key_file));
-        }
-        refuse_reading_and_writing(output, &read)
+        RunFiles::new()
+            .input(self)
+            .read("key file", key_file)
+            .written("output", output)
+            .check()
     }
 
     /// Reads everything.

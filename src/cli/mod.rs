@@ -1,8 +1,9 @@
 //! The `ce-crypt` command line: turns arguments into library calls.
 //!
 //! `args` holds the clap definitions; one module per subcommand does the work;
-//! `input`, `output`, `keysource` and `read_ahead` are the I/O edges they
-//! share; `error` turns errors into one line with advice.
+//! `input`, `output`, `overlap`, `keysource` and `read_ahead` are the I/O
+//! edges they share; `process` the process itself (signals, core dumps);
+//! `error` turns errors into one line with advice.
 
 mod args;
 mod check;
@@ -15,6 +16,7 @@ mod keygen;
 mod keysource;
 mod methods;
 mod output;
+mod overlap;
 mod process;
 mod read_ahead;
 mod secret_file;
@@ -32,7 +34,7 @@ use error::Doing;
 pub fn main() -> ExitCode {
     process::disable_core_dumps();
     // clap prints usage errors itself and exits 2, help and version with 0.
-    let cli = Cli::try_parse().unwrap_or_else(|e| error::usage(e).exit());
+    let cli = Cli::try_parse().unwrap_or_else(|e| process::clap_exit(error::usage(e)));
     let doing = match &cli.command {
         Command::Encrypt(args) if args.raw => Doing::Other,
         Command::Encrypt(args) if args.check_events => Doing::EncryptEvents,

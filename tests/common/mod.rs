@@ -1,6 +1,7 @@
 //! Helpers shared by the CLI tests.
 #![allow(dead_code)]
 pub mod net;
+pub mod ring_gcm;
 pub mod standin;
 
 use std::path::Path;
