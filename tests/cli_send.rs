@@ -713,5 +713,10 @@ fn verbose_shows_the_request_without_the_key() {
     );
     assert!(stderr.contains("> x-eCode: 11256"), "{stderr}");
     assert!(stderr.contains("< 200 OK in "), "{stderr}");
+    // Each request's own x-asset, as sent.
+    let sent = server.only_request();
+    let asset = sent.header("x-asset").unwrap();
+    assert!(stderr.contains(&format!("x-asset: {asset}")), "{stderr}");
+    assert!(!stderr.contains("each batch's"), "{stderr}");
     assert!(!stderr.contains(API_KEY));
 }

@@ -91,6 +91,12 @@ fn dry_run(
 ) -> Result<()> {
     let payload =
         Input::choose(args.payload.text, args.payload.input.input, "payload")?.read_all()?;
+    // An empty array is no request, and nothing to send: as send says it.
+    let empty = serde_json::from_slice::<Vec<serde::de::IgnoredAny>>(&payload);
+    if empty.is_ok_and(|events| events.is_empty()) {
+        eprintln!("nothing to send: the input holds no events");
+        return Ok(());
+    }
     let summary = if args.no_check {
         // Still JSON, and still look for a shared asset_id, without judging the events.
         events::summarize(&payload)?
