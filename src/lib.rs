@@ -39,10 +39,23 @@
 //! Features: `send` (the upload client: ureq and rustls) and `cli` (the
 //! `ce-crypt` binary) are on by default; `default-features = false` leaves
 //! the cryptography and the checks alone.
+//!
+//! The binary is this crate's `cli` module (feature `cli`), which a
+//! five-line `main.rs` calls. It turns arguments into library calls and adds
+//! advice (flag names) to errors; no other module uses it, and a build
+//! without default features, which leaves it out, proves that. Living in the
+//! same crate lets what only the binary needs (tuning numbers, the dry run's
+//! curl script, file creation rules) stay `pub(crate)`: the public API is
+//! what a program calling ce-crypt needs, not what the binary happens to use.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// The command line names the library as its callers do (`use ce_crypt::…`).
+extern crate self as ce_crypt;
+
 mod cipher;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod events;
 pub mod files;
 pub mod hazmat;

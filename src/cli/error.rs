@@ -258,7 +258,6 @@ fn unwrapped<'a>(cause: &'a (dyn Error + 'static)) -> &'a (dyn Error + 'static) 
         match error {
             EventCheckError::Json(inner) => Some(inner),
             EventCheckError::Events(inner) => Some(inner),
-            _ => None,
         }
     } else if let Some(error) = cause.downcast_ref() {
         match error {
@@ -344,10 +343,7 @@ fn advice_for(
             _ => None,
         };
     }
-    if let Some(error) = cause.downcast_ref::<CipherError>() {
-        let CipherError::MissingIv(_) = error else {
-            return None;
-        };
+    if let Some(CipherError::MissingIv(_)) = cause.downcast_ref::<CipherError>() {
         return Some(match source {
             Some(KeySource::File(_)) => format!("; add a {IV_VAR}= line to the key file"),
             Some(KeySource::Environment) => format!("; set {IV_VAR} as well"),
