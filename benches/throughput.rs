@@ -136,7 +136,7 @@ fn hex_encode(bencher: Bencher, size: usize) {
 }
 
 /// The piece size of `Cipher::encrypt_stream`: what each stage works on at a time.
-use ce_crypt::tuning::PIECE;
+use ce_crypt::hazmat::PIECE;
 const STAGE_SIZES: &[usize] = &[1024 * 1024, 64 * 1024 * 1024];
 
 #[divan::bench(args = STAGE_SIZES, sample_count = 10)]

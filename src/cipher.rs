@@ -277,7 +277,7 @@ impl Cipher {
 /// In CBC the IV only enters the first block, so a wrong IV garbles exactly
 /// those 16 bytes and leaves the rest correct. A caller can warn on this; it
 /// says nothing about binary plaintexts, which fail the second test too.
-pub fn looks_like_wrong_iv(plaintext: &[u8]) -> bool {
+pub(crate) fn looks_like_wrong_iv(plaintext: &[u8]) -> bool {
     const BLOCK: usize = 16;
     let is_text = |bytes: &[u8]| {
         std::str::from_utf8(bytes)

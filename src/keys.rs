@@ -16,11 +16,11 @@ use zeroize::Zeroizing;
 use crate::secret::{Iv, Key, SecretString};
 
 /// Environment variable (and key-file name) holding the key.
-pub const KEY_VAR: &str = "CE_SECRET_KEY";
+pub(crate) const KEY_VAR: &str = "CE_SECRET_KEY";
 /// Environment variable (and key-file name) holding the IV.
-pub const IV_VAR: &str = "CE_SECRET_IV";
+pub(crate) const IV_VAR: &str = "CE_SECRET_IV";
 /// Key-file name (and environment variable) naming the key encoding.
-pub const ENCODING_VAR: &str = "CE_KEY_ENCODING";
+pub(crate) const ENCODING_VAR: &str = "CE_KEY_ENCODING";
 
 /// How a key or IV string maps to bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -174,7 +174,7 @@ impl Key {
     /// Turns a key string into the 32 key bytes.
     pub fn parse(text: &str, encoding: KeyEncoding) -> Result<Key, KeyError> {
         let bytes = decode(text, encoding, Part::Key)?;
-        Key::from_slice(&bytes).ok_or_else(|| wrong_length(text, &bytes, encoding, Part::Key))
+        Key::try_from(&bytes[..]).map_err(|_| wrong_length(text, &bytes, encoding, Part::Key))
     }
 }
 
@@ -182,7 +182,7 @@ impl Iv {
     /// Turns an IV string into the 16 IV bytes.
     pub fn parse(text: &str, encoding: KeyEncoding) -> Result<Iv, KeyError> {
         let bytes = decode(text, encoding, Part::Iv)?;
-        Iv::from_slice(&bytes).ok_or_else(|| wrong_length(text, &bytes, encoding, Part::Iv))
+        Iv::try_from(&bytes[..]).map_err(|_| wrong_length(text, &bytes, encoding, Part::Iv))
     }
 }
 
@@ -291,7 +291,7 @@ pub struct KeyFile {
 }
 
 /// The names Netcore's reference scripts give the key and IV, read as ours.
-pub const ALIASES: [(&str, &str); 2] = [("SECRET_KEY", KEY_VAR), ("SECRET_IV", IV_VAR)];
+pub(crate) const ALIASES: [(&str, &str); 2] = [("SECRET_KEY", KEY_VAR), ("SECRET_IV", IV_VAR)];
 
 /// The JSON `ce-crypt keygen --format json` writes.
 #[derive(serde::Deserialize)]
@@ -302,13 +302,13 @@ struct JsonKeyFile {
 }
 
 /// Key-file name (and environment variable) of the panel's API key.
-pub const API_KEY_VAR: &str = "CE_API_KEY";
+pub(crate) const API_KEY_VAR: &str = "CE_API_KEY";
 /// Key-file name (and environment variable) of the asset id.
-pub const ASSET_ID_VAR: &str = "CE_ASSET_ID";
+pub(crate) const ASSET_ID_VAR: &str = "CE_ASSET_ID";
 /// Key-file name (and environment variable) of the region.
-pub const REGION_VAR: &str = "CE_REGION";
+pub(crate) const REGION_VAR: &str = "CE_REGION";
 /// Key-file name (and environment variable) of the upload endpoint.
-pub const ENDPOINT_VAR: &str = "CE_ENDPOINT";
+pub(crate) const ENDPOINT_VAR: &str = "CE_ENDPOINT";
 
 impl KeyFile {
     /// Parses `NAME=VALUE` lines, as `ce-crypt keygen` writes them, or the

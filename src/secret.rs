@@ -32,15 +32,18 @@ impl<const N: usize> SecretBytes<N> {
         Self(bytes)
     }
 
-    /// Copies `bytes` in if it is exactly `N` long.
-    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
-        let array: [u8; N] = bytes.try_into().ok()?;
-        Some(Self(array))
-    }
-
     /// The secret bytes themselves.
     pub fn expose(&self) -> &[u8; N] {
         &self.0
+    }
+}
+
+/// Copies `bytes` in if it is exactly `N` long (`Key::try_from(&bytes[..])`).
+impl<const N: usize> TryFrom<&[u8]> for SecretBytes<N> {
+    type Error = std::array::TryFromSliceError;
+
+    fn try_from(bytes: &[u8]) -> Result<Self, Self::Error> {
+        bytes.try_into().map(Self)
     }
 }
 
@@ -123,10 +126,10 @@ mod tests {
 
     #[test]
     fn from_slice_checks_the_length() {
-        assert!(Iv::from_slice(&[0; 16]).is_some());
-        assert!(Iv::from_slice(&[0; 15]).is_none());
-        assert!(Iv::from_slice(&[0; 17]).is_none());
-        assert_eq!(Key::from_slice(&[7; 32]).unwrap().expose(), &[7; 32]);
+        assert!(Iv::try_from(&[0; 16][..]).is_ok());
+        assert!(Iv::try_from(&[0; 15][..]).is_err());
+        assert!(Iv::try_from(&[0; 17][..]).is_err());
+        assert_eq!(Key::try_from(&[7; 32][..]).unwrap().expose(), &[7; 32]);
     }
 
     #[test]

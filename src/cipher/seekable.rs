@@ -38,7 +38,7 @@ impl Cipher {
     /// is decoded and its last block decrypted; last, the text must still
     /// end at `len`. Other text, and GCM (whose tag covers every byte), is
     /// read through once: CBC decrypts its last block only, GCM only hashes.
-    pub fn check_ciphertext_seekable<R: Read + Seek + Send>(
+    pub(crate) fn check_ciphertext_seekable<R: Read + Seek + Send>(
         &self,
         len: u64,
         open: impl Fn() -> io::Result<R> + Sync,

@@ -221,8 +221,8 @@ mod tests {
 
     fn sp800_38a() -> (Key, Iv, Vec<u8>, Vec<u8>) {
         (
-            Key::from_slice(&unhex(SP800_38A_KEY)).unwrap(),
-            Iv::from_slice(&unhex(SP800_38A_IV)).unwrap(),
+            Key::try_from(&unhex(SP800_38A_KEY)[..]).unwrap(),
+            Iv::try_from(&unhex(SP800_38A_IV)[..]).unwrap(),
             unhex(SP800_38A_PLAINTEXT),
             unhex(SP800_38A_CIPHERTEXT),
         )

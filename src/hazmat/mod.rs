@@ -23,6 +23,8 @@
 //! the two plaintexts and lets an attacker forge messages: draw every nonce
 //! with [`crypto::random_nonce`], as [`Cipher`](crate::Cipher) does.
 
+pub use crate::tuning::PIECE;
+
 pub mod crypto;
 pub mod stream;
 pub mod text;

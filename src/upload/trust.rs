@@ -49,7 +49,7 @@ pub enum TrustError {
 
 /// What the client trusts, in numbers (for a verbose report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct TrustSummary {
+pub(crate) struct TrustSummary {
     /// Certificate authorities from the operating system's store.
     pub system: usize,
     /// Certificate authorities from the bundled Mozilla roots (used only without a store).
@@ -121,7 +121,7 @@ pub(crate) fn root_certs(extra: &[ExtraCa]) -> Result<(RootCerts, TrustSummary),
 /// there; without it, yes for a self-signed version 1 root, for a key usage
 /// with `keyCertSign`, or a Netscape CA type; no otherwise. A certificate
 /// that cannot be read may not.
-pub fn may_issue(der: &[u8]) -> bool {
+pub(crate) fn may_issue(der: &[u8]) -> bool {
     let Ok((_, cert)) = X509Certificate::from_der(der) else {
         return false;
     };
