@@ -14,7 +14,7 @@
 //!   `base64-simd` side by side (the comparison behind the choice of encoder).
 
 use base64::Engine as _;
-use ce_crypt::hazmat::text;
+use ce_crypt::hazmat;
 use ce_crypt::{Cipher, Iv, Key, Method, TextEncoding, payload};
 use divan::counter::BytesCount;
 use divan::{Bencher, black_box};
@@ -90,7 +90,7 @@ fn base64_encode_ce_crypt(bencher: Bencher, size: usize) {
     let bytes = random_bytes(size);
     bencher
         .counter(BytesCount::new(size))
-        .bench_local(|| text::encode_to_string(black_box(&bytes), TextEncoding::Base64));
+        .bench_local(|| hazmat::encode_to_string(black_box(&bytes), TextEncoding::Base64));
 }
 
 #[divan::bench(args = SIZES, sample_count = 10)]
@@ -112,9 +112,9 @@ fn base64_encode_base64_simd(bencher: Bencher, size: usize) {
 #[divan::bench(args = SIZES, sample_count = 10)]
 fn base64_decode_ce_crypt(bencher: Bencher, size: usize) {
     let encoded = base64::engine::general_purpose::STANDARD.encode(random_bytes(size));
-    bencher
-        .counter(BytesCount::new(size))
-        .bench_local(|| text::decode(black_box(encoded.as_bytes()), TextEncoding::Base64).unwrap());
+    bencher.counter(BytesCount::new(size)).bench_local(|| {
+        hazmat::decode(black_box(encoded.as_bytes()), TextEncoding::Base64).unwrap()
+    });
 }
 
 #[divan::bench(args = SIZES, sample_count = 10)]
@@ -132,7 +132,7 @@ fn hex_encode(bencher: Bencher, size: usize) {
     let bytes = random_bytes(size);
     bencher
         .counter(BytesCount::new(size))
-        .bench_local(|| text::encode_to_string(black_box(&bytes), TextEncoding::Hex));
+        .bench_local(|| hazmat::encode_to_string(black_box(&bytes), TextEncoding::Hex));
 }
 
 /// The piece size of `Cipher::encrypt_stream`: what each stage works on at a time.
@@ -188,7 +188,7 @@ fn stage_key() -> Key {
 
 #[divan::bench(args = STAGE_SIZES, sample_count = 10)]
 fn stage_encrypt_cbc(bencher: Bencher, size: usize) {
-    use ce_crypt::hazmat::stream::CbcEncryptStream;
+    use ce_crypt::hazmat::CbcEncryptStream;
     let mut buffer = random_bytes(size);
     let iv = Iv::new(*b"Qw5Er7Ty9Ui2Op4A");
     bencher.counter(BytesCount::new(size)).bench_local(|| {
@@ -201,7 +201,7 @@ fn stage_encrypt_cbc(bencher: Bencher, size: usize) {
 
 #[divan::bench(args = STAGE_SIZES, sample_count = 10)]
 fn stage_decrypt_cbc(bencher: Bencher, size: usize) {
-    use ce_crypt::hazmat::stream::CbcDecryptStream;
+    use ce_crypt::hazmat::CbcDecryptStream;
     let mut buffer = random_bytes(size);
     let iv = Iv::new(*b"Qw5Er7Ty9Ui2Op4A");
     bencher.counter(BytesCount::new(size)).bench_local(|| {
@@ -214,7 +214,7 @@ fn stage_decrypt_cbc(bencher: Bencher, size: usize) {
 
 #[divan::bench(args = STAGE_SIZES, sample_count = 10)]
 fn stage_encrypt_gcm(bencher: Bencher, size: usize) {
-    use ce_crypt::hazmat::stream::GcmStream;
+    use ce_crypt::hazmat::GcmStream;
     let mut buffer = random_bytes(size);
     bencher.counter(BytesCount::new(size)).bench_local(|| {
         let mut gcm = GcmStream::new(&stage_key(), &[7; 12]);
@@ -229,7 +229,7 @@ fn stage_encrypt_gcm(bencher: Bencher, size: usize) {
 fn stage_encode(bencher: Bencher, size: usize) {
     let bytes = random_bytes(size);
     bencher.counter(BytesCount::new(size)).bench_local(|| {
-        let mut writer = text::TextWriter::new(std::io::sink(), TextEncoding::Base64);
+        let mut writer = hazmat::TextWriter::new(std::io::sink(), TextEncoding::Base64);
         for piece in bytes.chunks(PIECE) {
             writer.write_bytes(piece).unwrap();
         }

@@ -6,16 +6,19 @@
 //! decryption decodes into one buffer and decrypts it in place, releasing
 //! plaintext only once padding or tag has checked out.
 
+mod error;
 mod seekable;
 mod stream;
 
-use std::io::{self, Read, Write};
+pub use error::{DecryptError, EncryptError};
+
+use std::io::{Read, Write};
 use std::thread;
 
-use crate::events::EventCheckError;
-use crate::hazmat::crypto::{self, CryptoError};
+use crate::hazmat::crypto;
 use crate::hazmat::stream::GcmStream;
-use crate::hazmat::text::{self, DecodeError, TextWriter};
+use crate::hazmat::text::{self, TextWriter};
+use crate::keys::KeyError;
 use crate::method::{CipherMode, Method};
 use crate::payload::Check;
 use crate::request::CiphertextForm;
@@ -40,51 +43,6 @@ pub struct Cipher {
     pub(crate) key: Key,
     /// Always present for CBC methods, never for GCM.
     pub(crate) iv: Option<Iv>,
-}
-
-/// Key material that does not fit the method.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum CipherError {
-    /// A CBC method without the account's IV.
-    #[error("{0} needs the account's 16-byte IV, and none was given")]
-    MissingIv(Method),
-}
-
-/// Why encrypting failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EncryptError {
-    /// The payload failed the check it was given.
-    #[error(transparent)]
-    Check(#[from] EventCheckError),
-    /// The cipher refused (GCM length limit, RNG failure).
-    #[error(transparent)]
-    Crypto(#[from] CryptoError),
-    /// The new ciphertext did not decrypt to the payload (with verification).
-    #[error("verification failed: the ciphertext decrypts to different bytes; nothing was written")]
-    VerificationFailed,
-    /// Writing the output failed.
-    #[error("could not write the ciphertext")]
-    Io(#[source] io::Error),
-    /// Reading a payload from a reader failed.
-    #[error("could not read the payload")]
-    Read(#[source] io::Error),
-}
-
-/// Why decrypting failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DecryptError {
-    /// The text is not valid Base64/hex, or could not be read.
-    #[error(transparent)]
-    Decode(#[from] DecodeError),
-    /// Wrong length, bad padding, failed tag.
-    #[error(transparent)]
-    Crypto(#[from] CryptoError),
-    /// Writing the plaintext failed (streaming decryption).
-    #[error("could not write the plaintext")]
-    Write(#[source] io::Error),
 }
 
 /// How [`Cipher::encrypt_payload_to`] treats a payload: by default, checked
@@ -140,9 +98,9 @@ impl EncryptOptions {
 impl Cipher {
     /// Checks the key material against the method: CBC methods need the IV;
     /// GCM draws a fresh nonce per message, so an IV given with it is unused.
-    pub fn new(method: Method, key: Key, iv: Option<Iv>) -> Result<Cipher, CipherError> {
+    pub fn new(method: Method, key: Key, iv: Option<Iv>) -> Result<Cipher, KeyError> {
         let iv = match method.mode() {
-            CipherMode::Cbc => Some(iv.ok_or(CipherError::MissingIv(method))?),
+            CipherMode::Cbc => Some(iv.ok_or(KeyError::MissingIv(method))?),
             CipherMode::Gcm => None,
         };
         Ok(Cipher { method, key, iv })
@@ -169,24 +127,26 @@ impl Cipher {
                 crypto::cbc_encrypt_pieces(&self.key, iv, payload, |piece| {
                     writer.write_bytes(piece)
                 })
-                .map_err(EncryptError::Io)?;
+                .map_err(EncryptError::Write)?;
             }
             None => {
                 // In pieces through one small buffer: no copy of the whole payload.
                 let nonce = crypto::random_nonce()?;
                 let mut gcm = GcmStream::new(&self.key, &nonce);
-                writer.write_bytes(&nonce).map_err(EncryptError::Io)?;
+                writer.write_bytes(&nonce).map_err(EncryptError::Write)?;
                 let mut piece = Vec::with_capacity(payload.len().min(PIECE));
                 for chunk in payload.chunks(PIECE) {
                     piece.clear();
                     piece.extend_from_slice(chunk);
                     gcm.encrypt(&mut piece)?;
-                    writer.write_bytes(&piece).map_err(EncryptError::Io)?;
+                    writer.write_bytes(&piece).map_err(EncryptError::Write)?;
                 }
-                writer.write_bytes(&gcm.tag()).map_err(EncryptError::Io)?;
+                writer
+                    .write_bytes(&gcm.tag())
+                    .map_err(EncryptError::Write)?;
             }
         }
-        writer.finish().map_err(EncryptError::Io)
+        writer.finish().map_err(EncryptError::Write)
     }
 
     /// Checks, encrypts and writes one payload as `options` say, in its
@@ -214,7 +174,7 @@ impl Cipher {
             [form.prefix(), &text, form.suffix()]
                 .into_iter()
                 .try_for_each(|part| write(&mut out, part))
-                .map_err(EncryptError::Io)?;
+                .map_err(EncryptError::Write)?;
             return Ok(out);
         }
         let overlap = options.discardable_output
@@ -224,7 +184,7 @@ impl Cipher {
         if overlap {
             // Two cores: check and encrypt at once; the caller drops the output
             // unless both succeed.
-            write(&mut out, form.prefix()).map_err(EncryptError::Io)?;
+            write(&mut out, form.prefix()).map_err(EncryptError::Write)?;
             out = thread::scope(|scope| {
                 let checker = scope.spawn(|| options.check.run(&payload));
                 let encrypted = self.encrypt_to(&payload, out);
@@ -237,10 +197,10 @@ impl Cipher {
             })?;
         } else {
             options.check.run(&payload)?;
-            write(&mut out, form.prefix()).map_err(EncryptError::Io)?;
+            write(&mut out, form.prefix()).map_err(EncryptError::Write)?;
             out = self.encrypt_to(&payload, out)?;
         }
-        write(&mut out, form.suffix()).map_err(EncryptError::Io)?;
+        write(&mut out, form.suffix()).map_err(EncryptError::Write)?;
         Ok(out)
     }
 
@@ -300,6 +260,7 @@ pub(crate) fn looks_like_wrong_iv(plaintext: &[u8]) -> bool {
 mod tests {
     use super::*;
     use crate::method::TextEncoding;
+    use std::io;
 
     /// A cipher of `method` with a fixed test key and IV (also for `stream`'s tests).
     pub(super) fn cipher(method: Method) -> Cipher {
@@ -348,7 +309,7 @@ mod tests {
         for method in [Method::CbcBase64, Method::CbcHex] {
             assert_eq!(
                 Cipher::new(method, key(), None).unwrap_err(),
-                CipherError::MissingIv(method)
+                KeyError::MissingIv(method)
             );
         }
         let gcm = Cipher::new(Method::GcmBase64, key(), None).unwrap();

@@ -13,6 +13,7 @@ use std::str::FromStr;
 use base64ct::Encoding as _;
 use zeroize::Zeroizing;
 
+use crate::method::Method;
 use crate::secret::{Iv, Key, SecretString};
 
 /// Environment variable (and key-file name) holding the key.
@@ -125,6 +126,9 @@ pub enum KeyError {
         "the key is 16 bytes and the IV 32 bytes: they look swapped (the key is the longer one)"
     )]
     Swapped,
+    /// A CBC method without the account's IV.
+    #[error("{0} needs the account's 16-byte IV, and none was given")]
+    MissingIv(Method),
     /// An encoding name other than utf8, base64 or hex.
     #[error("unknown key encoding: use utf8, base64 or hex")]
     UnknownEncoding,

@@ -75,10 +75,8 @@ mod tuning;
 #[cfg(feature = "send")]
 pub mod upload;
 
-pub use cipher::{Cipher, CipherError, DecryptError, EncryptError, EncryptOptions};
+pub use cipher::{Cipher, DecryptError, EncryptError, EncryptOptions};
 pub use events::{EventCheckError, EventRules};
-pub use hazmat::crypto::CryptoError;
-pub use hazmat::text::DecodeError;
 pub use keys::{KeyEncoding, KeyError};
 pub use lines::{LineError, LinesError};
 pub use method::{CipherMode, Method, TextEncoding, UnknownMethod};

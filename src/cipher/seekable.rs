@@ -46,7 +46,7 @@ impl Cipher {
         if len >= PARTS_MIN && self.bare_text_checks_out(len, &open) {
             return Ok(());
         }
-        let reader = open().map_err(|e| DecryptError::Decode(crate::DecodeError::Io(e)))?;
+        let reader = open().map_err(DecryptError::Read)?;
         self.check_ciphertext_stream(reader, Some(len))
     }
 

@@ -27,7 +27,8 @@ use ghash::GHash;
 use ghash::universal_hash::UniversalHash;
 use subtle::ConstantTimeEq;
 
-use super::crypto::{BLOCK_LEN, CryptoError, NONCE_LEN, TAG_LEN};
+use super::crypto::{BLOCK_LEN, NONCE_LEN, TAG_LEN};
+use crate::cipher::{DecryptError, EncryptError};
 use crate::secret::{Iv, Key};
 
 type Block = aes::Block;
@@ -148,7 +149,7 @@ impl CbcDecryptStream {
     }
 
     /// Decrypts the last block and returns its plaintext bytes before the padding.
-    pub fn finish(self, last: &[u8; BLOCK_LEN]) -> Result<Vec<u8>, CryptoError> {
+    pub fn finish(self, last: &[u8; BLOCK_LEN]) -> Result<Vec<u8>, DecryptError> {
         let mut block = *last;
         let unpadded = self
             .cbc
@@ -156,7 +157,7 @@ impl CbcDecryptStream {
             .map(<[u8]>::to_vec);
         // The block is plaintext: it does not outlive this call.
         zeroize::Zeroize::zeroize(&mut block);
-        unpadded.map_err(|_| CryptoError::BadPadding)
+        unpadded.map_err(|_| DecryptError::BadPadding)
     }
 }
 
@@ -205,16 +206,16 @@ impl GcmStream {
     }
 
     /// Encrypts `piece` in place.
-    pub fn encrypt(&mut self, piece: &mut [u8]) -> Result<(), CryptoError> {
-        self.count(piece.len())?;
+    pub fn encrypt(&mut self, piece: &mut [u8]) -> Result<(), EncryptError> {
+        self.count(piece.len()).ok_or(EncryptError::TooLong)?;
         self.apply_keystream(piece);
         self.hash(piece);
         Ok(())
     }
 
     /// Decrypts `piece` in place (the tag is checked by [`GcmStream::verify`]).
-    pub fn decrypt(&mut self, piece: &mut [u8]) -> Result<(), CryptoError> {
-        self.count(piece.len())?;
+    pub fn decrypt(&mut self, piece: &mut [u8]) -> Result<(), DecryptError> {
+        self.count(piece.len()).ok_or(DecryptError::TooLong)?;
         self.hash(piece);
         self.apply_keystream(piece);
         Ok(())
@@ -223,8 +224,8 @@ impl GcmStream {
     /// Hashes `ciphertext` without decrypting it, for a pass that only
     /// checks the tag ([`GcmStream::verify`]); not to be mixed with
     /// [`GcmStream::decrypt`] in one message.
-    pub(crate) fn authenticate(&mut self, ciphertext: &[u8]) -> Result<(), CryptoError> {
-        self.count(ciphertext.len())?;
+    pub(crate) fn authenticate(&mut self, ciphertext: &[u8]) -> Result<(), DecryptError> {
+        self.count(ciphertext.len()).ok_or(DecryptError::TooLong)?;
         self.hash(ciphertext);
         Ok(())
     }
@@ -247,21 +248,21 @@ impl GcmStream {
     }
 
     /// Checks the tag of the message decrypted so far, in constant time.
-    pub fn verify(self, tag: &[u8; TAG_LEN]) -> Result<(), CryptoError> {
+    pub fn verify(self, tag: &[u8; TAG_LEN]) -> Result<(), DecryptError> {
         if bool::from(self.tag().ct_eq(tag)) {
             Ok(())
         } else {
-            Err(CryptoError::AuthenticationFailed)
+            Err(DecryptError::AuthenticationFailed)
         }
     }
 
-    fn count(&mut self, len: usize) -> Result<(), CryptoError> {
+    /// Counts `len` more bytes of message: `None` past GCM's limit.
+    fn count(&mut self, len: usize) -> Option<()> {
         self.len = self
             .len
             .checked_add(len as u64)
-            .filter(|&total| total <= GCM_MAX_LEN)
-            .ok_or(CryptoError::TooLong)?;
-        Ok(())
+            .filter(|&total| total <= GCM_MAX_LEN)?;
+        Some(())
     }
 
     fn apply_keystream(&mut self, mut piece: &mut [u8]) {
@@ -379,13 +380,19 @@ mod tests {
             changed[flip] ^= 1;
             let mut gcm = GcmStream::new(&key(), &nonce);
             gcm.decrypt(&mut changed).unwrap();
-            assert_eq!(gcm.verify(&tag), Err(CryptoError::AuthenticationFailed));
+            assert!(matches!(
+                gcm.verify(&tag),
+                Err(DecryptError::AuthenticationFailed)
+            ));
         }
         let mut bad_tag = tag;
         bad_tag[15] ^= 0x80;
         let mut gcm = GcmStream::new(&key(), &nonce);
         gcm.decrypt(&mut buffer.clone()).unwrap();
-        assert_eq!(gcm.verify(&bad_tag), Err(CryptoError::AuthenticationFailed));
+        assert!(matches!(
+            gcm.verify(&bad_tag),
+            Err(DecryptError::AuthenticationFailed)
+        ));
     }
 
     #[test]
@@ -462,9 +469,9 @@ mod tests {
         let mut whole = cbc_encrypt(&key(), &iv(), b"{}");
         whole[15] ^= 1;
         let cbc = CbcDecryptStream::new(&key(), &iv());
-        assert_eq!(
+        assert!(matches!(
             cbc.finish(whole[..].try_into().unwrap()),
-            Err(CryptoError::BadPadding)
-        );
+            Err(DecryptError::BadPadding)
+        ));
     }
 }

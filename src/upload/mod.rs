@@ -38,7 +38,7 @@ pub use error::UploadError;
 pub use proxy::{ProxyError, ProxyUrl};
 pub(crate) use redact::Redactor;
 pub(crate) use trust::TrustSummary;
-pub use trust::{ExtraCa, TrustError};
+pub use trust::{ClientError, ExtraCa};
 
 /// How much of a 2xx answer's body is kept.
 const SUCCESS_BODY_LIMIT: u64 = 1024 * 1024;
@@ -212,15 +212,6 @@ pub struct Answer {
     pub elapsed: Duration,
 }
 
-/// A client that cannot be built.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientError {
-    /// An extra CA holds no certificate.
-    #[error(transparent)]
-    Trust(#[from] TrustError),
-}
-
 impl Client {
     /// A client as `config` says.
     pub fn new(config: ClientConfig) -> Result<Client, ClientError> {
@@ -262,7 +253,7 @@ impl Client {
 
     /// POSTs the upload and returns the API's 2xx answer, its body redacted.
     pub fn send(&self, upload: &Upload<'_>, api_key: &ApiKey) -> Result<Answer, UploadError> {
-        check_header_value(upload.asset_id, "asset id")?;
+        check_header_value(upload.asset_id, "asset id").map_err(UploadError::Header)?;
         let redactor = api_key.redactor();
         // The API key never crosses a proxy unencrypted.
         let (agent, proxy) = match &self.direct {
