@@ -48,14 +48,13 @@ pub struct Cipher {
 /// How [`Cipher::encrypt_payload_to`] treats a payload: by default, checked
 /// as JSON and written as bare ciphertext text.
 ///
-/// ```
-/// use ce_crypt::{Check, CiphertextForm, EncryptOptions, EventRules};
-/// let options = EncryptOptions::new()
-///     .check(Check::Events(EventRules::new(std::time::SystemTime::now())))
-///     .form(CiphertextForm::RequestBody);
-/// ```
+/// The binary's `encrypt`: check, encrypt and wrap in one call, the check on
+/// a second core where the output is a temporary file. A library caller
+/// composes the same from [`payload::check_json`](crate::payload::check_json)
+/// or [`events::check`](crate::events::check), [`Cipher::encrypt_to`] and
+/// [`request::body`](crate::request::body).
 #[derive(Debug, Clone, Default)]
-pub struct EncryptOptions {
+pub(crate) struct EncryptOptions {
     check: Check,
     form: CiphertextForm,
     verify: bool,
@@ -64,24 +63,24 @@ pub struct EncryptOptions {
 
 impl EncryptOptions {
     /// The defaults: a JSON check, bare ciphertext, no verification.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// What the payload must pass before anything is written.
-    pub fn check(mut self, check: Check) -> Self {
+    pub(crate) fn check(mut self, check: Check) -> Self {
         self.check = check;
         self
     }
 
     /// Bare ciphertext text, or a whole request body.
-    pub fn form(mut self, form: CiphertextForm) -> Self {
+    pub(crate) fn form(mut self, form: CiphertextForm) -> Self {
         self.form = form;
         self
     }
 
     /// Decrypt the result again and compare it with the payload before writing.
-    pub fn verify(mut self, verify: bool) -> Self {
+    pub(crate) fn verify(mut self, verify: bool) -> Self {
         self.verify = verify;
         self
     }
@@ -89,7 +88,7 @@ impl EncryptOptions {
     /// Whether the caller discards the output if encryption fails (a temporary
     /// file that is only kept on success): the check may then run on a second
     /// core while encryption already writes.
-    pub fn discardable_output(mut self, discardable: bool) -> Self {
+    pub(crate) fn discardable_output(mut self, discardable: bool) -> Self {
         self.discardable_output = discardable;
         self
     }
@@ -157,7 +156,7 @@ impl Cipher {
     /// `options.verify`, nothing reaches it before the ciphertext has been
     /// decrypted again and compared. Warnings of the event checks do not stop
     /// it and are not returned: run [`crate::events::check`] first to see them.
-    pub fn encrypt_payload_to<W: Write>(
+    pub(crate) fn encrypt_payload_to<W: Write>(
         &self,
         payload: Vec<u8>,
         options: &EncryptOptions,
@@ -211,7 +210,7 @@ impl Cipher {
     }
 
     /// Decrypts ciphertext text read from `reader` (`size_hint`: its length, if known).
-    pub fn decrypt_reader<R: Read>(
+    pub(crate) fn decrypt_reader<R: Read>(
         &self,
         reader: R,
         size_hint: Option<u64>,

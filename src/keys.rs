@@ -1,10 +1,12 @@
-//! Key material: how key and IV strings become AES bytes, and the key-file format.
+//! Key material: how key and IV strings become AES bytes, the key-file
+//! format, and new keys ([`generate`]).
 //!
 //! Netcore's scheme takes the key and IV as the UTF-8 bytes of 32- and
 //! 16-character strings. `base64` and `hex` encodings are offered for accounts
 //! configured with random bytes instead. Lengths are checked here, once, and
 //! counted in bytes; no message ever contains a key or IV value.
 
+mod generate;
 mod shell;
 
 use std::fmt;
@@ -12,6 +14,8 @@ use std::str::FromStr;
 
 use base64ct::Encoding as _;
 use zeroize::Zeroizing;
+
+pub use generate::{GeneratedKeys, RandomError, generate};
 
 use crate::method::Method;
 use crate::secret::{Iv, Key, SecretString};
@@ -37,7 +41,7 @@ pub enum KeyEncoding {
 
 impl KeyEncoding {
     /// The name used on the command line and in key files.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             KeyEncoding::Utf8 => "utf8",
             KeyEncoding::Base64 => "base64",

@@ -27,7 +27,7 @@
 //!   size in a few MiB of memory, on several cores;
 //! - [`pretty`]: re-indenting a JSON plaintext for reading, streamed;
 //! - [`request`]: the upload API's request body, made and taken apart;
-//! - [`keys`], [`keygen`]: key strings, key files and new keys;
+//! - [`keys`]: key strings, key files and new keys;
 //! - [`lines`]: one payload or ciphertext per input line, streamed;
 //! - [`upload`] (feature `send`): the HTTP client for the upload API, and
 //!   [`upload::bulk`] for any number of events, batched, retried and journaled;
@@ -61,7 +61,6 @@ pub mod events;
 mod files;
 pub mod hazmat;
 mod json_stream;
-pub mod keygen;
 pub mod keys;
 pub mod lines;
 mod method;
@@ -75,13 +74,13 @@ mod tuning;
 #[cfg(feature = "send")]
 pub mod upload;
 
-pub use cipher::{Cipher, DecryptError, EncryptError, EncryptOptions};
+pub use cipher::{Cipher, DecryptError, EncryptError};
 pub use events::{EventCheckError, EventRules};
 pub use keys::{KeyEncoding, KeyError};
 pub use lines::{LineError, LinesError};
 pub use method::{CipherMode, Method, TextEncoding, UnknownMethod};
 pub use payload::{Check, JsonError, JsonErrorKind};
-pub use request::{CiphertextForm, NotARequestBody};
+pub use request::NotARequestBody;
 pub use secret::{Iv, Key, SecretBytes, SecretString};
 #[cfg(feature = "send")]
 pub use upload::{Client, UploadError};

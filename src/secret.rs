@@ -81,7 +81,7 @@ impl ZeroizeOnDrop for SecretString {}
 
 impl SecretString {
     /// Takes ownership of `text`; its buffer is wiped when this is dropped.
-    pub fn new(text: String) -> Self {
+    pub(crate) fn new(text: String) -> Self {
         Self(text)
     }
 

@@ -6,8 +6,7 @@
 //! events a request, nesting limits), which live with the code they define,
 //! and the bulk sender's batching and retry numbers, in `upload::bulk`.
 //!
-//! Not part of the library's API, but for [`PIECE`], which the hazmat
-//! streams' users (and the stage benches) may cut their input in.
+//! Not part of the library's API.
 
 use std::time::Duration;
 
@@ -17,9 +16,9 @@ use std::time::Duration;
 /// Payload bytes per piece of a stream, encrypted or decrypted in one call
 /// and Base64-encoded in one call: 192 KiB took 64 MiB `encrypt --raw` to a
 /// pipe from 82.2 to 74.8 ms against 48 KiB; 512 KiB gave nothing more
-/// (ninth stop). The stage benches cut their input in it too
-/// ([`hazmat::PIECE`](crate::hazmat::PIECE)).
-pub const PIECE: usize = 192 * 1024;
+/// (ninth stop). The stage benches (benches/throughput.rs) cut their input
+/// in it too.
+pub(crate) const PIECE: usize = 192 * 1024;
 const _: () = assert!(
     PIECE.is_multiple_of(48),
     "whole AES blocks and Base64 groups"

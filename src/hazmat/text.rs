@@ -28,7 +28,7 @@ fn base64_engine() -> Simd {
 }
 
 /// Writes bytes as Base64 or hex text into `W`, in pieces, as they arrive.
-pub struct TextWriter<W: Write> {
+pub(crate) struct TextWriter<W: Write> {
     inner: W,
     encoding: TextEncoding,
     engine: Simd,
@@ -40,7 +40,7 @@ pub struct TextWriter<W: Write> {
 
 impl<W: Write> TextWriter<W> {
     /// Starts encoding into `inner`.
-    pub fn new(inner: W, encoding: TextEncoding) -> Self {
+    pub(crate) fn new(inner: W, encoding: TextEncoding) -> Self {
         Self {
             inner,
             encoding,
@@ -52,7 +52,7 @@ impl<W: Write> TextWriter<W> {
     }
 
     /// Encodes and writes `bytes`; any length, any number of calls.
-    pub fn write_bytes(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+    pub(crate) fn write_bytes(&mut self, mut bytes: &[u8]) -> io::Result<()> {
         if self.encoding == TextEncoding::Base64 && self.carry_len > 0 {
             let mut group = [0u8; 3];
             group[..self.carry_len].copy_from_slice(&self.carry[..self.carry_len]);
@@ -81,7 +81,7 @@ impl<W: Write> TextWriter<W> {
     }
 
     /// Writes the final padded group and hands back the inner writer (not flushed).
-    pub fn finish(mut self) -> io::Result<W> {
+    pub(crate) fn finish(mut self) -> io::Result<W> {
         if self.carry_len > 0 {
             let carry = self.carry;
             self.encode_piece(&carry[..self.carry_len])?;

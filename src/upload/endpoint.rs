@@ -24,10 +24,10 @@ pub enum Region {
 
 impl Region {
     /// Every region, in the order the documentation lists them.
-    pub const ALL: [Region; 3] = [Region::Us, Region::India, Region::Eu];
+    pub(crate) const ALL: [Region; 3] = [Region::Us, Region::India, Region::Eu];
 
     /// The short name: `us`, `in` or `eu`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Region::Us => "us",
             Region::India => "in",
@@ -162,7 +162,7 @@ impl Endpoint {
     }
 
     /// The URL.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.url
     }
 
