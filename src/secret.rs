@@ -53,9 +53,28 @@ impl<const N: usize> fmt::Debug for SecretBytes<N> {
     }
 }
 
-/// A 32-byte AES-256 key.
+/// A 32-byte AES-256 key: wiped on drop, `[redacted]` in `Debug`.
+///
+/// ```
+/// use ce_crypt::{Key, KeyEncoding, KeyError};
+///
+/// // As Netcore's scripts take it: 32 characters, their UTF-8 bytes.
+/// let key = Key::parse("Xk29vPqL0aZt7RmN4bWc8YdE1fGh3JsU", KeyEncoding::Utf8)?;
+/// // 32 random bytes, written as hex (or Base64).
+/// let hex = Key::parse(&"ab".repeat(32), KeyEncoding::Hex)?;
+/// assert_eq!(hex.expose(), &[0xab; 32]);
+/// // Bytes already in hand.
+/// let raw = Key::try_from(&[7u8; 32][..])?;
+/// assert_eq!(format!("{raw:?}"), "SecretBytes<32>([redacted])");
+/// // A wrong length is told in bytes, never by what the key holds.
+/// let short = Key::parse("s3cr3t", KeyEncoding::Utf8).unwrap_err();
+/// assert!(matches!(short, KeyError::WrongLength { got: 6, .. }));
+/// assert!(!short.to_string().contains("s3cr3t"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type Key = SecretBytes<32>;
-/// A 16-byte CBC initialisation vector.
+/// A 16-byte CBC initialisation vector (the account's, fixed): parsed and
+/// held as [`Key`] is.
 pub type Iv = SecretBytes<16>;
 
 /// A secret text (a key as typed, a generated key, an API key).

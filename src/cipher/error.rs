@@ -38,6 +38,21 @@ pub enum EncryptError {
 /// The text's faults are precise; a wrong key, a wrong IV and a changed
 /// ciphertext are deliberately not told apart ([`DecryptError::BadPadding`],
 /// [`DecryptError::AuthenticationFailed`]).
+///
+/// ```
+/// use ce_crypt::{Cipher, DecryptError, Iv, Key, Method};
+///
+/// let cipher = Cipher::new(Method::CbcHex, Key::new([1; 32]), Some(Iv::new([2; 16])))?;
+/// match cipher.decrypt(b"00ff") {
+///     // Two bytes: cut short, or not AES-CBC output at all.
+///     Err(DecryptError::NotWholeBlocks { len: 2 }) => {}
+///     other => panic!("{other:?}"),
+/// }
+/// let other_key = Cipher::new(Method::CbcHex, Key::new([9; 32]), Some(Iv::new([2; 16])))?;
+/// let text = other_key.encrypt(b"[]")?;
+/// assert!(matches!(cipher.decrypt(text.as_bytes()), Err(DecryptError::BadPadding)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecryptError {

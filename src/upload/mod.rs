@@ -18,6 +18,33 @@
 //!   reached the API ([`UploadError::may_have_arrived`]).
 //!
 //! One client keeps its connections open across requests.
+//!
+//! ```no_run
+//! use ce_crypt::upload::{ApiKey, Client, ClientConfig, Region, Upload};
+//! use ce_crypt::{Cipher, Iv, Key, KeyEncoding, Method, request};
+//!
+//! let key = Key::parse(&std::env::var("CE_SECRET_KEY")?, KeyEncoding::Utf8)?;
+//! let iv = Iv::parse(&std::env::var("CE_SECRET_IV")?, KeyEncoding::Utf8)?;
+//! let cipher = Cipher::new(Method::CbcBase64, key, Some(iv))?;
+//! let body = request::body(&cipher.encrypt(br#"[{"activity_name":"Page Browse"}]"#)?);
+//!
+//! let client = Client::new(ClientConfig::new())?;
+//! let api_key = ApiKey::new(&std::env::var("CE_API_KEY")?)?;
+//! let endpoint = Region::Us.endpoint();
+//! let upload = Upload {
+//!     endpoint: &endpoint,
+//!     method: cipher.method(),
+//!     asset_id: "ADGMOT35CHFLVDHBJNIG50K969QH6J0F1L9HV20UJQ4PNQB1",
+//!     body: &body,
+//! };
+//! match client.send(&upload, &api_key) {
+//!     Ok(answer) => println!("{} {}", answer.status, answer.reason),
+//!     // Safe to send again only if it certainly did not arrive.
+//!     Err(error) if !error.may_have_arrived() => eprintln!("not sent: {error}"),
+//!     Err(error) => eprintln!("may have arrived: {error}"),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod bulk;
 pub(crate) mod curl;
