@@ -6,7 +6,10 @@
 //!   (a file through the page cache), `stage_check`, `stage_check_parallel`
 //!   and `stage_check_parts` (the streamed JSON check on one thread, with its
 //!   two helpers, and a file's parts on a thread each),
-//!   `stage_encrypt_*` / `stage_decrypt_*` (the cipher alone, in place),
+//!   `stage_encrypt_*` / `stage_decrypt_*` (the cipher alone, a piece at a
+//!   time through `hazmat`'s one-shot functions: the streams `Cipher` uses
+//!   are not public, so each piece is a message of its own here, padded or
+//!   tagged, and encryption copies it into a new buffer),
 //!   `stage_encode` (Base64), `stage_write` (a new file), and `streamed_*`
 //!   (all of them at once, on their threads), so that a regression points
 //!   at its stage;
@@ -14,7 +17,7 @@
 //!   `base64-simd` side by side (the comparison behind the choice of encoder).
 
 use base64::Engine as _;
-use ce_crypt::hazmat::text;
+use ce_crypt::hazmat;
 use ce_crypt::{Cipher, Iv, Key, Method, TextEncoding, payload};
 use divan::counter::BytesCount;
 use divan::{Bencher, black_box};
@@ -90,7 +93,7 @@ fn base64_encode_ce_crypt(bencher: Bencher, size: usize) {
     let bytes = random_bytes(size);
     bencher
         .counter(BytesCount::new(size))
-        .bench_local(|| text::encode_to_string(black_box(&bytes), TextEncoding::Base64));
+        .bench_local(|| hazmat::encode_to_string(black_box(&bytes), TextEncoding::Base64));
 }
 
 #[divan::bench(args = SIZES, sample_count = 10)]
@@ -112,9 +115,9 @@ fn base64_encode_base64_simd(bencher: Bencher, size: usize) {
 #[divan::bench(args = SIZES, sample_count = 10)]
 fn base64_decode_ce_crypt(bencher: Bencher, size: usize) {
     let encoded = base64::engine::general_purpose::STANDARD.encode(random_bytes(size));
-    bencher
-        .counter(BytesCount::new(size))
-        .bench_local(|| text::decode(black_box(encoded.as_bytes()), TextEncoding::Base64).unwrap());
+    bencher.counter(BytesCount::new(size)).bench_local(|| {
+        hazmat::decode(black_box(encoded.as_bytes()), TextEncoding::Base64).unwrap()
+    });
 }
 
 #[divan::bench(args = SIZES, sample_count = 10)]
@@ -132,11 +135,12 @@ fn hex_encode(bencher: Bencher, size: usize) {
     let bytes = random_bytes(size);
     bencher
         .counter(BytesCount::new(size))
-        .bench_local(|| text::encode_to_string(black_box(&bytes), TextEncoding::Hex));
+        .bench_local(|| hazmat::encode_to_string(black_box(&bytes), TextEncoding::Hex));
 }
 
-/// The piece size of `Cipher::encrypt_stream`: what each stage works on at a time.
-use ce_crypt::tuning::PIECE;
+/// The piece size of `Cipher::encrypt_stream` (`PIECE` in src/tuning.rs):
+/// what each stage works on at a time.
+const PIECE: usize = 192 * 1024;
 const STAGE_SIZES: &[usize] = &[1024 * 1024, 64 * 1024 * 1024];
 
 #[divan::bench(args = STAGE_SIZES, sample_count = 10)]
@@ -188,40 +192,46 @@ fn stage_key() -> Key {
 
 #[divan::bench(args = STAGE_SIZES, sample_count = 10)]
 fn stage_encrypt_cbc(bencher: Bencher, size: usize) {
-    use ce_crypt::hazmat::stream::CbcEncryptStream;
-    let mut buffer = random_bytes(size);
+    let buffer = random_bytes(size);
     let iv = Iv::new(*b"Qw5Er7Ty9Ui2Op4A");
+    let key = stage_key();
     bencher.counter(BytesCount::new(size)).bench_local(|| {
-        let mut cbc = CbcEncryptStream::new(&stage_key(), &iv);
-        for piece in buffer.chunks_mut(PIECE) {
-            cbc.encrypt_blocks(piece);
+        for piece in buffer.chunks(PIECE) {
+            black_box(hazmat::cbc_encrypt(&key, &iv, piece));
         }
     });
 }
 
 #[divan::bench(args = STAGE_SIZES, sample_count = 10)]
 fn stage_decrypt_cbc(bencher: Bencher, size: usize) {
-    use ce_crypt::hazmat::stream::CbcDecryptStream;
-    let mut buffer = random_bytes(size);
     let iv = Iv::new(*b"Qw5Er7Ty9Ui2Op4A");
-    bencher.counter(BytesCount::new(size)).bench_local(|| {
-        let mut cbc = CbcDecryptStream::new(&stage_key(), &iv);
-        for piece in buffer.chunks_mut(PIECE) {
-            cbc.decrypt_blocks(piece);
-        }
-    });
+    let key = stage_key();
+    let pieces: Vec<Vec<u8>> = random_bytes(size)
+        .chunks(PIECE)
+        .map(|piece| hazmat::cbc_encrypt(&key, &iv, piece))
+        .collect();
+    bencher
+        .counter(BytesCount::new(size))
+        .with_inputs(|| pieces.clone())
+        .bench_local_values(|mut pieces| {
+            for piece in &mut pieces {
+                hazmat::cbc_decrypt_in_place(&key, &iv, piece).unwrap();
+            }
+            pieces
+        });
 }
 
 #[divan::bench(args = STAGE_SIZES, sample_count = 10)]
 fn stage_encrypt_gcm(bencher: Bencher, size: usize) {
-    use ce_crypt::hazmat::stream::GcmStream;
-    let mut buffer = random_bytes(size);
+    let buffer = random_bytes(size);
+    let key = stage_key();
     bencher.counter(BytesCount::new(size)).bench_local(|| {
-        let mut gcm = GcmStream::new(&stage_key(), &[7; 12]);
-        for piece in buffer.chunks_mut(PIECE) {
-            gcm.encrypt(piece).unwrap();
+        for (i, piece) in buffer.chunks(PIECE).enumerate() {
+            // A nonce of its own for every piece, as for every message.
+            let mut nonce = [0; 12];
+            nonce[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            black_box(hazmat::gcm_seal(&key, &nonce, piece).unwrap());
         }
-        gcm.tag()
     });
 }
 
@@ -229,11 +239,9 @@ fn stage_encrypt_gcm(bencher: Bencher, size: usize) {
 fn stage_encode(bencher: Bencher, size: usize) {
     let bytes = random_bytes(size);
     bencher.counter(BytesCount::new(size)).bench_local(|| {
-        let mut writer = text::TextWriter::new(std::io::sink(), TextEncoding::Base64);
         for piece in bytes.chunks(PIECE) {
-            writer.write_bytes(piece).unwrap();
+            black_box(hazmat::encode_to_string(piece, TextEncoding::Base64));
         }
-        writer.finish().unwrap()
     });
 }
 

@@ -6,16 +6,19 @@
 //! decryption decodes into one buffer and decrypts it in place, releasing
 //! plaintext only once padding or tag has checked out.
 
+mod error;
 mod seekable;
 mod stream;
 
-use std::io::{self, Read, Write};
+pub use error::{DecryptError, EncryptError};
+
+use std::io::{Read, Write};
 use std::thread;
 
-use crate::events::EventCheckError;
-use crate::hazmat::crypto::{self, CryptoError};
+use crate::hazmat::crypto;
 use crate::hazmat::stream::GcmStream;
-use crate::hazmat::text::{self, DecodeError, TextWriter};
+use crate::hazmat::text::{self, TextWriter};
+use crate::keys::KeyError;
 use crate::method::{CipherMode, Method};
 use crate::payload::Check;
 use crate::request::CiphertextForm;
@@ -42,62 +45,16 @@ pub struct Cipher {
     pub(crate) iv: Option<Iv>,
 }
 
-/// Key material that does not fit the method.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum CipherError {
-    /// A CBC method without the account's IV.
-    #[error("{0} needs the account's 16-byte IV, and none was given")]
-    MissingIv(Method),
-}
-
-/// Why encrypting failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EncryptError {
-    /// The payload failed the check it was given.
-    #[error(transparent)]
-    Check(#[from] EventCheckError),
-    /// The cipher refused (GCM length limit, RNG failure).
-    #[error(transparent)]
-    Crypto(#[from] CryptoError),
-    /// The new ciphertext did not decrypt to the payload (with verification).
-    #[error("verification failed: the ciphertext decrypts to different bytes; nothing was written")]
-    VerificationFailed,
-    /// Writing the output failed.
-    #[error("could not write the ciphertext")]
-    Io(#[source] io::Error),
-    /// Reading a payload from a reader failed.
-    #[error("could not read the payload")]
-    Read(#[source] io::Error),
-}
-
-/// Why decrypting failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DecryptError {
-    /// The text is not valid Base64/hex, or could not be read.
-    #[error(transparent)]
-    Decode(#[from] DecodeError),
-    /// Wrong length, bad padding, failed tag.
-    #[error(transparent)]
-    Crypto(#[from] CryptoError),
-    /// Writing the plaintext failed (streaming decryption).
-    #[error("could not write the plaintext")]
-    Write(#[source] io::Error),
-}
-
 /// How [`Cipher::encrypt_payload_to`] treats a payload: by default, checked
 /// as JSON and written as bare ciphertext text.
 ///
-/// ```
-/// use ce_crypt::{Check, CiphertextForm, EncryptOptions, EventRules};
-/// let options = EncryptOptions::new()
-///     .check(Check::Events(EventRules::new(std::time::SystemTime::now())))
-///     .form(CiphertextForm::RequestBody);
-/// ```
+/// The binary's `encrypt`: check, encrypt and wrap in one call, the check on
+/// a second core where the output is a temporary file. A library caller
+/// composes the same from [`payload::check_json`](crate::payload::check_json)
+/// or [`events::check`](crate::events::check), [`Cipher::encrypt_to`] and
+/// [`request::body`](crate::request::body).
 #[derive(Debug, Clone, Default)]
-pub struct EncryptOptions {
+pub(crate) struct EncryptOptions {
     check: Check,
     form: CiphertextForm,
     verify: bool,
@@ -106,24 +63,24 @@ pub struct EncryptOptions {
 
 impl EncryptOptions {
     /// The defaults: a JSON check, bare ciphertext, no verification.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// What the payload must pass before anything is written.
-    pub fn check(mut self, check: Check) -> Self {
+    pub(crate) fn check(mut self, check: Check) -> Self {
         self.check = check;
         self
     }
 
     /// Bare ciphertext text, or a whole request body.
-    pub fn form(mut self, form: CiphertextForm) -> Self {
+    pub(crate) fn form(mut self, form: CiphertextForm) -> Self {
         self.form = form;
         self
     }
 
     /// Decrypt the result again and compare it with the payload before writing.
-    pub fn verify(mut self, verify: bool) -> Self {
+    pub(crate) fn verify(mut self, verify: bool) -> Self {
         self.verify = verify;
         self
     }
@@ -131,7 +88,7 @@ impl EncryptOptions {
     /// Whether the caller discards the output if encryption fails (a temporary
     /// file that is only kept on success): the check may then run on a second
     /// core while encryption already writes.
-    pub fn discardable_output(mut self, discardable: bool) -> Self {
+    pub(crate) fn discardable_output(mut self, discardable: bool) -> Self {
         self.discardable_output = discardable;
         self
     }
@@ -140,9 +97,9 @@ impl EncryptOptions {
 impl Cipher {
     /// Checks the key material against the method: CBC methods need the IV;
     /// GCM draws a fresh nonce per message, so an IV given with it is unused.
-    pub fn new(method: Method, key: Key, iv: Option<Iv>) -> Result<Cipher, CipherError> {
+    pub fn new(method: Method, key: Key, iv: Option<Iv>) -> Result<Cipher, KeyError> {
         let iv = match method.mode() {
-            CipherMode::Cbc => Some(iv.ok_or(CipherError::MissingIv(method))?),
+            CipherMode::Cbc => Some(iv.ok_or(KeyError::MissingIv(method))?),
             CipherMode::Gcm => None,
         };
         Ok(Cipher { method, key, iv })
@@ -169,24 +126,26 @@ impl Cipher {
                 crypto::cbc_encrypt_pieces(&self.key, iv, payload, |piece| {
                     writer.write_bytes(piece)
                 })
-                .map_err(EncryptError::Io)?;
+                .map_err(EncryptError::Write)?;
             }
             None => {
                 // In pieces through one small buffer: no copy of the whole payload.
                 let nonce = crypto::random_nonce()?;
                 let mut gcm = GcmStream::new(&self.key, &nonce);
-                writer.write_bytes(&nonce).map_err(EncryptError::Io)?;
+                writer.write_bytes(&nonce).map_err(EncryptError::Write)?;
                 let mut piece = Vec::with_capacity(payload.len().min(PIECE));
                 for chunk in payload.chunks(PIECE) {
                     piece.clear();
                     piece.extend_from_slice(chunk);
                     gcm.encrypt(&mut piece)?;
-                    writer.write_bytes(&piece).map_err(EncryptError::Io)?;
+                    writer.write_bytes(&piece).map_err(EncryptError::Write)?;
                 }
-                writer.write_bytes(&gcm.tag()).map_err(EncryptError::Io)?;
+                writer
+                    .write_bytes(&gcm.tag())
+                    .map_err(EncryptError::Write)?;
             }
         }
-        writer.finish().map_err(EncryptError::Io)
+        writer.finish().map_err(EncryptError::Write)
     }
 
     /// Checks, encrypts and writes one payload as `options` say, in its
@@ -197,7 +156,7 @@ impl Cipher {
     /// `options.verify`, nothing reaches it before the ciphertext has been
     /// decrypted again and compared. Warnings of the event checks do not stop
     /// it and are not returned: run [`crate::events::check`] first to see them.
-    pub fn encrypt_payload_to<W: Write>(
+    pub(crate) fn encrypt_payload_to<W: Write>(
         &self,
         payload: Vec<u8>,
         options: &EncryptOptions,
@@ -214,7 +173,7 @@ impl Cipher {
             [form.prefix(), &text, form.suffix()]
                 .into_iter()
                 .try_for_each(|part| write(&mut out, part))
-                .map_err(EncryptError::Io)?;
+                .map_err(EncryptError::Write)?;
             return Ok(out);
         }
         let overlap = options.discardable_output
@@ -224,7 +183,7 @@ impl Cipher {
         if overlap {
             // Two cores: check and encrypt at once; the caller drops the output
             // unless both succeed.
-            write(&mut out, form.prefix()).map_err(EncryptError::Io)?;
+            write(&mut out, form.prefix()).map_err(EncryptError::Write)?;
             out = thread::scope(|scope| {
                 let checker = scope.spawn(|| options.check.run(&payload));
                 let encrypted = self.encrypt_to(&payload, out);
@@ -237,10 +196,10 @@ impl Cipher {
             })?;
         } else {
             options.check.run(&payload)?;
-            write(&mut out, form.prefix()).map_err(EncryptError::Io)?;
+            write(&mut out, form.prefix()).map_err(EncryptError::Write)?;
             out = self.encrypt_to(&payload, out)?;
         }
-        write(&mut out, form.suffix()).map_err(EncryptError::Io)?;
+        write(&mut out, form.suffix()).map_err(EncryptError::Write)?;
         Ok(out)
     }
 
@@ -251,7 +210,7 @@ impl Cipher {
     }
 
     /// Decrypts ciphertext text read from `reader` (`size_hint`: its length, if known).
-    pub fn decrypt_reader<R: Read>(
+    pub(crate) fn decrypt_reader<R: Read>(
         &self,
         reader: R,
         size_hint: Option<u64>,
@@ -277,7 +236,7 @@ impl Cipher {
 /// In CBC the IV only enters the first block, so a wrong IV garbles exactly
 /// those 16 bytes and leaves the rest correct. A caller can warn on this; it
 /// says nothing about binary plaintexts, which fail the second test too.
-pub fn looks_like_wrong_iv(plaintext: &[u8]) -> bool {
+pub(crate) fn looks_like_wrong_iv(plaintext: &[u8]) -> bool {
     const BLOCK: usize = 16;
     let is_text = |bytes: &[u8]| {
         std::str::from_utf8(bytes)
@@ -300,6 +259,7 @@ pub fn looks_like_wrong_iv(plaintext: &[u8]) -> bool {
 mod tests {
     use super::*;
     use crate::method::TextEncoding;
+    use std::io;
 
     /// A cipher of `method` with a fixed test key and IV (also for `stream`'s tests).
     pub(super) fn cipher(method: Method) -> Cipher {
@@ -348,7 +308,7 @@ mod tests {
         for method in [Method::CbcBase64, Method::CbcHex] {
             assert_eq!(
                 Cipher::new(method, key(), None).unwrap_err(),
-                CipherError::MissingIv(method)
+                KeyError::MissingIv(method)
             );
         }
         let gcm = Cipher::new(Method::GcmBase64, key(), None).unwrap();

@@ -15,7 +15,7 @@
 //! - [`open`] chooses how to write a path: a regular file (or a new one) is
 //!   a [`Replacement`], written as a temporary file (mode 0600) and renamed
 //!   over it by [`Replacement::commit`]; a device or FIFO is written directly.
-//! - [`open_private_append`] opens a file that records things across runs
+//! - [`private::open_private_append`] opens a file that records things across runs
 //!   (a journal, say): a regular file of the user's with one link, mode 0600.
 //! - [`abandon_replacements`] removes the temporary files of every
 //!   replacement not yet committed, for a process that is about to end
@@ -36,14 +36,14 @@ mod resolve;
 #[cfg(feature = "send")]
 pub(crate) use private::{create_private, open_private, private_folder};
 
-pub use private::open_private_append;
-pub use replace::{
+#[cfg(feature = "cli")]
+pub(crate) use replace::{
     Abandoned, Opened, Replacement, abandon_replacements, open, try_abandon_replacements,
 };
 
 /// What to do when the file to write already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Existing {
+pub(crate) enum Existing {
     /// Replace a writable file, keeping its mode if it is the user's; refuse
     /// a read-only one ([`FileError::ReadOnly`]).
     Replace,
@@ -58,7 +58,7 @@ pub enum Existing {
 /// Why a file could not be created, replaced or opened.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum FileError {
+pub(crate) enum FileError {
     /// A symbolic link in a shared folder, owned by neither the user nor the folder's owner.
     #[error(
         "{} is a symbolic link that another user (uid {owner}) made in the shared folder {}; \
@@ -168,7 +168,7 @@ pub enum FileError {
 /// Why an existing file cannot serve as a private file (see [`open_private_append`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum NotPrivate {
+pub(crate) enum NotPrivate {
     /// It is not a regular file (a FIFO, a device, a folder...).
     NotRegular(&'static str),
     /// It belongs to another user.
@@ -268,14 +268,14 @@ mod test_support {
     use std::sync::{Mutex, MutexGuard, PoisonError};
 
     /// Held by tests that make replacements: abandoning them is process-wide.
-    pub fn serial() -> MutexGuard<'static, ()> {
+    pub(crate) fn serial() -> MutexGuard<'static, ()> {
         static SERIAL: Mutex<()> = Mutex::new(());
         SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether the test runs as root (and can make files of another user);
     /// says plainly on the terminal, past the test harness's capture, when not.
-    pub fn as_root(test: &str) -> bool {
+    pub(crate) fn as_root(test: &str) -> bool {
         let root = super::meta::user() == 0;
         if !root {
             let _ = writeln!(
@@ -290,12 +290,12 @@ mod test_support {
     pub const OTHER: u32 = 65534;
 
     /// Makes `path` another user's, link or not.
-    pub fn give_away(path: &std::path::Path) {
+    pub(crate) fn give_away(path: &std::path::Path) {
         std::os::unix::fs::lchown(path, Some(OTHER), Some(OTHER)).unwrap();
     }
 
     /// A shared folder (mode 1777) like /tmp, inside `parent`.
-    pub fn shared_folder(parent: &std::path::Path) -> std::path::PathBuf {
+    pub(crate) fn shared_folder(parent: &std::path::Path) -> std::path::PathBuf {
         use std::os::unix::fs::PermissionsExt;
         let folder = parent.join("shared");
         std::fs::create_dir(&folder).unwrap();
@@ -304,7 +304,7 @@ mod test_support {
     }
 
     /// A FIFO at `path`.
-    pub fn fifo(path: &std::path::Path) {
+    pub(crate) fn fifo(path: &std::path::Path) {
         let made = std::process::Command::new("mkfifo")
             .arg(path)
             .status()
@@ -315,7 +315,7 @@ mod test_support {
     /// The FIFO at `path`, opened to read without waiting: while it is held,
     /// opening the FIFO to write succeeds at once rather than waiting for a
     /// reader, so a test that should have been refused fails instead of hanging.
-    pub fn fifo_reader(path: &std::path::Path) -> std::fs::File {
+    pub(crate) fn fifo_reader(path: &std::path::Path) -> std::fs::File {
         use std::os::unix::fs::OpenOptionsExt;
         std::fs::OpenOptions::new()
             .read(true)

@@ -1,10 +1,12 @@
-//! Key material: how key and IV strings become AES bytes, and the key-file format.
+//! Key material: how key and IV strings become AES bytes, the key-file
+//! format, and new keys ([`generate`]).
 //!
 //! Netcore's scheme takes the key and IV as the UTF-8 bytes of 32- and
 //! 16-character strings. `base64` and `hex` encodings are offered for accounts
 //! configured with random bytes instead. Lengths are checked here, once, and
 //! counted in bytes; no message ever contains a key or IV value.
 
+mod generate;
 mod shell;
 
 use std::fmt;
@@ -13,14 +15,17 @@ use std::str::FromStr;
 use base64ct::Encoding as _;
 use zeroize::Zeroizing;
 
+pub use generate::{GeneratedKeys, RandomError, generate};
+
+use crate::method::Method;
 use crate::secret::{Iv, Key, SecretString};
 
 /// Environment variable (and key-file name) holding the key.
-pub const KEY_VAR: &str = "CE_SECRET_KEY";
+pub(crate) const KEY_VAR: &str = "CE_SECRET_KEY";
 /// Environment variable (and key-file name) holding the IV.
-pub const IV_VAR: &str = "CE_SECRET_IV";
+pub(crate) const IV_VAR: &str = "CE_SECRET_IV";
 /// Key-file name (and environment variable) naming the key encoding.
-pub const ENCODING_VAR: &str = "CE_KEY_ENCODING";
+pub(crate) const ENCODING_VAR: &str = "CE_KEY_ENCODING";
 
 /// How a key or IV string maps to bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -36,7 +41,7 @@ pub enum KeyEncoding {
 
 impl KeyEncoding {
     /// The name used on the command line and in key files.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             KeyEncoding::Utf8 => "utf8",
             KeyEncoding::Base64 => "base64",
@@ -125,6 +130,9 @@ pub enum KeyError {
         "the key is 16 bytes and the IV 32 bytes: they look swapped (the key is the longer one)"
     )]
     Swapped,
+    /// A CBC method without the account's IV.
+    #[error("{0} needs the account's 16-byte IV, and none was given")]
+    MissingIv(Method),
     /// An encoding name other than utf8, base64 or hex.
     #[error("unknown key encoding: use utf8, base64 or hex")]
     UnknownEncoding,
@@ -174,7 +182,7 @@ impl Key {
     /// Turns a key string into the 32 key bytes.
     pub fn parse(text: &str, encoding: KeyEncoding) -> Result<Key, KeyError> {
         let bytes = decode(text, encoding, Part::Key)?;
-        Key::from_slice(&bytes).ok_or_else(|| wrong_length(text, &bytes, encoding, Part::Key))
+        Key::try_from(&bytes[..]).map_err(|_| wrong_length(text, &bytes, encoding, Part::Key))
     }
 }
 
@@ -182,7 +190,7 @@ impl Iv {
     /// Turns an IV string into the 16 IV bytes.
     pub fn parse(text: &str, encoding: KeyEncoding) -> Result<Iv, KeyError> {
         let bytes = decode(text, encoding, Part::Iv)?;
-        Iv::from_slice(&bytes).ok_or_else(|| wrong_length(text, &bytes, encoding, Part::Iv))
+        Iv::try_from(&bytes[..]).map_err(|_| wrong_length(text, &bytes, encoding, Part::Iv))
     }
 }
 
@@ -291,7 +299,7 @@ pub struct KeyFile {
 }
 
 /// The names Netcore's reference scripts give the key and IV, read as ours.
-pub const ALIASES: [(&str, &str); 2] = [("SECRET_KEY", KEY_VAR), ("SECRET_IV", IV_VAR)];
+pub(crate) const ALIASES: [(&str, &str); 2] = [("SECRET_KEY", KEY_VAR), ("SECRET_IV", IV_VAR)];
 
 /// The JSON `ce-crypt keygen --format json` writes.
 #[derive(serde::Deserialize)]
@@ -302,13 +310,13 @@ struct JsonKeyFile {
 }
 
 /// Key-file name (and environment variable) of the panel's API key.
-pub const API_KEY_VAR: &str = "CE_API_KEY";
+pub(crate) const API_KEY_VAR: &str = "CE_API_KEY";
 /// Key-file name (and environment variable) of the asset id.
-pub const ASSET_ID_VAR: &str = "CE_ASSET_ID";
+pub(crate) const ASSET_ID_VAR: &str = "CE_ASSET_ID";
 /// Key-file name (and environment variable) of the region.
-pub const REGION_VAR: &str = "CE_REGION";
+pub(crate) const REGION_VAR: &str = "CE_REGION";
 /// Key-file name (and environment variable) of the upload endpoint.
-pub const ENDPOINT_VAR: &str = "CE_ENDPOINT";
+pub(crate) const ENDPOINT_VAR: &str = "CE_ENDPOINT";
 
 impl KeyFile {
     /// Parses `NAME=VALUE` lines, as `ce-crypt keygen` writes them, or the

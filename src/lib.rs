@@ -20,34 +20,57 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Beyond the root:
-//! - [`payload`], [`events`]: the JSON and event checks a payload can be held to
-//!   (the JSON check also for a payload read in pieces);
+//! # What is where
+//! - The root holds what the example above needs: [`Cipher`], [`Method`],
+//!   [`Key`] and [`Iv`], and the errors of each concern: [`KeyError`] (key
+//!   material: a key or IV string, a key file, a CBC method without its
+//!   IV), [`EncryptError`] and [`DecryptError`]. Each error is an enum whose
+//!   variants are the kinds a caller matches on
+//!   (`DecryptError::BadPadding`), with the I/O error behind one as its
+//!   `source()`; no message holds a key, an IV or an API key.
 //! - [`Cipher::encrypt_stream`], [`Cipher::decrypt_stream`]: payloads of any
 //!   size in a few MiB of memory, on several cores;
-//! - [`pretty`]: re-indenting a JSON plaintext for reading, streamed;
+//! - [`keys`]: key strings, key files and new keys;
 //! - [`request`]: the upload API's request body, made and taken apart;
-//! - [`keys`], [`keygen`]: key strings, key files and new keys;
-//! - [`files`]: files created or replaced whole and privately, never through
-//!   what another user planted in a shared folder such as `/tmp`;
+//! - [`payload`], [`events`]: the JSON and event checks a payload can be held to
+//!   (the JSON check also for a payload read in pieces);
+//! - [`pretty`]: re-indenting a JSON plaintext for reading, streamed;
 //! - [`lines`]: one payload or ciphertext per input line, streamed;
 //! - [`upload`] (feature `send`): the HTTP client for the upload API, and
 //!   [`upload::bulk`] for any number of events, batched, retried and journaled;
 //! - [`hazmat`]: AES-256 and the text encodings on their own, for those who
 //!   know why they need them.
 //!
-//! Features: `send` (the upload client: ureq and rustls) and `cli` (the
-//! `ce-crypt` binary) are on by default; `default-features = false` leaves
-//! the cryptography and the checks alone.
+//! # Features
+//! `send` (the upload client: ureq and rustls) and `cli` (the `ce-crypt`
+//! binary) are on by default; `default-features = false` leaves the
+//! cryptography and the checks alone.
+//!
+//! # The binary
+//! The `ce-crypt` command is this crate's `cli` module (feature `cli`),
+//! which a five-line `main.rs` calls. It turns arguments into library calls
+//! and adds advice (flag names) to errors; no other module uses it, and the
+//! build without default features, which leaves it out, proves that. Living
+//! in the same crate lets what only the binary needs (tuning numbers, the
+//! dry run's curl script, the rules for creating files, proxy selection from
+//! the environment) stay `pub(crate)`: the public API is what a program
+//! calling ce-crypt needs, not what the binary happens to use.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// What only the binary uses is dead code in a build without it; the default
+// build, which has it, still finds what nothing uses.
+#![cfg_attr(not(feature = "cli"), allow(dead_code))]
+
+// The command line names the library as its callers do (`use ce_crypt::…`).
+extern crate self as ce_crypt;
 
 mod cipher;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod events;
-pub mod files;
+mod files;
 pub mod hazmat;
 mod json_stream;
-pub mod keygen;
 pub mod keys;
 pub mod lines;
 mod method;
@@ -57,22 +80,17 @@ pub mod pretty;
 mod read;
 pub mod request;
 mod secret;
-#[doc(hidden)]
-pub mod tuning;
+mod tuning;
 #[cfg(feature = "send")]
 pub mod upload;
 
-pub use cipher::{
-    Cipher, CipherError, DecryptError, EncryptError, EncryptOptions, looks_like_wrong_iv,
-};
+pub use cipher::{Cipher, DecryptError, EncryptError};
 pub use events::{EventCheckError, EventRules};
-pub use hazmat::crypto::CryptoError;
-pub use hazmat::text::DecodeError;
 pub use keys::{KeyEncoding, KeyError};
 pub use lines::{LineError, LinesError};
 pub use method::{CipherMode, Method, TextEncoding, UnknownMethod};
 pub use payload::{Check, JsonError, JsonErrorKind};
-pub use request::{CiphertextForm, NotARequestBody};
+pub use request::NotARequestBody;
 pub use secret::{Iv, Key, SecretBytes, SecretString};
 #[cfg(feature = "send")]
 pub use upload::{Client, UploadError};

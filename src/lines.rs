@@ -401,10 +401,7 @@ impl Cipher {
 fn wrapped(line: &[u8], cause: DecryptError) -> LineError {
     let line = strip_cr(line).trim_ascii();
     let base64 = |b: &u8| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/';
-    if matches!(cause, DecryptError::Crypto(_))
-        && matches!(line.len(), 64 | 76)
-        && line.iter().all(base64)
-    {
+    if cause.after_decoding() && matches!(line.len(), 64 | 76) && line.iter().all(base64) {
         return LineError::Wrapped {
             cause,
             width: line.len(),

@@ -1,9 +1,7 @@
-//! The `ce-crypt` binary: everything happens in the `cli` module and the library.
+//! The `ce-crypt` binary: the command line lives in the library's `cli` module.
 
 #![forbid(unsafe_code)]
 
-mod cli;
-
 fn main() -> std::process::ExitCode {
-    cli::main()
+    ce_crypt::cli::main()
 }

@@ -81,7 +81,7 @@ impl Method {
     }
 
     /// Whether the method needs the account's IV (GCM draws its own nonce).
-    pub fn needs_iv(self) -> bool {
+    pub(crate) fn needs_iv(self) -> bool {
         self.mode() == CipherMode::Cbc
     }
 }

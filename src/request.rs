@@ -15,7 +15,7 @@ pub enum CiphertextForm {
 
 impl CiphertextForm {
     /// What goes before the ciphertext text.
-    pub fn prefix(self) -> &'static str {
+    pub(crate) fn prefix(self) -> &'static str {
         match self {
             CiphertextForm::Bare => "",
             CiphertextForm::RequestBody => "{\"encryptedRequest\":\"",
@@ -23,7 +23,7 @@ impl CiphertextForm {
     }
 
     /// What goes after the ciphertext text.
-    pub fn suffix(self) -> &'static str {
+    pub(crate) fn suffix(self) -> &'static str {
         match self {
             CiphertextForm::Bare => "",
             CiphertextForm::RequestBody => "\"}",
@@ -48,7 +48,7 @@ pub struct NotARequestBody;
 /// Whether `input` starts like a request body: its first non-whitespace byte is `{`.
 ///
 /// Base64 and hex never contain `{`, so this tells the two forms apart.
-pub fn looks_like_body(input: &[u8]) -> bool {
+pub(crate) fn looks_like_body(input: &[u8]) -> bool {
     input.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 

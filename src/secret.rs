@@ -32,15 +32,18 @@ impl<const N: usize> SecretBytes<N> {
         Self(bytes)
     }
 
-    /// Copies `bytes` in if it is exactly `N` long.
-    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
-        let array: [u8; N] = bytes.try_into().ok()?;
-        Some(Self(array))
-    }
-
     /// The secret bytes themselves.
     pub fn expose(&self) -> &[u8; N] {
         &self.0
+    }
+}
+
+/// Copies `bytes` in if it is exactly `N` long (`Key::try_from(&bytes[..])`).
+impl<const N: usize> TryFrom<&[u8]> for SecretBytes<N> {
+    type Error = std::array::TryFromSliceError;
+
+    fn try_from(bytes: &[u8]) -> Result<Self, Self::Error> {
+        bytes.try_into().map(Self)
     }
 }
 
@@ -50,9 +53,28 @@ impl<const N: usize> fmt::Debug for SecretBytes<N> {
     }
 }
 
-/// A 32-byte AES-256 key.
+/// A 32-byte AES-256 key: wiped on drop, `[redacted]` in `Debug`.
+///
+/// ```
+/// use ce_crypt::{Key, KeyEncoding, KeyError};
+///
+/// // As Netcore's scripts take it: 32 characters, their UTF-8 bytes.
+/// let key = Key::parse("Xk29vPqL0aZt7RmN4bWc8YdE1fGh3JsU", KeyEncoding::Utf8)?;
+/// // 32 random bytes, written as hex (or Base64).
+/// let hex = Key::parse(&"ab".repeat(32), KeyEncoding::Hex)?;
+/// assert_eq!(hex.expose(), &[0xab; 32]);
+/// // Bytes already in hand.
+/// let raw = Key::try_from(&[7u8; 32][..])?;
+/// assert_eq!(format!("{raw:?}"), "SecretBytes<32>([redacted])");
+/// // A wrong length is told in bytes, never by what the key holds.
+/// let short = Key::parse("s3cr3t", KeyEncoding::Utf8).unwrap_err();
+/// assert!(matches!(short, KeyError::WrongLength { got: 6, .. }));
+/// assert!(!short.to_string().contains("s3cr3t"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type Key = SecretBytes<32>;
-/// A 16-byte CBC initialisation vector.
+/// A 16-byte CBC initialisation vector (the account's, fixed): parsed and
+/// held as [`Key`] is.
 pub type Iv = SecretBytes<16>;
 
 /// A secret text (a key as typed, a generated key, an API key).
@@ -78,7 +100,7 @@ impl ZeroizeOnDrop for SecretString {}
 
 impl SecretString {
     /// Takes ownership of `text`; its buffer is wiped when this is dropped.
-    pub fn new(text: String) -> Self {
+    pub(crate) fn new(text: String) -> Self {
         Self(text)
     }
 
@@ -123,10 +145,10 @@ mod tests {
 
     #[test]
     fn from_slice_checks_the_length() {
-        assert!(Iv::from_slice(&[0; 16]).is_some());
-        assert!(Iv::from_slice(&[0; 15]).is_none());
-        assert!(Iv::from_slice(&[0; 17]).is_none());
-        assert_eq!(Key::from_slice(&[7; 32]).unwrap().expose(), &[7; 32]);
+        assert!(Iv::try_from(&[0; 16][..]).is_ok());
+        assert!(Iv::try_from(&[0; 15][..]).is_err());
+        assert!(Iv::try_from(&[0; 17][..]).is_err());
+        assert_eq!(Key::try_from(&[7; 32][..]).unwrap().expose(), &[7; 32]);
     }
 
     #[test]

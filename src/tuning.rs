@@ -6,8 +6,7 @@
 //! events a request, nesting limits), which live with the code they define,
 //! and the bulk sender's batching and retry numbers, in `upload::bulk`.
 //!
-//! Public only so that the `ce-crypt` binary, a crate of its own, reads its
-//! numbers from here too; not part of the library's API.
+//! Not part of the library's API.
 
 use std::time::Duration;
 
@@ -17,8 +16,9 @@ use std::time::Duration;
 /// Payload bytes per piece of a stream, encrypted or decrypted in one call
 /// and Base64-encoded in one call: 192 KiB took 64 MiB `encrypt --raw` to a
 /// pipe from 82.2 to 74.8 ms against 48 KiB; 512 KiB gave nothing more
-/// (ninth stop). The stage benches cut their input in it too.
-pub const PIECE: usize = 192 * 1024;
+/// (ninth stop). The stage benches (benches/throughput.rs) cut their input
+/// in it too.
+pub(crate) const PIECE: usize = 192 * 1024;
 const _: () = assert!(
     PIECE.is_multiple_of(48),
     "whole AES blocks and Base64 groups"
@@ -31,7 +31,7 @@ pub(crate) const STREAM_BUFFERS: usize = 4;
 /// Work on fewer bytes stays on the calling thread: streams, the JSON check
 /// beside encryption in memory, and the CLI's reading ahead; not measured
 /// (waking a thread costs about 10 us on these VMs, ninth stop).
-pub const THREAD_MIN: u64 = 1024 * 1024;
+pub(crate) const THREAD_MIN: u64 = 1024 * 1024;
 
 /// The least room a read of ciphertext text is given, so that short reads
 /// (pipes, sockets) do not zero a whole piece each; not measured.
@@ -44,24 +44,24 @@ pub(crate) const DECODE_READ_LEN: usize = 1024 * 1024;
 /// The CLI's output buffer: one piece's Base64 text (256 KiB) fills it and
 /// then passes straight through; a small file's output bounds it (small
 /// payload 1.98 -> 1.71 ms, seventh stop).
-pub const OUTPUT_BUFFER: usize = 256 * 1024;
+pub(crate) const OUTPUT_BUFFER: usize = 256 * 1024;
 
 /// The pipe buffer the CLI asks for on a standard input or output that is a
 /// pipe (Linux's default: 64 KiB): a fast writer then fills whole
 /// [`LINES_READ_LEN`] reads (308 reads of 259 KB on average, eighth stop).
-pub const PIPE_BUFFER: usize = 1024 * 1024;
+pub(crate) const PIPE_BUFFER: usize = 1024 * 1024;
 
 /// Regular files from this size on are streamed by `encrypt` and `decrypt`
 /// in memory of fixed size (the help texts say "1 MiB"); not measured.
-pub const STREAM_MIN: u64 = 1024 * 1024;
+pub(crate) const STREAM_MIN: u64 = 1024 * 1024;
 
 /// Bytes `decrypt` reads ahead on a second thread for an input held whole;
 /// not measured.
-pub const READ_AHEAD_LEN: usize = 1024 * 1024;
+pub(crate) const READ_AHEAD_LEN: usize = 1024 * 1024;
 
 /// `decrypt`'s buffer in front of an input held whole, enough to tell a
 /// request body from bare text at its start; not measured.
-pub const DECRYPT_READ_BUFFER: usize = 64 * 1024;
+pub(crate) const DECRYPT_READ_BUFFER: usize = 64 * 1024;
 
 // The JSON check of a payload read in pieces (`json_stream`).
 
@@ -119,7 +119,7 @@ pub(crate) const TEXT_END_LEN: u64 = 4096;
 
 /// Bytes of lines read at a time: 1 MiB reads were faster only with a
 /// barrier between chunks, at 20 MiB peak RSS (eighth stop).
-pub const LINES_READ_LEN: usize = 256 * 1024;
+pub(crate) const LINES_READ_LEN: usize = 256 * 1024;
 
 /// Parts of a chunk of lines are at least this long: handing one over costs
 /// about as much as encrypting a few KiB; not measured alone.

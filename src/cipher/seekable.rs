@@ -38,7 +38,7 @@ impl Cipher {
     /// is decoded and its last block decrypted; last, the text must still
     /// end at `len`. Other text, and GCM (whose tag covers every byte), is
     /// read through once: CBC decrypts its last block only, GCM only hashes.
-    pub fn check_ciphertext_seekable<R: Read + Seek + Send>(
+    pub(crate) fn check_ciphertext_seekable<R: Read + Seek + Send>(
         &self,
         len: u64,
         open: impl Fn() -> io::Result<R> + Sync,
@@ -46,7 +46,7 @@ impl Cipher {
         if len >= PARTS_MIN && self.bare_text_checks_out(len, &open) {
             return Ok(());
         }
-        let reader = open().map_err(|e| DecryptError::Decode(crate::DecodeError::Io(e)))?;
+        let reader = open().map_err(DecryptError::Read)?;
         self.check_ciphertext_stream(reader, Some(len))
     }
 

@@ -9,7 +9,7 @@ use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{Cipher, DecryptError, EncryptError};
-use crate::hazmat::crypto::{self, BLOCK_LEN, CryptoError, NONCE_LEN, TAG_LEN};
+use crate::hazmat::crypto::{self, BLOCK_LEN, NONCE_LEN, TAG_LEN};
 use crate::hazmat::stream::{CbcDecryptStream, CbcEncryptStream, GcmStream};
 use crate::hazmat::text::{TextDecoder, TextWriter};
 use crate::pipeline::{self, Buffer};
@@ -113,9 +113,9 @@ impl Cipher {
                 }
                 Ok(())
             },
-            |buffer| writer.write_bytes(buffer).map_err(EncryptError::Io),
+            |buffer| writer.write_bytes(buffer).map_err(EncryptError::Write),
         )?;
-        writer.finish().map_err(EncryptError::Io)
+        writer.finish().map_err(EncryptError::Write)
     }
 
     /// Decrypts the ciphertext text `reader` gives (ASCII whitespace anywhere
@@ -226,7 +226,7 @@ impl Cipher {
             })?,
         }
         if let Some(error) = read_failed {
-            return Err(DecryptError::Decode(crate::DecodeError::Io(error)));
+            return Err(DecryptError::Read(error));
         }
         let mut rest = opener.finish()?;
         let written = match out {
@@ -423,10 +423,10 @@ impl Opener {
             OpenerState::Cbc(_) | OpenerState::CbcCheck { .. }
         ) {
             if len == 0 {
-                return Err(CryptoError::EmptyCiphertext.into());
+                return Err(DecryptError::ZeroBytes);
             }
             if self.broken || !len.is_multiple_of(BLOCK_LEN) {
-                return Err(CryptoError::NotWholeBlocks { len }.into());
+                return Err(DecryptError::NotWholeBlocks { len });
             }
         }
         match self.state {
@@ -444,7 +444,7 @@ impl Opener {
                     gcm.verify(&self.held)?;
                     Ok(Vec::new())
                 }
-                _ => Err(CryptoError::TooShortForGcm { len }.into()),
+                _ => Err(DecryptError::TooShortForGcm { len }),
             },
         }
     }
@@ -701,7 +701,7 @@ mod tests {
         for method in Method::ALL {
             let cipher = cipher(method);
             let error = cipher.encrypt_stream(&long[..], None, Full).unwrap_err();
-            assert!(matches!(error, EncryptError::Io(_)), "{error}");
+            assert!(matches!(error, EncryptError::Write(_)), "{error}");
             let text = cipher.encrypt(&long).unwrap();
             let error = cipher
                 .decrypt_stream(text.as_bytes(), None, Full)

@@ -3,10 +3,11 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 
 use anyhow::Result;
+use ce_crypt::cipher::looks_like_wrong_iv;
 use ce_crypt::lines::LineChunks;
 use ce_crypt::pretty;
 use ce_crypt::tuning::{DECRYPT_READ_BUFFER, READ_AHEAD_LEN, STREAM_MIN, THREAD_MIN};
-use ce_crypt::{Check, Cipher, CipherMode, looks_like_wrong_iv, request};
+use ce_crypt::{Check, Cipher, CipherMode, request};
 
 use super::args::DecryptArgs;
 use super::input::{Input, RegularFile};

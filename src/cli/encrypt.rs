@@ -5,9 +5,11 @@ use std::thread;
 use std::time::SystemTime;
 
 use anyhow::Result;
+use ce_crypt::cipher::EncryptOptions;
 use ce_crypt::lines::LineChunks;
+use ce_crypt::request::CiphertextForm;
 use ce_crypt::tuning::STREAM_MIN;
-use ce_crypt::{Check, Cipher, CiphertextForm, EncryptOptions, EventRules, events, payload};
+use ce_crypt::{Check, Cipher, EventRules, events, payload};
 
 use super::args::EncryptArgs;
 use super::error;

@@ -15,10 +15,10 @@ use ce_crypt::lines::{LineKind, LinesError};
 use ce_crypt::payload::WideEncoding;
 use ce_crypt::pretty::PrettyError;
 use ce_crypt::upload::bulk::{BulkError, JournalError, SourceError};
-use ce_crypt::upload::{ClientError, ProxyError, TrustError};
+use ce_crypt::upload::{ClientError, ProxyError};
 use ce_crypt::{
-    CipherError, CryptoError, DecodeError, DecryptError, EncryptError, EventCheckError, JsonError,
-    JsonErrorKind, KeyError, LineError, NotARequestBody, TextEncoding, UploadError,
+    DecryptError, EncryptError, EventCheckError, JsonError, JsonErrorKind, KeyError, LineError,
+    NotARequestBody, TextEncoding, UploadError,
 };
 
 /// Where the key material came from: attached to key errors as context.
@@ -95,9 +95,7 @@ pub enum Misread {
 /// input (`start`, its first bytes) looks like one payload per line.
 pub fn explain_json(error: anyhow::Error, start: &[u8]) -> anyhow::Error {
     let syntax = error.chain().any(|cause| {
-        unwrapped(cause)
-            .downcast_ref::<JsonError>()
-            .is_some_and(|json| json.kind == JsonErrorKind::Syntax)
+        matches!(checked(cause), Some(Checked::Json(json)) if json.kind == JsonErrorKind::Syntax)
     });
     if syntax && ce_crypt::lines::looks_like_lines(start) {
         return Misread::Lines {
@@ -225,9 +223,47 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
 }
 
 fn event_errors(error: &anyhow::Error) -> Option<&EventErrors> {
-    error
-        .chain()
-        .find_map(|cause| unwrapped(cause).downcast_ref::<EventErrors>())
+    error.chain().find_map(|cause| match checked(cause) {
+        Some(Checked::Events(events)) => Some(events),
+        _ => None,
+    })
+}
+
+/// The JSON check's or the event rules' verdict that a cause is, or carries.
+enum Checked<'a> {
+    Json(&'a JsonError),
+    Events(&'a EventErrors),
+}
+
+/// What the checks found, wherever the error of a step that checks holds it.
+fn checked<'a>(cause: &'a (dyn Error + 'static)) -> Option<Checked<'a>> {
+    fn of(check: &EventCheckError) -> Checked<'_> {
+        match check {
+            EventCheckError::Json(json) => Checked::Json(json),
+            EventCheckError::Events(events) => Checked::Events(events),
+        }
+    }
+    if let Some(json) = cause.downcast_ref::<JsonError>() {
+        Some(Checked::Json(json))
+    } else if let Some(events) = cause.downcast_ref::<EventErrors>() {
+        Some(Checked::Events(events))
+    } else if let Some(check) = cause.downcast_ref::<EventCheckError>() {
+        Some(of(check))
+    } else if let Some(EncryptError::Check(check)) = cause.downcast_ref() {
+        Some(of(check))
+    } else if let Some(LineError::Check(check) | LineError::Encrypt(EncryptError::Check(check))) =
+        cause.downcast_ref()
+    {
+        Some(of(check))
+    } else if let Some(PrettyError::Json(json)) = cause.downcast_ref() {
+        Some(Checked::Json(json))
+    } else if let Some(SourceError::Encoding(json)) = cause.downcast_ref() {
+        Some(Checked::Json(json))
+    } else if let Some(BulkError::Input(SourceError::Encoding(json))) = cause.downcast_ref() {
+        Some(Checked::Json(json))
+    } else {
+        None
+    }
 }
 
 /// The advice for the first cause in the chain that has some.
@@ -236,235 +272,216 @@ fn advice(error: &anyhow::Error, doing: Doing) -> Option<String> {
     let source = error.downcast_ref::<KeySource>();
     error
         .chain()
-        .find_map(|cause| advice_for(unwrapped(cause), source, doing))
+        .find_map(|cause| advice_for(cause, source, doing))
 }
 
-/// The error that a transparent library wrapper stands for (a wrapper whose
-/// message is its inner error's, so the chain does not list the inner one).
-fn unwrapped<'a>(cause: &'a (dyn Error + 'static)) -> &'a (dyn Error + 'static) {
-    let inner: Option<&(dyn Error + 'static)> = if let Some(error) = cause.downcast_ref() {
-        match error {
-            EncryptError::Check(inner) => Some(inner),
-            EncryptError::Crypto(inner) => Some(inner),
-            _ => None,
-        }
-    } else if let Some(error) = cause.downcast_ref() {
-        match error {
-            DecryptError::Decode(inner) => Some(inner),
-            DecryptError::Crypto(inner) => Some(inner),
-            _ => None,
-        }
-    } else if let Some(error) = cause.downcast_ref() {
-        match error {
-            EventCheckError::Json(inner) => Some(inner),
-            EventCheckError::Events(inner) => Some(inner),
-            _ => None,
-        }
-    } else if let Some(error) = cause.downcast_ref() {
-        match error {
-            LineError::Check(inner) => Some(inner),
-            LineError::Encrypt(inner) => Some(inner),
-            LineError::Decrypt(inner) => Some(inner),
-            LineError::NotARequestBody(inner) => Some(inner),
-            _ => None,
-        }
-    } else if let Some(PrettyError::Json(inner)) = cause.downcast_ref() {
-        Some(inner)
-    } else if let Some(ClientError::Trust(inner)) = cause.downcast_ref() {
-        Some(inner)
-    } else if let Some(BulkError::Input(inner)) = cause.downcast_ref() {
-        Some(inner)
-    } else if let Some(SourceError::Encoding(inner)) = cause.downcast_ref() {
-        Some(inner)
-    } else {
-        None
-    };
-    inner.map_or(cause, unwrapped)
-}
-
+/// The advice for one cause, by its kind: each library error type is
+/// matched once, and an error carried inside another (a line's decryption
+/// error, say) by the same function as on its own.
 fn advice_for(
     cause: &(dyn Error + 'static),
     source: Option<&KeySource>,
     doing: Doing,
 ) -> Option<String> {
-    if let Some(error) = cause.downcast_ref::<BulkError>() {
-        return match error {
-            BulkError::InputChanged { .. } => Some(
-                "; put the original input back to finish it, pass --restart to send this input \
-                 from the start (what was sent arrives twice), or --journal NEW to send it as \
-                 a separate delivery"
-                    .to_owned(),
-            ),
-            BulkError::StreamChanged { .. } => Some(
-                "; send the same input again to finish it, --restart to send this one from the \
-                 start, or --journal NEW for a separate record"
-                    .to_owned(),
-            ),
-            BulkError::FormatChanged { .. } => {
-                Some("; add or drop --lines as the first run had it, or pass --restart".to_owned())
-            }
-            BulkError::OtherDelivery { .. } => Some(
-                "; give this delivery its own --journal FILE (or drop --journal to use the \
-                 state folder)"
-                    .to_owned(),
-            ),
-            BulkError::NoStateFolder => Some("; pass --journal FILE".to_owned()),
-            BulkError::StateFolder { .. } => Some(
-                "; fix its permissions, set XDG_STATE_HOME to another folder, or pass --journal \
-                 FILE"
-                    .to_owned(),
-            ),
-            BulkError::Journal(JournalError::Busy { .. }) => {
-                Some("; wait for that run to end (nothing was sent)".to_owned())
-            }
-            BulkError::Journal(JournalError::Io { .. }) => {
-                Some("; give another with --journal FILE".to_owned())
-            }
-            BulkError::Journal(_) => {
-                Some("; move it away, or give another with --journal FILE".to_owned())
-            }
-            BulkError::NotRejectsFile(_) => Some(": give another with --rejects FILE".to_owned()),
-            _ => None,
+    if let Some(checked) = checked(cause) {
+        return match checked {
+            Checked::Json(json) => json_advice(json.kind, doing).map(str::to_owned),
+            Checked::Events(_) => None,
         };
-    }
-    if let Some(error) = cause.downcast_ref::<SourceError>() {
-        return match error {
-            SourceError::StartsWithObject => Some(
-                "; pass --lines if it holds one event per line (NDJSON), or wrap a single event \
-                 in [ ] (nothing was sent)"
-                    .to_owned(),
-            ),
-            SourceError::LooksPrettyPrinted { .. } => {
-                Some("; drop --lines to send it as one JSON array (nothing was sent)".to_owned())
-            }
-            SourceError::TooLong { .. } => Some("; split it into smaller events".to_owned()),
-            SourceError::Malformed { .. } => {
-                Some("; nothing was sent: fix the input and run again".to_owned())
-            }
-            _ => None,
-        };
-    }
-    if let Some(error) = cause.downcast_ref::<CipherError>() {
-        let CipherError::MissingIv(_) = error else {
-            return None;
-        };
-        return Some(match source {
-            Some(KeySource::File(_)) => format!("; add a {IV_VAR}= line to the key file"),
-            Some(KeySource::Environment) => format!("; set {IV_VAR} as well"),
-            Some(KeySource::Flags) | None => "; pass --iv with --key".to_owned(),
-        });
     }
     if let Some(error) = cause.downcast_ref::<KeyError>() {
-        return match error {
-            KeyError::Swapped => Some(match source {
-                Some(KeySource::File(_)) => {
-                    format!("; swap the values of {KEY_VAR} and {IV_VAR} in the key file")
-                }
-                Some(KeySource::Environment) => {
-                    format!("; swap the values of {KEY_VAR} and {IV_VAR}")
-                }
-                Some(KeySource::Flags) | None => "; swap the values of --key and --iv".to_owned(),
-            }),
-            KeyError::WrongLength {
-                hint: Some(LengthHint::LooksEncoded),
-                ..
-            } => Some("; name the encoding with --key-encoding".to_owned()),
-            KeyError::NotDecodable { .. } => Some(format!(
-                "; check --key-encoding (or {ENCODING_VAR} in the key file)"
-            )),
-            _ => None,
-        };
+        return key_advice(error, source);
     }
-    if let Some(error) = cause.downcast_ref::<CryptoError>() {
-        return match error {
-            CryptoError::NotWholeBlocks { .. } => Some(" (check --method)".to_owned()),
-            _ => None,
-        };
-    }
-    if let Some(error) = cause.downcast_ref::<DecodeError>() {
-        return match error {
-            DecodeError::Empty => {
-                Some(": pass the Base64 or hex text that encrypt printed".to_owned())
-            }
-            DecodeError::InvalidCharacter {
-                encoding: TextEncoding::Hex,
-                hint,
-                ..
-            } if hint.contains("Base64") => Some("; choose the method with --method".to_owned()),
-            _ => None,
-        };
-    }
-    if let Some(error) = cause.downcast_ref::<JsonError>() {
-        return json_advice(error.kind, doing).map(str::to_owned);
+    if let Some(error) = cause.downcast_ref::<DecryptError>() {
+        return decrypt_advice(error);
     }
     if cause.downcast_ref::<NotARequestBody>().is_some() {
-        return Some("; pass the ciphertext itself".to_owned());
+        return Some(NOT_A_BODY.to_owned());
     }
     if let Some(error) = cause.downcast_ref::<LineError>() {
-        return match error {
-            LineError::NewlineInPlaintext => Some("; decrypt it without --lines".to_owned()),
-            LineError::Wrapped { .. } => {
-                Some("; if it is one ciphertext, decrypt it without --lines".to_owned())
-            }
-            LineError::PrettyPrinted(_) => Some(
-                match doing {
-                    Doing::Check => {
-                        "; nothing was checked: to check it as one payload, drop --lines"
-                    }
-                    Doing::Send => "; nothing was sent: to send it as one payload, drop --lines",
-                    _ => "; nothing was written: to encrypt it as one payload, drop --lines",
-                }
-                .to_owned(),
-            ),
-            LineError::TooLong {
-                kind: LineKind::Payload,
-                ..
-            } => Some("; split its events over several lines".to_owned()),
-            _ => None,
-        };
+        return line_advice(error, doing);
     }
     if let Some(PrettyError::TooDeep { .. }) = cause.downcast_ref::<PrettyError>() {
         return Some("; drop --pretty to see the exact bytes".to_owned());
     }
     if let Some(error) = cause.downcast_ref::<UploadError>() {
-        return match error {
-            UploadError::Timeout { .. } => {
-                Some("; check the network or raise --timeout".to_owned())
-            }
-            UploadError::Certificate { .. } => Some(
-                "; if a company proxy or a private CA signs it, pass --cacert FILE (or set \
-                 CE_CA_FILE) with that CA's certificate"
-                    .to_owned(),
-            ),
-            UploadError::Connection { proxy: Some(_), .. } => {
-                Some("; check the proxy, or pass --no-proxy to connect directly".to_owned())
-            }
-            UploadError::ProxyRefused {
-                status: Some(407), ..
-            } => Some(
-                "; give the user name and password in the proxy URL \
-                 (http://USER:PASSWORD@HOST:PORT), or pass --no-proxy to connect directly"
-                    .to_owned(),
-            ),
-            UploadError::ProxyRefused { .. } => Some(
-                "; check that the proxy may reach this host (nothing was sent), or pass \
-                 --no-proxy to connect directly"
-                    .to_owned(),
-            ),
-            _ => None,
-        };
+        return upload_advice(error);
     }
     if let Some(ProxyError::PlainHttpEndpoint { .. }) = cause.downcast_ref() {
         return Some("; drop --proxy, or use an https:// endpoint".to_owned());
     }
-    if let Some(TrustError::NoAuthority { .. }) = cause.downcast_ref() {
+    if let Some(ClientError::NoAuthority { .. }) = cause.downcast_ref() {
         return Some(
             "; pass --cacert FILE (or set CE_CA_FILE) with the certificate of the CA that \
              issued the server's"
                 .to_owned(),
         );
     }
+    if let Some(error) = cause.downcast_ref::<BulkError>() {
+        return bulk_advice(error);
+    }
+    if let Some(error) = cause.downcast_ref::<SourceError>() {
+        return source_advice(error);
+    }
     None
+}
+
+/// What to pass for key material that is wrong, by where it came from.
+fn key_advice(error: &KeyError, source: Option<&KeySource>) -> Option<String> {
+    match error {
+        KeyError::MissingIv(_) => Some(match source {
+            Some(KeySource::File(_)) => format!("; add a {IV_VAR}= line to the key file"),
+            Some(KeySource::Environment) => format!("; set {IV_VAR} as well"),
+            Some(KeySource::Flags) | None => "; pass --iv with --key".to_owned(),
+        }),
+        KeyError::Swapped => Some(match source {
+            Some(KeySource::File(_)) => {
+                format!("; swap the values of {KEY_VAR} and {IV_VAR} in the key file")
+            }
+            Some(KeySource::Environment) => {
+                format!("; swap the values of {KEY_VAR} and {IV_VAR}")
+            }
+            Some(KeySource::Flags) | None => "; swap the values of --key and --iv".to_owned(),
+        }),
+        KeyError::WrongLength {
+            hint: Some(LengthHint::LooksEncoded),
+            ..
+        } => Some("; name the encoding with --key-encoding".to_owned()),
+        KeyError::NotDecodable { .. } => Some(format!(
+            "; check --key-encoding (or {ENCODING_VAR} in the key file)"
+        )),
+        _ => None,
+    }
+}
+
+/// A ciphertext of another method, or no ciphertext at all.
+fn decrypt_advice(error: &DecryptError) -> Option<String> {
+    match error {
+        DecryptError::NotWholeBlocks { .. } => Some(" (check --method)".to_owned()),
+        DecryptError::Empty => {
+            Some(": pass the Base64 or hex text that encrypt printed".to_owned())
+        }
+        DecryptError::InvalidCharacter {
+            encoding: TextEncoding::Hex,
+            hint,
+            ..
+        } if hint.contains("Base64") => Some("; choose the method with --method".to_owned()),
+        _ => None,
+    }
+}
+
+/// A request body that is none.
+const NOT_A_BODY: &str = "; pass the ciphertext itself";
+
+fn line_advice(error: &LineError, doing: Doing) -> Option<String> {
+    match error {
+        LineError::Decrypt(error) => decrypt_advice(error),
+        LineError::NotARequestBody(_) => Some(NOT_A_BODY.to_owned()),
+        LineError::NewlineInPlaintext => Some("; decrypt it without --lines".to_owned()),
+        LineError::Wrapped { .. } => {
+            Some("; if it is one ciphertext, decrypt it without --lines".to_owned())
+        }
+        LineError::PrettyPrinted(_) => Some(
+            match doing {
+                Doing::Check => "; nothing was checked: to check it as one payload, drop --lines",
+                Doing::Send => "; nothing was sent: to send it as one payload, drop --lines",
+                _ => "; nothing was written: to encrypt it as one payload, drop --lines",
+            }
+            .to_owned(),
+        ),
+        LineError::TooLong {
+            kind: LineKind::Payload,
+            ..
+        } => Some("; split its events over several lines".to_owned()),
+        _ => None,
+    }
+}
+
+fn upload_advice(error: &UploadError) -> Option<String> {
+    match error {
+        UploadError::Timeout { .. } => Some("; check the network or raise --timeout".to_owned()),
+        UploadError::Certificate { .. } => Some(
+            "; if a company proxy or a private CA signs it, pass --cacert FILE (or set \
+             CE_CA_FILE) with that CA's certificate"
+                .to_owned(),
+        ),
+        UploadError::Connection { proxy: Some(_), .. } => {
+            Some("; check the proxy, or pass --no-proxy to connect directly".to_owned())
+        }
+        UploadError::ProxyRefused {
+            status: Some(407), ..
+        } => Some(
+            "; give the user name and password in the proxy URL \
+             (http://USER:PASSWORD@HOST:PORT), or pass --no-proxy to connect directly"
+                .to_owned(),
+        ),
+        UploadError::ProxyRefused { .. } => Some(
+            "; check that the proxy may reach this host (nothing was sent), or pass \
+             --no-proxy to connect directly"
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
+fn bulk_advice(error: &BulkError) -> Option<String> {
+    match error {
+        BulkError::Input(error) => source_advice(error),
+        BulkError::InputChanged { .. } => Some(
+            "; put the original input back to finish it, pass --restart to send this input \
+             from the start (what was sent arrives twice), or --journal NEW to send it as \
+             a separate delivery"
+                .to_owned(),
+        ),
+        BulkError::StreamChanged { .. } => Some(
+            "; send the same input again to finish it, --restart to send this one from the \
+             start, or --journal NEW for a separate record"
+                .to_owned(),
+        ),
+        BulkError::FormatChanged { .. } => {
+            Some("; add or drop --lines as the first run had it, or pass --restart".to_owned())
+        }
+        BulkError::OtherDelivery { .. } => Some(
+            "; give this delivery its own --journal FILE (or drop --journal to use the \
+             state folder)"
+                .to_owned(),
+        ),
+        BulkError::NoStateFolder => Some("; pass --journal FILE".to_owned()),
+        BulkError::StateFolder { .. } => Some(
+            "; fix its permissions, set XDG_STATE_HOME to another folder, or pass --journal \
+             FILE"
+                .to_owned(),
+        ),
+        BulkError::Journal(JournalError::Busy { .. }) => {
+            Some("; wait for that run to end (nothing was sent)".to_owned())
+        }
+        BulkError::Journal(JournalError::Io { .. }) => {
+            Some("; give another with --journal FILE".to_owned())
+        }
+        BulkError::Journal(_) => {
+            Some("; move it away, or give another with --journal FILE".to_owned())
+        }
+        BulkError::NotRejectsFile(_) => Some(": give another with --rejects FILE".to_owned()),
+        _ => None,
+    }
+}
+
+fn source_advice(error: &SourceError) -> Option<String> {
+    match error {
+        SourceError::StartsWithObject => Some(
+            "; pass --lines if it holds one event per line (NDJSON), or wrap a single event \
+             in [ ] (nothing was sent)"
+                .to_owned(),
+        ),
+        SourceError::LooksPrettyPrinted { .. } => {
+            Some("; drop --lines to send it as one JSON array (nothing was sent)".to_owned())
+        }
+        SourceError::TooLong { .. } => Some("; split it into smaller events".to_owned()),
+        SourceError::Malformed { .. } => {
+            Some("; nothing was sent: fix the input and run again".to_owned())
+        }
+        _ => None,
+    }
 }
 
 /// What each command can do about a payload that is not JSON the API can read.
@@ -509,7 +526,7 @@ mod tests {
 
     #[test]
     fn missing_iv_advice_names_the_source() {
-        let missing = || CipherError::MissingIv(ce_crypt::Method::CbcHex);
+        let missing = || KeyError::MissingIv(ce_crypt::Method::CbcHex);
         let from_file = anyhow::Error::new(missing()).context(KeySource::File("k.env".into()));
         assert_eq!(
             line(from_file, Doing::Other),
@@ -564,6 +581,60 @@ mod tests {
             utf16.contains("is UTF-16 (little-endian)")
                 && utf16.ends_with("(e.g. iconv -f UTF-16LE -t UTF-8 FILE)"),
             "{utf16}"
+        );
+    }
+
+    #[test]
+    fn advice_is_found_by_kind_wherever_the_error_is_carried() {
+        let tail = |error: anyhow::Error| advice(&error, Doing::Other).unwrap_or_default();
+        let blocks = || DecryptError::NotWholeBlocks { len: 17 };
+        let method = " (check --method)";
+        assert_eq!(tail(blocks().into()), method);
+        assert_eq!(tail(LineError::Decrypt(blocks()).into()), method);
+        let line = LinesError::Line {
+            line: 3,
+            cause: LineError::Decrypt(blocks()),
+        };
+        assert_eq!(tail(anyhow::Error::new(line).context("decrypting")), method);
+        // Wrong keys and changed ciphertexts are not told apart, nor advised on.
+        assert_eq!(tail(DecryptError::BadPadding.into()), "");
+
+        let body = "; pass the ciphertext itself";
+        assert_eq!(tail(NotARequestBody.into()), body);
+        assert_eq!(
+            tail(LineError::NotARequestBody(NotARequestBody).into()),
+            body
+        );
+
+        let object = || SourceError::StartsWithObject;
+        assert!(tail(object().into()).starts_with("; pass --lines if it holds one event"));
+        assert_eq!(
+            tail(BulkError::Input(object()).into()),
+            tail(object().into())
+        );
+        let utf16 = ce_crypt::payload::check_json(b"[\x001\x00]\x00").unwrap_err();
+        assert_eq!(
+            tail(BulkError::Input(SourceError::Encoding(utf16)).into()),
+            " (e.g. iconv -f UTF-16LE -t UTF-8 FILE)"
+        );
+
+        let untrusted = ClientError::NoAuthority {
+            name: "ca.pem".to_owned(),
+            count: 1,
+        };
+        assert!(tail(untrusted.into()).ends_with("of the CA that issued the server's"));
+        let timeout = UploadError::Timeout {
+            endpoint: "https://example.invalid/".to_owned(),
+            seconds: 30.0,
+        };
+        assert_eq!(
+            tail(timeout.into()),
+            "; check the network or raise --timeout"
+        );
+        let swapped = anyhow::Error::new(KeyError::Swapped).context(KeySource::Environment);
+        assert_eq!(
+            tail(swapped),
+            "; swap the values of CE_SECRET_KEY and CE_SECRET_IV"
         );
     }
 

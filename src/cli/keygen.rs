@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use ce_crypt::KeyEncoding;
-use ce_crypt::keygen;
+use ce_crypt::keys;
 
 use super::args::{KeygenArgs, KeygenFormat};
 use super::error;
@@ -28,7 +28,7 @@ pub fn run(args: KeygenArgs) -> Result<()> {
     // Open first: refuse an existing file before drawing any secret. No
     // buffer of ours: the key text is only in wiped memory.
     let mut out = Output::open_unbuffered(path.as_deref(), existing)?;
-    let keys = keygen::generate(KeyEncoding::from(args.key_encoding))?;
+    let keys = keys::generate(KeyEncoding::from(args.key_encoding))?;
     let text = match args.format {
         KeygenFormat::Env => keys.to_env_lines(),
         KeygenFormat::Json => keys.to_json(),

@@ -18,7 +18,7 @@ use super::{FileError, NotPrivate, creation_error, folder_of};
 /// followed as [`open`](super::open) follows them, never one another user
 /// planted in a shared folder, where a new file is created with `O_EXCL`.
 /// To start the file afresh, `set_len(0)` the file returned.
-pub fn open_private_append(path: &Path) -> Result<File, FileError> {
+pub(crate) fn open_private_append(path: &Path) -> Result<File, FileError> {
     let resolved = resolve(path)?;
     if let Some(found) = &resolved.found {
         check_private(path, found)?;

@@ -14,7 +14,7 @@ use super::resolve::{Resolved, resolve};
 use super::{Existing, FileError, creation_error, folder_of, sync_folder, usable_folder};
 
 /// How [`open`] will write a path.
-pub enum Opened {
+pub(crate) enum Opened {
     /// A regular file, new or replaced: written as a temporary file until
     /// [`Replacement::commit`].
     Replacing(Replacement),
@@ -27,7 +27,7 @@ pub enum Opened {
 /// existing file or to where a new one is created, except what another user
 /// planted in a shared folder ([`FileError::PlantedLink`],
 /// [`FileError::PlantedSpecial`]). A file with other hard links is refused.
-pub fn open(path: &Path, existing: Existing) -> Result<Opened, FileError> {
+pub(crate) fn open(path: &Path, existing: Existing) -> Result<Opened, FileError> {
     let resolved = resolve(path)?;
     let found = match &resolved.found {
         Some(meta) => Some(meta.clone()),
@@ -104,7 +104,7 @@ fn direct_by_system(path: &Path) -> Result<File, FileError> {
 /// A file being written as a temporary file (mode 0600) beside its target;
 /// dropped without [`Replacement::commit`], the temporary file is removed
 /// and the target left as it was.
-pub struct Replacement {
+pub(crate) struct Replacement {
     file: NamedTempFile,
     // Declared after `file`: unregistered once the temporary file is gone.
     registered: Registered,
@@ -157,14 +157,9 @@ impl Replacement {
         })
     }
 
-    /// The path the file will have once committed (links resolved).
-    pub fn target(&self) -> &Path {
-        &self.target
-    }
-
     /// Syncs the temporary file and renames it over the target, which is
     /// then either as it was or entirely new, even if the process is killed.
-    pub fn commit(self) -> Result<(), FileError> {
+    pub(crate) fn commit(self) -> Result<(), FileError> {
         let Replacement {
             file,
             mut registered,
@@ -274,7 +269,7 @@ impl Drop for Registered {
 ///
 /// While it lives, no replacement can be created or committed: keep it
 /// until the process ends.
-pub struct Abandoned {
+pub(crate) struct Abandoned {
     _registry: MutexGuard<'static, Registry>,
     untouched: Vec<(PathBuf, bool)>,
     replaced: Vec<PathBuf>,
@@ -283,14 +278,14 @@ pub struct Abandoned {
 impl Abandoned {
     /// The files whose replacement was given up, as given to [`open`], each
     /// with whether it existed (and is now as it was) or not (and still does not).
-    pub fn untouched(&self) -> impl Iterator<Item = (&Path, bool)> {
+    pub(crate) fn untouched(&self) -> impl Iterator<Item = (&Path, bool)> {
         self.untouched
             .iter()
             .map(|(path, existed)| (path.as_path(), *existed))
     }
 
     /// The files this process had already replaced, whole, as given to [`open`].
-    pub fn replaced(&self) -> &[PathBuf] {
+    pub(crate) fn replaced(&self) -> &[PathBuf] {
         &self.replaced
     }
 }
@@ -299,14 +294,14 @@ impl Abandoned {
 /// keeps any from being created or committed from now on; waits for a
 /// commit under way to finish. For a process that is about to end (on
 /// SIGTERM, say): its targets are left as they were.
-pub fn abandon_replacements() -> Abandoned {
+pub(crate) fn abandon_replacements() -> Abandoned {
     abandon(lock())
 }
 
 /// As [`abandon_replacements`], unless a replacement is being created or
 /// committed at this moment (then `None`): for a panic hook, which may run
 /// on the thread doing that.
-pub fn try_abandon_replacements() -> Option<Abandoned> {
+pub(crate) fn try_abandon_replacements() -> Option<Abandoned> {
     match REGISTRY.try_lock() {
         Ok(registry) => Some(abandon(registry)),
         Err(TryLockError::Poisoned(poisoned)) => Some(abandon(poisoned.into_inner())),

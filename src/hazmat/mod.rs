@@ -1,10 +1,18 @@
-//! Low-level pieces under [`Cipher`](crate::Cipher): AES-256 over bytes (whole,
-//! in [`crypto`], or in pieces, in [`stream`]), and ciphertext as Base64 or
-//! hex text.
+//! The pieces under [`Cipher`](crate::Cipher), for those who know why they
+//! need them (test vectors, another program's format): AES-256 over whole
+//! messages in Netcore's layout ([`cbc_encrypt`], [`cbc_decrypt_in_place`],
+//! [`gcm_seal`], [`gcm_open_in_place`]), and ciphertext as Base64 or hex
+//! text ([`encode_to_string`], [`decode`]). They fail with the
+//! [`EncryptError`](crate::EncryptError) and
+//! [`DecryptError`](crate::DecryptError) that `Cipher` returns.
 //!
-//! Use [`Cipher`](crate::Cipher) unless you know why you need these: it checks
-//! the key material once, always draws a fresh GCM nonce, and never releases
-//! plaintext whose padding or tag has not checked out.
+//! **Use [`Cipher`](crate::Cipher) unless you know why you need these**: it
+//! checks the key material once, always draws a fresh GCM nonce, and never
+//! releases plaintext whose padding or tag has not checked out. These do
+//! what they are told. The streams `Cipher` is built on (CBC chained across
+//! pieces, GCM assembled from RustCrypto's `ctr` and `ghash`) stay inside
+//! the crate: a stream releases plaintext before its tag is checked, which
+//! only `Cipher`'s own discipline makes safe.
 //!
 //! # What CBC as Netcore uses it does not give you
 //! Methods 11256 and 11257 use AES-256-CBC with the account's *fixed* IV. That
@@ -18,11 +26,18 @@
 //! account allows it.
 //!
 //! # GCM nonces
-//! [`crypto::gcm_seal`] takes the nonce from its caller, for test vectors and
-//! interoperability tests. A nonce used twice with one key reveals the XOR of
-//! the two plaintexts and lets an attacker forge messages: draw every nonce
-//! with [`crypto::random_nonce`], as [`Cipher`](crate::Cipher) does.
+//! [`gcm_seal`] takes the nonce from its caller, for test vectors and
+//! interoperability tests. A nonce used twice with one key
+//! reveals the XOR of the two plaintexts and lets an attacker forge
+//! messages: draw every nonce with [`random_nonce`], as
+//! [`Cipher`](crate::Cipher) does.
 
-pub mod crypto;
-pub mod stream;
-pub mod text;
+pub(crate) mod crypto;
+pub(crate) mod stream;
+pub(crate) mod text;
+
+pub use crypto::{
+    BLOCK_LEN, NONCE_LEN, TAG_LEN, cbc_decrypt_in_place, cbc_encrypt, gcm_open_in_place, gcm_seal,
+    random_nonce,
+};
+pub use text::{decode, encode_to_string};

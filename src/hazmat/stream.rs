@@ -27,7 +27,8 @@ use ghash::GHash;
 use ghash::universal_hash::UniversalHash;
 use subtle::ConstantTimeEq;
 
-use super::crypto::{BLOCK_LEN, CryptoError, NONCE_LEN, TAG_LEN};
+use super::crypto::{BLOCK_LEN, NONCE_LEN, TAG_LEN};
+use crate::cipher::{DecryptError, EncryptError};
 use crate::secret::{Iv, Key};
 
 type Block = aes::Block;
@@ -50,13 +51,13 @@ fn as_blocks(blocks: &mut [u8]) -> &mut [Block] {
 /// Each piece is chained on from the last ciphertext block of the piece
 /// before, exactly as one call over the whole message would chain it. The
 /// IV and the key schedule are wiped on drop (`cbc`'s and `aes`'s `zeroize`).
-pub struct CbcEncryptStream {
+pub(crate) struct CbcEncryptStream {
     cbc: cbc::Encryptor<Aes256Enc>,
 }
 
 impl CbcEncryptStream {
     /// Starts a message.
-    pub fn new(key: &Key, iv: &Iv) -> Self {
+    pub(crate) fn new(key: &Key, iv: &Iv) -> Self {
         Self {
             cbc: cbc::Encryptor::new(key.expose().into(), iv.expose().into()),
         }
@@ -66,7 +67,7 @@ impl CbcEncryptStream {
     ///
     /// # Panics
     /// If it is not (a caller's bug, not a property of the data).
-    pub fn encrypt_blocks(&mut self, blocks: &mut [u8]) {
+    pub(crate) fn encrypt_blocks(&mut self, blocks: &mut [u8]) {
         self.cbc.encrypt_blocks(as_blocks(blocks));
     }
 
@@ -81,21 +82,6 @@ impl CbcEncryptStream {
             .encrypt_padded::<Pkcs7>(&mut buffer[from..], len)
             // The room for the padding was just made.
             .expect("room for the padding");
-    }
-
-    /// Pads and encrypts the last 0 to 15 bytes of the message.
-    ///
-    /// # Panics
-    /// If `tail` is 16 bytes or more.
-    pub fn finish(self, tail: &[u8]) -> [u8; BLOCK_LEN] {
-        assert!(tail.len() < BLOCK_LEN, "a CBC tail is shorter than a block");
-        let mut block = [0; BLOCK_LEN];
-        block[..tail.len()].copy_from_slice(tail);
-        self.cbc
-            .encrypt_padded::<Pkcs7>(&mut block, tail.len())
-            // 0 to 15 bytes always pad into one block.
-            .expect("a short tail pads into one block");
-        block
     }
 }
 
@@ -126,13 +112,13 @@ impl CbcMessages {
 /// CBC decryption of a ciphertext given in pieces of whole blocks; the
 /// caller holds back the last block for [`CbcDecryptStream::finish`], which
 /// checks and removes the padding.
-pub struct CbcDecryptStream {
+pub(crate) struct CbcDecryptStream {
     cbc: cbc::Decryptor<Aes256Dec>,
 }
 
 impl CbcDecryptStream {
     /// Starts a ciphertext.
-    pub fn new(key: &Key, iv: &Iv) -> Self {
+    pub(crate) fn new(key: &Key, iv: &Iv) -> Self {
         Self {
             cbc: cbc::Decryptor::new(key.expose().into(), iv.expose().into()),
         }
@@ -143,12 +129,12 @@ impl CbcDecryptStream {
     ///
     /// # Panics
     /// If it is not (a caller's bug, not a property of the data).
-    pub fn decrypt_blocks(&mut self, blocks: &mut [u8]) {
+    pub(crate) fn decrypt_blocks(&mut self, blocks: &mut [u8]) {
         self.cbc.decrypt_blocks(as_blocks(blocks));
     }
 
     /// Decrypts the last block and returns its plaintext bytes before the padding.
-    pub fn finish(self, last: &[u8; BLOCK_LEN]) -> Result<Vec<u8>, CryptoError> {
+    pub(crate) fn finish(self, last: &[u8; BLOCK_LEN]) -> Result<Vec<u8>, DecryptError> {
         let mut block = *last;
         let unpadded = self
             .cbc
@@ -156,13 +142,13 @@ impl CbcDecryptStream {
             .map(<[u8]>::to_vec);
         // The block is plaintext: it does not outlive this call.
         zeroize::Zeroize::zeroize(&mut block);
-        unpadded.map_err(|_| CryptoError::BadPadding)
+        unpadded.map_err(|_| DecryptError::BadPadding)
     }
 }
 
 /// AES-256-GCM over a message given in pieces of any length: encrypt or
 /// decrypt each piece in place, then take or check the tag.
-pub struct GcmStream {
+pub(crate) struct GcmStream {
     counter: ctr::CtrCore<Aes256Enc, Ctr32BE>,
     /// Keystream left over from a piece that ended inside a block.
     spare: Block,
@@ -178,7 +164,7 @@ pub struct GcmStream {
 
 impl GcmStream {
     /// Starts a message under `nonce`.
-    pub fn new(key: &Key, nonce: &[u8; NONCE_LEN]) -> Self {
+    pub(crate) fn new(key: &Key, nonce: &[u8; NONCE_LEN]) -> Self {
         let aes = Aes256Enc::new(key.expose().into());
         let mut hash_key = ghash::Key::default();
         aes.encrypt_block(&mut hash_key);
@@ -205,16 +191,16 @@ impl GcmStream {
     }
 
     /// Encrypts `piece` in place.
-    pub fn encrypt(&mut self, piece: &mut [u8]) -> Result<(), CryptoError> {
-        self.count(piece.len())?;
+    pub(crate) fn encrypt(&mut self, piece: &mut [u8]) -> Result<(), EncryptError> {
+        self.count(piece.len()).ok_or(EncryptError::TooLong)?;
         self.apply_keystream(piece);
         self.hash(piece);
         Ok(())
     }
 
     /// Decrypts `piece` in place (the tag is checked by [`GcmStream::verify`]).
-    pub fn decrypt(&mut self, piece: &mut [u8]) -> Result<(), CryptoError> {
-        self.count(piece.len())?;
+    pub(crate) fn decrypt(&mut self, piece: &mut [u8]) -> Result<(), DecryptError> {
+        self.count(piece.len()).ok_or(DecryptError::TooLong)?;
         self.hash(piece);
         self.apply_keystream(piece);
         Ok(())
@@ -223,14 +209,14 @@ impl GcmStream {
     /// Hashes `ciphertext` without decrypting it, for a pass that only
     /// checks the tag ([`GcmStream::verify`]); not to be mixed with
     /// [`GcmStream::decrypt`] in one message.
-    pub(crate) fn authenticate(&mut self, ciphertext: &[u8]) -> Result<(), CryptoError> {
-        self.count(ciphertext.len())?;
+    pub(crate) fn authenticate(&mut self, ciphertext: &[u8]) -> Result<(), DecryptError> {
+        self.count(ciphertext.len()).ok_or(DecryptError::TooLong)?;
         self.hash(ciphertext);
         Ok(())
     }
 
     /// The tag of the message encrypted so far.
-    pub fn tag(mut self) -> [u8; TAG_LEN] {
+    pub(crate) fn tag(mut self) -> [u8; TAG_LEN] {
         if self.unhashed_len > 0 {
             self.ghash
                 .update_padded(&self.unhashed[..self.unhashed_len]);
@@ -247,21 +233,21 @@ impl GcmStream {
     }
 
     /// Checks the tag of the message decrypted so far, in constant time.
-    pub fn verify(self, tag: &[u8; TAG_LEN]) -> Result<(), CryptoError> {
+    pub(crate) fn verify(self, tag: &[u8; TAG_LEN]) -> Result<(), DecryptError> {
         if bool::from(self.tag().ct_eq(tag)) {
             Ok(())
         } else {
-            Err(CryptoError::AuthenticationFailed)
+            Err(DecryptError::AuthenticationFailed)
         }
     }
 
-    fn count(&mut self, len: usize) -> Result<(), CryptoError> {
+    /// Counts `len` more bytes of message: `None` past GCM's limit.
+    fn count(&mut self, len: usize) -> Option<()> {
         self.len = self
             .len
             .checked_add(len as u64)
-            .filter(|&total| total <= GCM_MAX_LEN)
-            .ok_or(CryptoError::TooLong)?;
-        Ok(())
+            .filter(|&total| total <= GCM_MAX_LEN)?;
+        Some(())
     }
 
     fn apply_keystream(&mut self, mut piece: &mut [u8]) {
@@ -379,13 +365,19 @@ mod tests {
             changed[flip] ^= 1;
             let mut gcm = GcmStream::new(&key(), &nonce);
             gcm.decrypt(&mut changed).unwrap();
-            assert_eq!(gcm.verify(&tag), Err(CryptoError::AuthenticationFailed));
+            assert!(matches!(
+                gcm.verify(&tag),
+                Err(DecryptError::AuthenticationFailed)
+            ));
         }
         let mut bad_tag = tag;
         bad_tag[15] ^= 0x80;
         let mut gcm = GcmStream::new(&key(), &nonce);
         gcm.decrypt(&mut buffer.clone()).unwrap();
-        assert_eq!(gcm.verify(&bad_tag), Err(CryptoError::AuthenticationFailed));
+        assert!(matches!(
+            gcm.verify(&bad_tag),
+            Err(DecryptError::AuthenticationFailed)
+        ));
     }
 
     #[test]
@@ -439,9 +431,7 @@ mod tests {
                 for chunk in buffer[..body].chunks_mut(blocks_per_piece * BLOCK_LEN) {
                     cbc.encrypt_blocks(chunk);
                 }
-                let last = cbc.finish(&buffer[body..]);
-                buffer.truncate(body);
-                buffer.extend_from_slice(&last);
+                cbc.finish_in(&mut buffer, body);
                 assert_eq!(buffer, whole, "len {len}");
 
                 let mut cbc = CbcDecryptStream::new(&key(), &iv());
@@ -462,9 +452,9 @@ mod tests {
         let mut whole = cbc_encrypt(&key(), &iv(), b"{}");
         whole[15] ^= 1;
         let cbc = CbcDecryptStream::new(&key(), &iv());
-        assert_eq!(
+        assert!(matches!(
             cbc.finish(whole[..].try_into().unwrap()),
-            Err(CryptoError::BadPadding)
-        );
+            Err(DecryptError::BadPadding)
+        ));
     }
 }

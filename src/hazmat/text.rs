@@ -12,6 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::PAD_INDIFFERENT;
 use base64::engine::simd::Simd;
 
+use crate::cipher::DecryptError;
 use crate::method::TextEncoding;
 use crate::read::read_some;
 use crate::tuning::{DECODE_READ_LEN, PIECE};
@@ -26,44 +27,8 @@ fn base64_engine() -> Simd {
     )
 }
 
-/// Why a text could not be decoded into ciphertext bytes.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DecodeError {
-    /// Nothing but whitespace.
-    #[error("the ciphertext is empty")]
-    Empty,
-    /// A character outside the alphabet.
-    #[error(
-        "the ciphertext is not valid {encoding}: unexpected {found} at character {position}{hint}"
-    )]
-    InvalidCharacter {
-        /// The encoding expected.
-        encoding: TextEncoding,
-        /// The offending character, described.
-        found: String,
-        /// 1-based position among the non-whitespace characters.
-        position: u64,
-        /// What the text looks like instead, for common mix-ups (or empty).
-        hint: &'static str,
-    },
-    /// The text stops part-way through a character group, or padding is misplaced.
-    #[error(
-        "the ciphertext is not valid {encoding}: {problem}; was it cut short or copied incompletely?"
-    )]
-    Malformed {
-        /// The encoding expected.
-        encoding: TextEncoding,
-        /// What is wrong.
-        problem: &'static str,
-    },
-    /// Reading the input failed.
-    #[error("could not read the ciphertext")]
-    Io(#[source] io::Error),
-}
-
 /// Writes bytes as Base64 or hex text into `W`, in pieces, as they arrive.
-pub struct TextWriter<W: Write> {
+pub(crate) struct TextWriter<W: Write> {
     inner: W,
     encoding: TextEncoding,
     engine: Simd,
@@ -75,7 +40,7 @@ pub struct TextWriter<W: Write> {
 
 impl<W: Write> TextWriter<W> {
     /// Starts encoding into `inner`.
-    pub fn new(inner: W, encoding: TextEncoding) -> Self {
+    pub(crate) fn new(inner: W, encoding: TextEncoding) -> Self {
         Self {
             inner,
             encoding,
@@ -87,7 +52,7 @@ impl<W: Write> TextWriter<W> {
     }
 
     /// Encodes and writes `bytes`; any length, any number of calls.
-    pub fn write_bytes(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+    pub(crate) fn write_bytes(&mut self, mut bytes: &[u8]) -> io::Result<()> {
         if self.encoding == TextEncoding::Base64 && self.carry_len > 0 {
             let mut group = [0u8; 3];
             group[..self.carry_len].copy_from_slice(&self.carry[..self.carry_len]);
@@ -116,7 +81,7 @@ impl<W: Write> TextWriter<W> {
     }
 
     /// Writes the final padded group and hands back the inner writer (not flushed).
-    pub fn finish(mut self) -> io::Result<W> {
+    pub(crate) fn finish(mut self) -> io::Result<W> {
         if self.carry_len > 0 {
             let carry = self.carry;
             self.encode_piece(&carry[..self.carry_len])?;
@@ -184,7 +149,7 @@ pub fn encode_to_string(bytes: &[u8], encoding: TextEncoding) -> String {
 }
 
 /// Decodes text into bytes, ignoring ASCII whitespace anywhere.
-pub fn decode(text: &[u8], encoding: TextEncoding) -> Result<Vec<u8>, DecodeError> {
+pub fn decode(text: &[u8], encoding: TextEncoding) -> Result<Vec<u8>, DecryptError> {
     let mut decoder = TextDecoder::new(encoding, text.len());
     decoder.push(text)?;
     decoder.finish()
@@ -228,7 +193,7 @@ pub(crate) fn decode_reader<R: Read>(
     mut reader: R,
     encoding: TextEncoding,
     size_hint: Option<u64>,
-) -> Result<Vec<u8>, DecodeError> {
+) -> Result<Vec<u8>, DecryptError> {
     let size_hint = size_hint.and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
     let mut decoder = TextDecoder::new(encoding, size_hint);
     let piece_len = if size_hint > 0 {
@@ -237,7 +202,7 @@ pub(crate) fn decode_reader<R: Read>(
         DECODE_READ_LEN
     };
     let mut piece = vec![0u8; piece_len];
-    while let Some(n) = read_some(&mut reader, &mut piece).map_err(DecodeError::Io)? {
+    while let Some(n) = read_some(&mut reader, &mut piece).map_err(DecryptError::Read)? {
         decoder.push(&piece[..n])?;
     }
     decoder.finish()
@@ -277,7 +242,7 @@ pub(crate) struct TextDecoder {
     /// Why the text is refused (whole groups after the padding, or padding
     /// inside a piece): told at the end, unless a character outside the
     /// alphabet comes first, as decoding all the text at once tells it.
-    refused: Option<DecodeError>,
+    refused: Option<DecryptError>,
 }
 
 impl TextDecoder {
@@ -303,7 +268,7 @@ impl TextDecoder {
     }
 
     /// Decodes `text`, the next piece, ignoring ASCII whitespace.
-    pub(crate) fn push(&mut self, text: &[u8]) -> Result<(), DecodeError> {
+    pub(crate) fn push(&mut self, text: &[u8]) -> Result<(), DecryptError> {
         if self.pending.is_empty() && !has_whitespace(text) {
             // The common case (one long line): decode straight from the read buffer.
             let whole = text.len() - text.len() % self.group();
@@ -341,9 +306,9 @@ impl TextDecoder {
     }
 
     /// Decodes the last group and returns what is left of the output.
-    pub(crate) fn finish(mut self) -> Result<Vec<u8>, DecodeError> {
+    pub(crate) fn finish(mut self) -> Result<Vec<u8>, DecryptError> {
         if self.consumed == 0 && self.pending.is_empty() && self.out.is_empty() {
-            return Err(DecodeError::Empty);
+            return Err(DecryptError::Empty);
         }
         if !self.pending.is_empty() {
             if self.encoding == TextEncoding::Hex {
@@ -360,14 +325,14 @@ impl TextDecoder {
         }
     }
 
-    fn malformed(&self, problem: &'static str) -> DecodeError {
-        DecodeError::Malformed {
+    fn malformed(&self, problem: &'static str) -> DecryptError {
+        DecryptError::Malformed {
             encoding: self.encoding,
             problem,
         }
     }
 
-    fn decode_groups(&mut self, text: &[u8]) -> Result<(), DecodeError> {
+    fn decode_groups(&mut self, text: &[u8]) -> Result<(), DecryptError> {
         if text.is_empty() {
             // A piece shorter than a group (or none): it waits in `pending`,
             // and text after the padding is judged when there is some.
@@ -437,7 +402,7 @@ impl TextDecoder {
         is_bare_symbol(self.encoding, b) || (self.encoding == TextEncoding::Base64 && b == b'=')
     }
 
-    fn invalid_character(&self, byte: u8, index: usize) -> DecodeError {
+    fn invalid_character(&self, byte: u8, index: usize) -> DecryptError {
         let found = if byte.is_ascii_graphic() {
             format!("'{}'", byte as char)
         } else {
@@ -457,7 +422,7 @@ impl TextDecoder {
             }
             _ => "",
         };
-        DecodeError::InvalidCharacter {
+        DecryptError::InvalidCharacter {
             encoding: self.encoding,
             found,
             position: self.consumed + index as u64 + 1,
@@ -465,7 +430,7 @@ impl TextDecoder {
         }
     }
 
-    fn base64_error(&self, error: base64::DecodeSliceError) -> DecodeError {
+    fn base64_error(&self, error: base64::DecodeSliceError) -> DecryptError {
         use base64::DecodeError as E;
         match error {
             base64::DecodeSliceError::DecodeError(E::InvalidByte(_, b'=')) => {
@@ -578,7 +543,7 @@ mod tests {
     #[test]
     fn errors_say_what_is_wrong() {
         let empty = decode(b" \n\t", TextEncoding::Base64).unwrap_err();
-        assert!(matches!(empty, DecodeError::Empty));
+        assert!(matches!(empty, DecryptError::Empty));
 
         let bad = decode(b"QUJD*EVG", TextEncoding::Base64)
             .unwrap_err()

@@ -22,7 +22,7 @@ use super::{Upload, header_lines};
 
 /// Where the script's curl takes its proxy from, mirroring the client.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum CurlProxy {
+pub(crate) enum CurlProxy {
     /// The environment, which curl reads as the client does.
     #[default]
     Environment,
@@ -40,7 +40,7 @@ pub enum CurlProxy {
 
 /// Extra curl options that mirror the client's settings.
 #[derive(Debug, Clone, Default)]
-pub struct CurlOptions {
+pub(crate) struct CurlOptions {
     /// `--cacert FILE` for each extra CA file.
     pub ca_files: Vec<String>,
     /// The proxy; a plain-http endpoint gets `--noproxy '*'` whatever this says.
@@ -50,14 +50,14 @@ pub struct CurlOptions {
 }
 
 /// The variable the script reads the API key from.
-pub const API_KEY_VAR: &str = "CE_API_KEY";
+pub(crate) const API_KEY_VAR: &str = "CE_API_KEY";
 /// The variable the script reads a proxy's `USER:PASSWORD` from.
-pub const PROXY_USER_VAR: &str = "CE_PROXY_USER";
+pub(crate) const PROXY_USER_VAR: &str = "CE_PROXY_USER";
 /// The here-document terminator of the body.
 const BODY_END: &str = "CE_CRYPT_BODY";
 
 /// The script, ending with a newline.
-pub fn curl_script(upload: &Upload<'_>, options: &CurlOptions) -> String {
+pub(crate) fn curl_script(upload: &Upload<'_>, options: &CurlOptions) -> String {
     let proxy = if upload.endpoint.is_https() {
         &options.proxy
     } else {
@@ -139,7 +139,7 @@ pub fn curl_script(upload: &Upload<'_>, options: &CurlOptions) -> String {
 }
 
 /// `text` single-quoted for any POSIX shell: `'` becomes `'\''`.
-pub fn shell_quote(text: &str) -> String {
+pub(crate) fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 

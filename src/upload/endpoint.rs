@@ -8,7 +8,7 @@ use std::str::FromStr;
 use ureq::http::Uri;
 
 /// The path of the activity upload API on every regional host.
-pub const UPLOAD_PATH: &str = "/v1/activity/upload";
+pub(crate) const UPLOAD_PATH: &str = "/v1/activity/upload";
 
 /// The Netcore data centre an account lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -24,10 +24,10 @@ pub enum Region {
 
 impl Region {
     /// Every region, in the order the documentation lists them.
-    pub const ALL: [Region; 3] = [Region::Us, Region::India, Region::Eu];
+    pub(crate) const ALL: [Region; 3] = [Region::Us, Region::India, Region::Eu];
 
     /// The short name: `us`, `in` or `eu`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Region::Us => "us",
             Region::India => "in",
@@ -36,7 +36,7 @@ impl Region {
     }
 
     /// The documented base URL, e.g. `https://api2.netcoresmartech.com`.
-    pub fn base_url(self) -> &'static str {
+    pub(crate) fn base_url(self) -> &'static str {
         match self {
             Region::Us => "https://api2.netcoresmartech.com",
             Region::India => "https://apiin2.netcoresmartech.com",
@@ -162,12 +162,12 @@ impl Endpoint {
     }
 
     /// The URL.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.url
     }
 
     /// The host, without brackets around an IPv6 address.
-    pub fn host(&self) -> &str {
+    pub(crate) fn host(&self) -> &str {
         let after_scheme = self.url.split_once("://").map_or("", |(_, rest)| rest);
         let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
         match authority.strip_prefix('[') {
@@ -177,7 +177,7 @@ impl Endpoint {
     }
 
     /// Whether the URL is `https://`.
-    pub fn is_https(&self) -> bool {
+    pub(crate) fn is_https(&self) -> bool {
         self.url
             .get(..8)
             .is_some_and(|s| s.eq_ignore_ascii_case("https://"))

@@ -66,8 +66,8 @@ pub enum UploadError {
         detail: String,
     },
     /// The asset id cannot be sent in a header.
-    #[error(transparent)]
-    Header(#[from] HeaderValueError),
+    #[error("{0}")]
+    Header(HeaderValueError),
     /// The connection could not be made (`sent` false), or broke once the
     /// request may have been written (`sent` true).
     #[error(

@@ -10,22 +10,49 @@
 //! - The API key travels only in the `Authorization` header: it is never part
 //!   of an error, a report or the dry-run script. Whatever the server says
 //!   (a 2xx body, an error body, a `Location`) has the key redacted in every
-//!   form it may be echoed in ([`redact`]) before [`Client::send`] returns it.
+//!   form it may be echoed in before [`Client::send`] returns it.
 //! - Trust is the operating system's store plus any extra CA, certificate
-//!   authorities only ([`trust`]); proxies are chosen as curl chooses them,
-//!   and a plain-http endpoint never goes through one ([`proxy`]).
+//!   authorities only; proxies are chosen as curl chooses them,
+//!   and a plain-http endpoint never goes through one.
 //! - Every failure is a sentence that says whether the request may have
 //!   reached the API ([`UploadError::may_have_arrived`]).
 //!
 //! One client keeps its connections open across requests.
+//!
+//! ```no_run
+//! use ce_crypt::upload::{ApiKey, Client, ClientConfig, Region, Upload};
+//! use ce_crypt::{Cipher, Iv, Key, KeyEncoding, Method, request};
+//!
+//! let key = Key::parse(&std::env::var("CE_SECRET_KEY")?, KeyEncoding::Utf8)?;
+//! let iv = Iv::parse(&std::env::var("CE_SECRET_IV")?, KeyEncoding::Utf8)?;
+//! let cipher = Cipher::new(Method::CbcBase64, key, Some(iv))?;
+//! let body = request::body(&cipher.encrypt(br#"[{"activity_name":"Page Browse"}]"#)?);
+//!
+//! let client = Client::new(ClientConfig::new())?;
+//! let api_key = ApiKey::new(&std::env::var("CE_API_KEY")?)?;
+//! let endpoint = Region::Us.endpoint();
+//! let upload = Upload {
+//!     endpoint: &endpoint,
+//!     method: cipher.method(),
+//!     asset_id: "ADGMOT35CHFLVDHBJNIG50K969QH6J0F1L9HV20UJQ4PNQB1",
+//!     body: &body,
+//! };
+//! match client.send(&upload, &api_key) {
+//!     Ok(answer) => println!("{} {}", answer.status, answer.reason),
+//!     // Safe to send again only if it certainly did not arrive.
+//!     Err(error) if !error.may_have_arrived() => eprintln!("not sent: {error}"),
+//!     Err(error) => eprintln!("may have arrived: {error}"),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod bulk;
-pub mod curl;
-pub mod endpoint;
+pub(crate) mod curl;
+mod endpoint;
 mod error;
-pub mod proxy;
-pub mod redact;
-pub mod trust;
+pub(crate) mod proxy;
+pub(crate) mod redact;
+mod trust;
 
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -33,11 +60,12 @@ use std::time::{Duration, Instant};
 use crate::method::Method;
 use crate::secret::SecretString;
 
-pub use endpoint::{Endpoint, EndpointError, Region};
+pub use endpoint::{Endpoint, EndpointError, Region, UnknownRegion};
 pub use error::UploadError;
-pub use proxy::{ProxyError, ProxySetting, ProxyUrl};
-pub use redact::Redactor;
-pub use trust::{ExtraCa, TrustError, TrustSummary};
+pub use proxy::{ProxyError, ProxyUrl};
+pub(crate) use redact::Redactor;
+pub(crate) use trust::TrustSummary;
+pub use trust::{ClientError, ExtraCa};
 
 /// How much of a 2xx answer's body is kept.
 const SUCCESS_BODY_LIMIT: u64 = 1024 * 1024;
@@ -53,14 +81,14 @@ pub struct Upload<'a> {
     pub endpoint: &'a Endpoint,
     /// The method, whose code goes in `x-eCode`.
     pub method: Method,
-    /// The panel's asset id, for `x-asset` (see [`check_header_value`]).
+    /// The panel's asset id, for `x-asset`: not empty, no control characters.
     pub asset_id: &'a str,
     /// The request body from [`request::body`](crate::request::body).
     pub body: &'a str,
 }
 
 /// The request headers of `upload`, with `key` standing for the API key.
-pub fn header_lines(upload: &Upload<'_>, key: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn header_lines(upload: &Upload<'_>, key: &str) -> Vec<(&'static str, String)> {
     vec![
         ("Content-Type", "application/json".to_owned()),
         ("x-eCode", upload.method.code().to_string()),
@@ -94,7 +122,7 @@ pub enum HeaderValueError {
 
 /// Checks a header value: not empty or whitespace-only, no control characters.
 /// Messages say where the problem is, never what the value holds.
-pub fn check_header_value(value: &str, what: &'static str) -> Result<(), HeaderValueError> {
+pub(crate) fn check_header_value(value: &str, what: &'static str) -> Result<(), HeaderValueError> {
     if value.trim().is_empty() {
         return Err(HeaderValueError::Empty { what });
     }
@@ -107,8 +135,8 @@ pub fn check_header_value(value: &str, what: &'static str) -> Result<(), HeaderV
     }
 }
 
-/// The panel's API key, trimmed and checked for use in a header, with the
-/// [`Redactor`] that finds it in a server's words.
+/// The panel's API key, trimmed and checked for use in a header. Whatever a
+/// server echoes of it, in any form, is redacted before a [`Client`] returns it.
 #[derive(Debug, Clone)]
 pub struct ApiKey(SecretString, Redactor);
 
@@ -121,12 +149,12 @@ impl ApiKey {
     }
 
     /// The key itself.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         self.0.expose()
     }
 
     /// Finds the key in a text, in any form it may be echoed in.
-    pub fn redactor(&self) -> &Redactor {
+    pub(crate) fn redactor(&self) -> &Redactor {
         &self.1
     }
 }
@@ -163,7 +191,7 @@ impl ClientConfig {
         self
     }
 
-    /// The proxy to go through (see [`proxy::for_endpoint`]), or none. A
+    /// The proxy to go through, or none. A
     /// plain-http endpoint is reached directly all the same.
     pub fn proxy(mut self, proxy: Option<ProxyUrl>) -> Self {
         self.proxy = proxy;
@@ -211,15 +239,6 @@ pub struct Answer {
     pub elapsed: Duration,
 }
 
-/// A client that cannot be built.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientError {
-    /// An extra CA holds no certificate.
-    #[error(transparent)]
-    Trust(#[from] TrustError),
-}
-
 impl Client {
     /// A client as `config` says.
     pub fn new(config: ClientConfig) -> Result<Client, ClientError> {
@@ -250,18 +269,18 @@ impl Client {
     }
 
     /// What this client trusts.
-    pub fn trust(&self) -> TrustSummary {
+    pub(crate) fn trust(&self) -> TrustSummary {
         self.trust
     }
 
     /// The proxy this client goes through, if any (never for a plain-http endpoint).
-    pub fn proxy(&self) -> Option<&ProxyUrl> {
+    pub(crate) fn proxy(&self) -> Option<&ProxyUrl> {
         self.config.proxy.as_ref()
     }
 
     /// POSTs the upload and returns the API's 2xx answer, its body redacted.
     pub fn send(&self, upload: &Upload<'_>, api_key: &ApiKey) -> Result<Answer, UploadError> {
-        check_header_value(upload.asset_id, "asset id")?;
+        check_header_value(upload.asset_id, "asset id").map_err(UploadError::Header)?;
         let redactor = api_key.redactor();
         // The API key never crosses a proxy unencrypted.
         let (agent, proxy) = match &self.direct {

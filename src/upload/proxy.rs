@@ -92,22 +92,23 @@ impl ProxyUrl {
     }
 
     /// The URL itself (it may hold a password).
-    pub fn as_str(&self) -> &str {
+    #[cfg(test)]
+    fn as_str(&self) -> &str {
         &self.url
     }
 
     /// `scheme://host[:port]`: the URL without user name, password or path.
-    pub fn without_credentials(&self) -> &str {
+    pub(crate) fn without_credentials(&self) -> &str {
         &self.bare
     }
 
     /// Whether the URL holds a user name (and perhaps a password).
-    pub fn has_credentials(&self) -> bool {
+    pub(crate) fn has_credentials(&self) -> bool {
         self.credentials
     }
 
     /// Whether it is a SOCKS proxy.
-    pub fn is_socks(&self) -> bool {
+    pub(crate) fn is_socks(&self) -> bool {
         self.bare
             .get(..5)
             .is_some_and(|s| s.eq_ignore_ascii_case("socks"))
@@ -151,7 +152,7 @@ fn redact_credentials(url: &str) -> String {
 
 /// How the caller chose the proxy.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum ProxySetting {
+pub(crate) enum ProxySetting {
     /// From the environment, as curl reads it ([`from_environment`]).
     #[default]
     Environment,
@@ -165,7 +166,7 @@ pub enum ProxySetting {
 ///
 /// A plain-http endpoint gets none: with [`ProxySetting::Url`] that is an
 /// error ([`ProxyError::PlainHttpEndpoint`]), otherwise it is reached directly.
-pub fn for_endpoint(
+pub(crate) fn for_endpoint(
     endpoint: &Endpoint,
     setting: &ProxySetting,
     var: impl Fn(&str) -> Option<String>,
@@ -186,7 +187,7 @@ pub fn for_endpoint(
 /// https URLs: `https_proxy`, `HTTPS_PROXY`, then `all_proxy`, `ALL_PROXY`
 /// (an empty variable counts as unset, as in curl). `no_proxy`, or else
 /// `NO_PROXY`, lists hosts reached directly (see [`bypasses`]).
-pub fn from_environment(
+pub(crate) fn from_environment(
     endpoint: &Endpoint,
     var: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<ProxyUrl>, ProxyError> {
@@ -225,7 +226,7 @@ fn no_proxy_covers(endpoint: &Endpoint, var: &impl Fn(&str) -> Option<String>) -
 ///   a pattern: `*.example.com` and `example.com:443` match nothing;
 /// - for an IP address host, an entry is an address or `ADDRESS/BITS`
 ///   (`/0` means the address alone); names never match an address.
-pub fn bypasses(list: &str, host: &str) -> bool {
+pub(crate) fn bypasses(list: &str, host: &str) -> bool {
     if host.is_empty() {
         return false;
     }

@@ -22,17 +22,17 @@ use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use memchr::memmem;
 
 /// What stands in for each copy of the key.
-pub const REDACTED: &str = "[redacted]";
+pub(crate) const REDACTED: &str = "[redacted]";
 
 /// The shortest encoded form searched for.
-pub const MIN_ENCODED: usize = 8;
+pub(crate) const MIN_ENCODED: usize = 8;
 
 /// The shortest prefix of a form redacted at the end of a text that was cut.
 const MIN_CUT_PREFIX: usize = 6;
 
 /// A secret's forms, ready to search texts for.
 #[derive(Clone)]
-pub struct Redactor {
+pub(crate) struct Redactor {
     needles: Vec<Needle>,
 }
 
@@ -65,7 +65,7 @@ struct Needle {
 
 impl Redactor {
     /// The forms of `secret` (surrounding whitespace ignored).
-    pub fn new(secret: &str) -> Redactor {
+    pub(crate) fn new(secret: &str) -> Redactor {
         let secret: Vec<u8> = strip_whitespace(secret.trim().as_bytes());
         let mut needles = Vec::new();
         if secret.is_empty() {
@@ -101,13 +101,13 @@ impl Redactor {
     }
 
     /// `text` with every form of the secret replaced by [`REDACTED`].
-    pub fn redact(&self, text: &str) -> String {
+    pub(crate) fn redact(&self, text: &str) -> String {
         self.redact_inner(text, false)
     }
 
     /// [`Redactor::redact`] for a text that was cut short: a form's start
     /// (of at least six characters) at its very end is redacted too.
-    pub fn redact_cut(&self, text: &str) -> String {
+    pub(crate) fn redact_cut(&self, text: &str) -> String {
         self.redact_inner(text, true)
     }
 

@@ -24,10 +24,10 @@ pub struct ExtraCa {
     pub pem: Vec<u8>,
 }
 
-/// An extra CA that cannot be used.
+/// A client that cannot be built: an extra CA it cannot use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum TrustError {
+pub enum ClientError {
     /// No certificate at all.
     #[error("{name} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")]
     NoCertificate {
@@ -49,7 +49,7 @@ pub enum TrustError {
 
 /// What the client trusts, in numbers (for a verbose report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct TrustSummary {
+pub(crate) struct TrustSummary {
     /// Certificate authorities from the operating system's store.
     pub system: usize,
     /// Certificate authorities from the bundled Mozilla roots (used only without a store).
@@ -61,7 +61,7 @@ pub struct TrustSummary {
 }
 
 /// The root certificates for `extra` on top of the system store.
-pub(crate) fn root_certs(extra: &[ExtraCa]) -> Result<(RootCerts, TrustSummary), TrustError> {
+pub(crate) fn root_certs(extra: &[ExtraCa]) -> Result<(RootCerts, TrustSummary), ClientError> {
     let mut certs: Vec<Certificate<'static>> = Vec::new();
     let mut summary = TrustSummary::default();
     // Certificates the store cannot parse are skipped, as OpenSSL does.
@@ -93,7 +93,7 @@ pub(crate) fn root_certs(extra: &[ExtraCa]) -> Result<(RootCerts, TrustSummary),
             })
             .collect();
         if found.is_empty() {
-            return Err(TrustError::NoCertificate {
+            return Err(ClientError::NoCertificate {
                 name: ca.name.clone(),
             });
         }
@@ -103,7 +103,7 @@ pub(crate) fn root_certs(extra: &[ExtraCa]) -> Result<(RootCerts, TrustSummary),
             .filter(|cert| may_issue(cert.der()))
             .collect();
         if authorities.is_empty() {
-            return Err(TrustError::NoAuthority {
+            return Err(ClientError::NoAuthority {
                 name: ca.name.clone(),
                 count,
             });
@@ -121,7 +121,7 @@ pub(crate) fn root_certs(extra: &[ExtraCa]) -> Result<(RootCerts, TrustSummary),
 /// there; without it, yes for a self-signed version 1 root, for a key usage
 /// with `keyCertSign`, or a Netscape CA type; no otherwise. A certificate
 /// that cannot be read may not.
-pub fn may_issue(der: &[u8]) -> bool {
+pub(crate) fn may_issue(der: &[u8]) -> bool {
     let Ok((_, cert)) = X509Certificate::from_der(der) else {
         return false;
     };
@@ -218,7 +218,7 @@ mod tests {
         let err = root_certs(&[only_leaf]).unwrap_err();
         assert_eq!(
             err,
-            TrustError::NoAuthority {
+            ClientError::NoAuthority {
                 name: "the CA file leaf.pem".into(),
                 count: 1
             }
